@@ -1,0 +1,81 @@
+//! What the server tells clients, and to whom.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+use crate::error::ErrorCode;
+use crate::id::UserId;
+use crate::message::Message;
+use crate::time::Timestamp;
+use crate::user::{Contact, PresenceStatus, UserDetails};
+
+/// The `data` of a `user-details` event (and the `connect-user` ack).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDetailsData {
+    pub user: UserDetails,
+    pub status: PresenceStatus,
+    pub last_online: Option<Timestamp>,
+    pub connected_users: Vec<Contact>,
+    /// Keyed by sender id; each list oldest first.
+    pub missed_messages: BTreeMap<UserId, Vec<Message>>,
+}
+
+/// The `data` of a `chat-user-status-changed` event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusChange {
+    pub user: UserDetails,
+    pub status: PresenceStatus,
+    pub last_online: Option<Timestamp>,
+}
+
+/// The `data` of an `error` event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorData {
+    pub event: String,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// One `chatzz` event: serialized as `{ "type": ..., "data": ... }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", content = "data", rename_all = "kebab-case")]
+pub enum ServerEvent {
+    UserDetails(UserDetailsData),
+    ChatUserStatusChanged(StatusChange),
+    ChatUserAdded(Contact),
+    NewMessage(Message),
+    MessageStatusChanged(Message),
+    OldMessages(Vec<Message>),
+    Error(ErrorData),
+}
+
+/// Who gets an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// Every live socket of the user.
+    User(UserId),
+    /// Every live socket of the user except the one that made the request.
+    OtherSocketsOf(UserId),
+}
+
+/// An event for an audience.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub to: Audience,
+    pub event: ServerEvent,
+}
+
+impl Delivery {
+    pub fn new(to: Audience, event: ServerEvent) -> Self {
+        Self { to, event }
+    }
+}
+
+/// A use case's result: the reply to the requester and the deliveries to emit, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome<T> {
+    pub reply: T,
+    pub deliveries: Vec<Delivery>,
+}

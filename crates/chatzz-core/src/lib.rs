@@ -1,0 +1,25 @@
+//! The chatzz domain, free of I/O: who is online, who may talk to whom, messages and
+//! their forward-only receipts (`not_sent -> sent -> read`), and the use cases a
+//! transport runs for each client event. It reaches storage, the host application's
+//! users and the time of day only through the ports in [`ports`]; each use case
+//! returns its reply plus the [`Delivery`]s the transport must emit, in order.
+
+pub mod error;
+pub mod event;
+pub mod id;
+pub mod message;
+pub mod ports;
+pub mod presence;
+pub mod service;
+pub mod time;
+pub mod user;
+
+pub use error::{ChatError, ErrorCode};
+pub use event::{Audience, Delivery, Outcome, ServerEvent};
+pub use id::{ChatRoomId, ClientMessageId, MessageId, SocketId, UserId};
+pub use message::{HistoryQuery, Message, MessageStatus, MessageText, NewMessage, StoredMessage};
+pub use ports::{ChatStore, Clock, DirectoryError, StoreError, SystemClock, UserDirectory};
+pub use presence::Presence;
+pub use service::{ChatService, Config, HistoryRequest, Session};
+pub use time::Timestamp;
+pub use user::{ChatUser, Contact, ContactRecord, LinkOutcome, PresenceStatus, UserDetails};

@@ -1,0 +1,12 @@
+//! The ports: what the domain needs from the outside world.
+
+mod clock;
+mod directory;
+mod store;
+
+pub use clock::{Clock, SystemClock};
+pub use directory::{DirectoryError, UserDirectory};
+pub use store::{ChatStore, StoreError};
+
+#[cfg(any(test, feature = "testing"))]
+pub use {clock::MockClock, directory::MockUserDirectory, store::MockChatStore};

@@ -1,0 +1,73 @@
+use async_trait::async_trait;
+
+use crate::id::{ChatRoomId, MessageId, UserId};
+use crate::message::{HistoryQuery, NewMessage, StoredMessage};
+use crate::time::Timestamp;
+use crate::user::{ChatUser, ContactRecord, LinkOutcome};
+
+/// Why a store call failed. Every method returns one of these and nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached or timed out; the call may be retried. A write that
+    /// reports this may or may not have happened, so writes are idempotent where the
+    /// protocol needs retries (`insert_message` with a client message id, `link`).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The store answered with something it should never have (corrupt data, a bug).
+    #[error("store failed: {0}")]
+    Internal(String),
+}
+
+/// Where chats live. Every rule about uniqueness and order is the store's to enforce
+/// atomically (never read-then-write), so that it holds with many server processes.
+/// A method documented as returning "nothing changed" must not fail in that case.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait ChatStore: Send + Sync + 'static {
+    /// Records that `user` exists (idempotent) and returns it as stored.
+    async fn register_user(&self, user: &UserId) -> Result<ChatUser, StoreError>;
+
+    /// The stored user, or `None` if it never registered.
+    async fn find_user(&self, user: &UserId) -> Result<Option<ChatUser>, StoreError>;
+
+    /// Sets when `user` last went offline. A user never registered is registered first.
+    async fn set_last_online(&self, user: &UserId, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Gives the pair `{a, b}` its one room: creates it (`created: true`) or returns the
+    /// existing one. Order of `a` and `b` does not matter; concurrent calls for the same
+    /// pair create exactly one room. `a != b` is the caller's to check.
+    async fn link(&self, a: &UserId, b: &UserId) -> Result<LinkOutcome, StoreError>;
+
+    /// The room of the pair `{a, b}`, if linked.
+    async fn find_room(&self, a: &UserId, b: &UserId) -> Result<Option<ChatRoomId>, StoreError>;
+
+    /// Everyone `user` shares a room with, with that user's `last_online`, in the order
+    /// the rooms were created.
+    async fn contacts(&self, user: &UserId) -> Result<Vec<ContactRecord>, StoreError>;
+
+    /// Stores a message as `not_sent`, assigning an id greater than every id already in
+    /// its room. With a client message id that the same sender already used, stores
+    /// nothing and returns the first message with `false`; concurrent calls with the same
+    /// (sender, client message id) store exactly one.
+    async fn insert_message(&self, message: NewMessage) -> Result<(StoredMessage, bool), StoreError>;
+
+    /// The message with this id, if any.
+    async fn find_message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError>;
+
+    /// Moves each listed message that is `not_sent` to `sent` (compare-and-set) and
+    /// returns exactly those it moved, as now stored, in id order. Unknown ids and
+    /// messages already `sent` or `read` are left alone.
+    async fn mark_sent(&self, ids: &[MessageId]) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// Moves the message to `read` with `read_at = at` unless it is already `read`
+    /// (compare-and-set) and returns it as now stored; `None` when nothing changed
+    /// (unknown id, or already read).
+    async fn mark_read(&self, id: &MessageId, at: Timestamp) -> Result<Option<StoredMessage>, StoreError>;
+
+    /// The room's messages selected by `query`, oldest first (see [`HistoryQuery`]).
+    async fn history(&self, room: &ChatRoomId, query: &HistoryQuery) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// Messages addressed to `to` that are still `not_sent`: per sender at most
+    /// `per_sender` of them, the oldest, all in id order.
+    async fn undelivered(&self, to: &UserId, per_sender: usize) -> Result<Vec<StoredMessage>, StoreError>;
+}

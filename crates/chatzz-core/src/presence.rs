@@ -1,0 +1,122 @@
+//! Who is online: a user is online while at least one of their sockets is live.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use crate::id::{SocketId, UserId};
+
+/// What adding a socket changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Added {
+    /// The socket was not live before.
+    pub new_socket: bool,
+    /// The user was offline until now.
+    pub came_online: bool,
+}
+
+/// The live sockets of each user in this process. Each change reports whether it
+/// flipped the user's presence, atomically, so that exactly one online and one offline
+/// announcement happen per flip however sockets race.
+#[derive(Debug, Default)]
+pub struct Presence {
+    sockets: Mutex<HashMap<UserId, HashSet<SocketId>>>,
+}
+
+impl Presence {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<UserId, HashSet<SocketId>>) -> T) -> T {
+        // A panic elsewhere cannot leave the map half-updated: every change is one insert
+        // or remove, so a poisoned lock still guards consistent data.
+        let mut guard = self.sockets.lock().unwrap_or_else(|poison| poison.into_inner());
+        f(&mut guard)
+    }
+
+    /// Adds a live socket and says what that changed.
+    pub fn add(&self, user: &UserId, socket: &SocketId) -> Added {
+        self.with(|map| {
+            let sockets = map.entry(user.clone()).or_default();
+            let came_online = sockets.is_empty();
+            let new_socket = sockets.insert(socket.clone());
+            Added {
+                new_socket,
+                came_online,
+            }
+        })
+    }
+
+    /// Removes a socket; `true` if it was the user's last one.
+    pub fn remove(&self, user: &UserId, socket: &SocketId) -> bool {
+        self.with(|map| {
+            let Some(sockets) = map.get_mut(user) else {
+                return false;
+            };
+            if !sockets.remove(socket) {
+                return false;
+            }
+            if sockets.is_empty() {
+                map.remove(user);
+                true
+            } else {
+                false
+            }
+        })
+    }
+
+    pub fn is_online(&self, user: &UserId) -> bool {
+        self.with(|map| map.contains_key(user))
+    }
+
+    /// How many users are online.
+    pub fn online_users(&self) -> usize {
+        self.with(|map| map.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(user: &str, socket: &str) -> (UserId, SocketId) {
+        (UserId::parse(user).unwrap(), SocketId::new(socket))
+    }
+
+    #[test]
+    fn first_and_last_socket_flip_presence() {
+        let presence = Presence::new();
+        let (alice, tab1) = ids("alice", "s1");
+        let (_, tab2) = ids("alice", "s2");
+        assert!(!presence.is_online(&alice));
+        assert!(presence.add(&alice, &tab1).came_online);
+        assert!(!presence.add(&alice, &tab2).came_online);
+        assert!(presence.is_online(&alice));
+        assert!(!presence.remove(&alice, &tab1));
+        assert!(presence.is_online(&alice));
+        assert!(presence.remove(&alice, &tab2));
+        assert!(!presence.is_online(&alice));
+        assert_eq!(presence.online_users(), 0);
+    }
+
+    #[test]
+    fn removing_an_unknown_socket_changes_nothing() {
+        let presence = Presence::new();
+        let (alice, tab1) = ids("alice", "s1");
+        assert!(!presence.remove(&alice, &tab1));
+        presence.add(&alice, &tab1);
+        assert!(!presence.remove(&alice, &SocketId::new("other")));
+        assert!(presence.is_online(&alice));
+    }
+
+    #[test]
+    fn adding_the_same_socket_twice_is_one_socket() {
+        let presence = Presence::new();
+        let (alice, tab1) = ids("alice", "s1");
+        let first = presence.add(&alice, &tab1);
+        assert!(first.new_socket && first.came_online);
+        let again = presence.add(&alice, &tab1);
+        assert!(!again.new_socket && !again.came_online);
+        assert!(presence.remove(&alice, &tab1));
+    }
+}

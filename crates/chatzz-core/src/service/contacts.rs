@@ -1,0 +1,57 @@
+use super::views::not_a_contact;
+use super::{ChatService, Session};
+use crate::error::{ChatError, ErrorCode};
+use crate::event::{Audience, Delivery, Outcome, ServerEvent};
+use crate::id::{ChatRoomId, UserId};
+use crate::user::{Contact, PresenceStatus};
+
+impl ChatService {
+    /// `add-chat-user`: links the session's user with `other` in their one room. The
+    /// first link announces the requester to `other`; repeating it changes nothing.
+    pub async fn add_contact(&self, session: &Session, other: &UserId) -> Result<Outcome<Contact>, ChatError> {
+        let me = &session.user;
+        if me == other {
+            return Err(ChatError::invalid("you cannot add yourself"));
+        }
+        let other_details = self
+            .known_details(other)
+            .await?
+            .ok_or_else(|| ChatError::new(ErrorCode::UnknownUser, "no such user"))?;
+        let link = self.store.link(me, other).await?;
+        let other_record = self.store.find_user(other).await?;
+        let contact = Contact {
+            details: other_details,
+            chat_room_id: link.room.clone(),
+            status: self.status_of(other),
+            last_online: other_record.and_then(|u| u.last_online),
+        };
+
+        let mut deliveries = Vec::new();
+        if link.created {
+            let my_record = self.store.find_user(me).await?;
+            let mut views = self.views();
+            let me_as_contact = Contact {
+                details: views.details(me).await?,
+                chat_room_id: link.room,
+                status: PresenceStatus::Online,
+                last_online: my_record.and_then(|u| u.last_online),
+            };
+            deliveries.push(Delivery::new(
+                Audience::User(other.clone()),
+                ServerEvent::ChatUserAdded(me_as_contact),
+            ));
+        }
+        Ok(Outcome {
+            reply: contact,
+            deliveries,
+        })
+    }
+
+    /// The room the session's user shares with `other`, or `not-a-contact`.
+    pub(super) async fn room_with(&self, session: &Session, other: &UserId) -> Result<ChatRoomId, ChatError> {
+        self.store
+            .find_room(&session.user, other)
+            .await?
+            .ok_or_else(not_a_contact)
+    }
+}

@@ -1,0 +1,97 @@
+//! The use cases, one file each, on one [`ChatService`] that holds the ports.
+
+mod connect;
+mod contacts;
+mod disconnect;
+mod history;
+mod read;
+mod send;
+mod views;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use crate::id::{SocketId, UserId};
+use crate::ports::{ChatStore, Clock, UserDirectory};
+use crate::presence::Presence;
+
+pub use history::HistoryRequest;
+
+/// Limits and defaults of the use cases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Longest message text, in Unicode code points.
+    pub max_message_chars: usize,
+    /// Most missed messages per sender in `user-details`.
+    pub missed_messages_per_sender: usize,
+    /// History page size when the client gives no `limit`.
+    pub default_history_limit: usize,
+    /// Largest `limit` a client may ask for.
+    pub max_history_limit: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_message_chars: 4096,
+            missed_messages_per_sender: 500,
+            default_history_limit: 50,
+            max_history_limit: 500,
+        }
+    }
+}
+
+/// Who is asking: a registered user on one of their sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user: UserId,
+    pub socket: SocketId,
+}
+
+/// The use cases of chatzz over its ports. Cheap to share behind an `Arc`.
+pub struct ChatService {
+    store: Arc<dyn ChatStore>,
+    directory: Option<Arc<dyn UserDirectory>>,
+    clock: Arc<dyn Clock>,
+    presence: Presence,
+    config: Config,
+}
+
+impl std::fmt::Debug for ChatService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatService")
+            .field("has_directory", &self.directory.is_some())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChatService {
+    /// A service without a user directory: any valid id may connect, and a user is known
+    /// once it has connected.
+    pub fn new(store: Arc<dyn ChatStore>, clock: Arc<dyn Clock>, config: Config) -> Self {
+        Self {
+            store,
+            directory: None,
+            clock,
+            presence: Presence::new(),
+            config,
+        }
+    }
+
+    /// Uses the host application's users for existence checks and details.
+    pub fn with_directory(mut self, directory: Arc<dyn UserDirectory>) -> Self {
+        self.directory = Some(directory);
+        self
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn presence(&self) -> &Presence {
+        &self.presence
+    }
+}

@@ -1,0 +1,85 @@
+use super::{ChatService, Session};
+use crate::error::ChatError;
+use crate::event::{Audience, Delivery, Outcome, ServerEvent};
+use crate::id::{ClientMessageId, UserId};
+use crate::message::{Message, MessageStatus, MessageText, NewMessage};
+
+impl ChatService {
+    /// `send-message`: stores the message first, then announces it to both users, then
+    /// marks it `sent` if the recipient is online. A retry with a known client message id
+    /// returns the stored message and announces it only if it is still undelivered while
+    /// the recipient is online.
+    pub async fn send(
+        &self,
+        session: &Session,
+        to: &UserId,
+        text: String,
+        client_message_id: Option<ClientMessageId>,
+    ) -> Result<Outcome<Message>, ChatError> {
+        if *to == session.user {
+            return Err(ChatError::invalid("you cannot message yourself"));
+        }
+        let text = MessageText::parse(text, self.config.max_message_chars)?;
+        let room = self.room_with(session, to).await?;
+        let (stored, created) = self
+            .store
+            .insert_message(NewMessage {
+                room,
+                from: session.user.clone(),
+                to: to.clone(),
+                text,
+                created_at: self.clock.now(),
+                client_message_id,
+            })
+            .await?;
+
+        let mut views = self.views();
+        let deliverable = stored.status == MessageStatus::NotSent && self.presence.is_online(&stored.to);
+        if !created && !deliverable {
+            return Ok(Outcome {
+                reply: views.message(stored).await?,
+                deliveries: Vec::new(),
+            });
+        }
+
+        let (from, to) = (stored.from.clone(), stored.to.clone());
+        let announced = views.message(stored.clone()).await?;
+        let mut deliveries = vec![
+            Delivery::new(Audience::User(from.clone()), ServerEvent::NewMessage(announced.clone())),
+            Delivery::new(Audience::User(to.clone()), ServerEvent::NewMessage(announced.clone())),
+        ];
+        if !deliverable {
+            return Ok(Outcome {
+                reply: announced,
+                deliveries,
+            });
+        }
+        // The message is stored and will be announced: a failure to record delivery must
+        // not turn into an error the client would retry. It stays `not_sent` and is
+        // handed over again on the recipient's next connect or history read.
+        let reply = match self.store.mark_sent(std::slice::from_ref(&stored.id)).await {
+            Ok(moved) => match moved.into_iter().next() {
+                Some(sent) => {
+                    let sent = views.message(sent).await?;
+                    for user in [from, to] {
+                        deliveries.push(Delivery::new(
+                            Audience::User(user),
+                            ServerEvent::MessageStatusChanged(sent.clone()),
+                        ));
+                    }
+                    sent
+                }
+                // Someone else delivered it first (the recipient's connect, say).
+                None => match self.store.find_message(&stored.id).await {
+                    Ok(Some(current)) => views.message(current).await?,
+                    _ => announced,
+                },
+            },
+            Err(err) => {
+                tracing::warn!(message = %stored.id, error = %err, "could not mark message sent");
+                announced
+            }
+        };
+        Ok(Outcome { reply, deliveries })
+    }
+}

@@ -1,0 +1,109 @@
+//! Turning stored records into what the wire shows, looking each user up once per call.
+
+use std::collections::HashMap;
+
+use super::ChatService;
+use crate::error::{ChatError, ErrorCode};
+use crate::id::UserId;
+use crate::message::{Message, StoredMessage};
+use crate::user::{ContactRecord, Contact, PresenceStatus, UserDetails};
+
+impl ChatService {
+    /// The details of a user the directory (or, without one, the store) knows; `None`
+    /// for an unknown user.
+    pub(super) async fn known_details(&self, user: &UserId) -> Result<Option<UserDetails>, ChatError> {
+        match &self.directory {
+            Some(directory) => Ok(directory
+                .details(user)
+                .await?
+                .map(|fields| UserDetails::from_fields(user, fields))),
+            None => Ok(self
+                .store
+                .find_user(user)
+                .await?
+                .map(|_| UserDetails::bare(user))),
+        }
+    }
+
+    pub(super) fn status_of(&self, user: &UserId) -> PresenceStatus {
+        if self.presence.is_online(user) {
+            PresenceStatus::Online
+        } else {
+            PresenceStatus::Offline
+        }
+    }
+
+    pub(super) fn views(&self) -> Views<'_> {
+        Views {
+            service: self,
+            cache: HashMap::new(),
+        }
+    }
+}
+
+/// Builds wire objects within one use case, caching user details.
+pub(super) struct Views<'a> {
+    service: &'a ChatService,
+    cache: HashMap<UserId, UserDetails>,
+}
+
+impl Views<'_> {
+    /// Details of a user who takes part in a chat. Without a directory entry (a user
+    /// removed from the host app, say) the bare `{ "_id" }` still names them.
+    pub async fn details(&mut self, user: &UserId) -> Result<UserDetails, ChatError> {
+        if let Some(details) = self.cache.get(user) {
+            return Ok(details.clone());
+        }
+        let details = match &self.service.directory {
+            Some(directory) => match directory.details(user).await? {
+                Some(fields) => UserDetails::from_fields(user, fields),
+                None => UserDetails::bare(user),
+            },
+            None => UserDetails::bare(user),
+        };
+        self.cache.insert(user.clone(), details.clone());
+        Ok(details)
+    }
+
+    /// Remembers details already looked up.
+    pub fn remember(&mut self, user: &UserId, details: &UserDetails) {
+        self.cache.insert(user.clone(), details.clone());
+    }
+
+    pub async fn message(&mut self, stored: StoredMessage) -> Result<Message, ChatError> {
+        let from = self.details(&stored.from).await?;
+        let to = self.details(&stored.to).await?;
+        Ok(Message {
+            id: stored.id,
+            chat_room_id: stored.room,
+            created_at: stored.created_at,
+            from,
+            to,
+            message: stored.text,
+            status: stored.status,
+            read_at: stored.read_at,
+        })
+    }
+
+    pub async fn messages(&mut self, stored: Vec<StoredMessage>) -> Result<Vec<Message>, ChatError> {
+        let mut out = Vec::with_capacity(stored.len());
+        for message in stored {
+            out.push(self.message(message).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn contact(&mut self, record: ContactRecord) -> Result<Contact, ChatError> {
+        let details = self.details(&record.user).await?;
+        Ok(Contact {
+            status: self.service.status_of(&record.user),
+            details,
+            chat_room_id: record.room,
+            last_online: record.last_online,
+        })
+    }
+}
+
+pub(super) fn not_a_contact() -> ChatError {
+    ChatError::new(ErrorCode::NotAContact, "you and this user have no chat room; add them first")
+}

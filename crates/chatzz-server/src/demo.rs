@@ -1,0 +1,28 @@
+//! The demo chat page, embedded in the binary.
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse + Clone {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+}
+
+/// `GET /` and its assets. The socket.io browser client is the npm package's own build.
+pub fn routes() -> Router {
+    Router::new()
+        .route("/", get(|| async { asset("text/html; charset=utf-8", include_str!("../assets/index.html")) }))
+        .route("/assets/app.js", get(|| async { asset("text/javascript; charset=utf-8", include_str!("../assets/app.js")) }))
+        .route("/assets/style.css", get(|| async { asset("text/css; charset=utf-8", include_str!("../assets/style.css")) }))
+        .route(
+            "/assets/socket.io.min.js",
+            get(|| async { asset("text/javascript; charset=utf-8", include_str!("../assets/socket.io.min.js")) }),
+        )
+}

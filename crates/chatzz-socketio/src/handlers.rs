@@ -1,0 +1,181 @@
+//! One handler per client event: decode, run the use case in order, emit.
+
+use std::sync::Arc;
+
+use chatzz_core::{ChatError, ChatService, ErrorCode, ServerEvent, Session, SocketId};
+use serde_json::Value;
+use socketioxide::SocketIo;
+use socketioxide::adapter::{Adapter, LocalAdapter};
+use socketioxide::extract::{AckSender, SocketRef, TryData};
+
+use crate::connection::{Arrival, Connection, Turn};
+use crate::reply::{Responder, deliver, emit_here, user_room};
+use crate::requests;
+
+/// Serves chatzz on the default namespace of `io`.
+pub fn attach(io: &SocketIo, service: Arc<ChatService>) {
+    io.ns("/", move |socket: SocketRef<LocalAdapter>| on_connect(socket, service.clone()));
+}
+
+async fn on_connect<A: Adapter>(socket: SocketRef<A>, service: Arc<ChatService>) {
+    socket
+        .extensions
+        .insert(Connection::new(SocketId::new(socket.id.to_string())));
+    tracing::debug!(socket = %socket.id, "socket connected");
+
+    macro_rules! on {
+        ($event:literal, $handler:ident) => {{
+            let service = service.clone();
+            socket.on(
+                $event,
+                move |socket: SocketRef<A>, arrival: Arrival, TryData(payload): TryData<Value>, ack: AckSender<A>| {
+                    let service = service.clone();
+                    async move {
+                        let Some(ticket) = arrival.ticket else { return };
+                        let turn = ticket.turn().await;
+                        let payload = payload.unwrap_or(Value::Null);
+                        let mut responder = Responder::new(socket.clone(), $event, ack, arrival.wants_ack);
+                        if let Err(error) = $handler(&socket, &service, &turn, payload, &mut responder).await {
+                            responder.fail(error);
+                        }
+                    }
+                },
+            );
+        }};
+    }
+    on!("connect-user", connect_user);
+    on!("add-chat-user", add_chat_user);
+    on!("get-old-messages", get_old_messages);
+    on!("send-message", send_message);
+    on!("message-read", message_read);
+
+    let service = service.clone();
+    socket.on_disconnect(move |socket: SocketRef<A>| async move {
+        let Some(connection) = socket.extensions.get::<Arc<Connection>>() else {
+            return;
+        };
+        // Every event of this socket already holds a ticket: this one runs last.
+        let _turn = connection.ticket().turn().await;
+        let Some(session) = connection.session() else { return };
+        tracing::debug!(socket = %socket.id, user = %session.user, "socket disconnected");
+        match service.disconnect(&session).await {
+            Ok(outcome) => deliver(&socket, outcome.deliveries).await,
+            Err(error) => tracing::warn!(user = %session.user, %error, "disconnect failed"),
+        }
+    });
+}
+
+fn session_of(turn: &Turn) -> Result<Session, ChatError> {
+    turn.connection()
+        .session()
+        .ok_or_else(|| ChatError::new(ErrorCode::NotConnected, "send connect-user first"))
+}
+
+async fn connect_user<A: Adapter>(
+    socket: &SocketRef<A>,
+    service: &ChatService,
+    turn: &Turn,
+    payload: Value,
+    responder: &mut Responder<A>,
+) -> Result<(), ChatError> {
+    let user = requests::connect_user(payload)?;
+    let connection = turn.connection();
+    let already = connection.session();
+    if let Some(session) = &already {
+        if session.user != user {
+            return Err(ChatError::new(
+                ErrorCode::Forbidden,
+                "this socket is registered as another user",
+            ));
+        }
+    }
+    let session = Session {
+        user,
+        socket: connection.socket.clone(),
+    };
+    // Join first, so that nothing sent to the user between now and the reply is missed.
+    socket.join(user_room(&session.user));
+    let outcome = match service.connect(&session).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            if already.is_none() {
+                socket.leave(user_room(&session.user));
+            }
+            return Err(error);
+        }
+    };
+    connection.bind(session.user);
+    let reply = ServerEvent::UserDetails(outcome.reply);
+    emit_here(socket, &reply);
+    deliver(socket, outcome.deliveries).await;
+    if let ServerEvent::UserDetails(data) = &reply {
+        responder.ok(data);
+    }
+    Ok(())
+}
+
+async fn add_chat_user<A: Adapter>(
+    socket: &SocketRef<A>,
+    service: &ChatService,
+    turn: &Turn,
+    payload: Value,
+    responder: &mut Responder<A>,
+) -> Result<(), ChatError> {
+    let session = session_of(turn)?;
+    let other = requests::add_chat_user(payload)?;
+    let outcome = service.add_contact(&session, &other).await?;
+    deliver(socket, outcome.deliveries).await;
+    responder.ok(&outcome.reply);
+    Ok(())
+}
+
+async fn get_old_messages<A: Adapter>(
+    socket: &SocketRef<A>,
+    service: &ChatService,
+    turn: &Turn,
+    payload: Value,
+    responder: &mut Responder<A>,
+) -> Result<(), ChatError> {
+    let session = session_of(turn)?;
+    let request = requests::get_old_messages(payload)?;
+    let outcome = service.history(&session, request).await?;
+    deliver(socket, outcome.deliveries).await;
+    if responder.wants_ack() {
+        responder.ok(&outcome.reply);
+    } else {
+        emit_here(socket, &ServerEvent::OldMessages(outcome.reply));
+    }
+    Ok(())
+}
+
+async fn send_message<A: Adapter>(
+    socket: &SocketRef<A>,
+    service: &ChatService,
+    turn: &Turn,
+    payload: Value,
+    responder: &mut Responder<A>,
+) -> Result<(), ChatError> {
+    let session = session_of(turn)?;
+    let request = requests::send_message(payload)?;
+    let outcome = service
+        .send(&session, &request.to, request.text, request.client_message_id)
+        .await?;
+    deliver(socket, outcome.deliveries).await;
+    responder.ok(&outcome.reply);
+    Ok(())
+}
+
+async fn message_read<A: Adapter>(
+    socket: &SocketRef<A>,
+    service: &ChatService,
+    turn: &Turn,
+    payload: Value,
+    responder: &mut Responder<A>,
+) -> Result<(), ChatError> {
+    let session = session_of(turn)?;
+    let id = requests::message_read(payload)?;
+    let outcome = service.mark_read(&session, &id).await?;
+    deliver(socket, outcome.deliveries).await;
+    responder.ok(&outcome.reply);
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! The Socket.IO transport of chatzz, on socketioxide: it decodes each client event
+//! ([`requests`]), runs the matching use case of [`chatzz_core::ChatService`] in the
+//! order the socket sent its events ([`connection`]), and emits the outcome: deliveries
+//! to users' rooms, then the reply, as an ack or an event ([`reply`]). It decides
+//! nothing itself. Generic over the socketioxide adapter, so several nodes can share
+//! rooms through one.
+
+mod connection;
+mod handlers;
+mod reply;
+mod requests;
+
+pub use handlers::attach;

@@ -1,0 +1,185 @@
+//! Decoding client payloads. Every field is type-checked here: a wrong JSON type (an
+//! operator-shaped object included) is `invalid-argument` and never reaches a use case.
+
+use chatzz_core::{ChatError, ClientMessageId, HistoryRequest, MessageId, Timestamp, UserId};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+fn decode<T: DeserializeOwned>(payload: Value) -> Result<T, ChatError> {
+    if !payload.is_object() {
+        return Err(ChatError::invalid("the payload must be a JSON object"));
+    }
+    serde_json::from_value(payload).map_err(|err| ChatError::invalid(format!("bad payload: {err}")))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConnectUserPayload {
+    user_id: String,
+}
+
+/// `connect-user { userId }`
+pub fn connect_user(payload: Value) -> Result<UserId, ChatError> {
+    let payload: ConnectUserPayload = decode(payload)?;
+    UserId::parse(payload.user_id)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AddChatUserPayload {
+    user_to_add: String,
+}
+
+/// `add-chat-user { userToAdd }`
+pub fn add_chat_user(payload: Value) -> Result<UserId, ChatError> {
+    let payload: AddChatUserPayload = decode(payload)?;
+    UserId::parse(payload.user_to_add)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetOldMessagesPayload {
+    user_id: String,
+    date: Option<Value>,
+    from_date: Option<Value>,
+    before: Option<String>,
+    after: Option<String>,
+    limit: Option<u64>,
+}
+
+fn date(value: Value) -> Result<Option<Timestamp>, ChatError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(text) => Timestamp::parse_iso(&text).map(Some),
+        Value::Number(n) => match n.as_i64() {
+            Some(millis) => Timestamp::parse_millis(millis).map(Some),
+            None => Err(ChatError::invalid("date in epoch milliseconds must be an integer")),
+        },
+        _ => Err(ChatError::invalid("date must be an ISO-8601 string or epoch milliseconds")),
+    }
+}
+
+/// `get-old-messages { userId, date?, fromDate?, before?, after?, limit? }`
+pub fn get_old_messages(payload: Value) -> Result<HistoryRequest, ChatError> {
+    let payload: GetOldMessagesPayload = decode(payload)?;
+    let since = match (payload.date, payload.from_date) {
+        (Some(value), _) if !value.is_null() => date(value)?,
+        (_, Some(value)) => date(value)?,
+        _ => None,
+    };
+    Ok(HistoryRequest {
+        with: UserId::parse(payload.user_id)?,
+        since,
+        before: payload.before.map(MessageId::parse).transpose()?,
+        after: payload.after.map(MessageId::parse).transpose()?,
+        limit: payload.limit,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SendMessagePayload {
+    user_id: String,
+    message: String,
+    client_message_id: Option<String>,
+}
+
+/// A decoded `send-message`.
+#[derive(Debug)]
+pub struct SendMessage {
+    pub to: UserId,
+    pub text: String,
+    pub client_message_id: Option<ClientMessageId>,
+}
+
+/// `send-message { userId, message, clientMessageId? }`
+pub fn send_message(payload: Value) -> Result<SendMessage, ChatError> {
+    let payload: SendMessagePayload = decode(payload)?;
+    Ok(SendMessage {
+        to: UserId::parse(payload.user_id)?,
+        text: payload.message,
+        client_message_id: payload.client_message_id.map(ClientMessageId::parse).transpose()?,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageReadPayload {
+    message_id: String,
+}
+
+/// `message-read { messageId }`
+pub fn message_read(payload: Value) -> Result<MessageId, ChatError> {
+    let payload: MessageReadPayload = decode(payload)?;
+    MessageId::parse(payload.message_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chatzz_core::ErrorCode;
+    use serde_json::json;
+
+    fn code<T: std::fmt::Debug>(result: Result<T, ChatError>) -> ErrorCode {
+        match result {
+            Ok(value) => panic!("expected an error, got {value:?}"),
+            Err(err) => err.code,
+        }
+    }
+
+    #[test]
+    fn operator_shaped_and_mistyped_ids_are_invalid() {
+        for bad in [json!({"$gt": ""}), json!({"$ne": null}), json!(42), json!(["a"]), json!(null), json!(true)] {
+            assert_eq!(code(connect_user(json!({ "userId": bad }))), ErrorCode::InvalidArgument);
+            assert_eq!(code(add_chat_user(json!({ "userToAdd": bad }))), ErrorCode::InvalidArgument);
+            assert_eq!(code(message_read(json!({ "messageId": bad }))), ErrorCode::InvalidArgument);
+            assert_eq!(
+                code(send_message(json!({ "userId": bad, "message": "hi" }))),
+                ErrorCode::InvalidArgument
+            );
+            assert_eq!(
+                code(get_old_messages(json!({ "userId": "bob", "before": bad }))),
+                ErrorCode::InvalidArgument
+            );
+        }
+    }
+
+    #[test]
+    fn payload_must_be_an_object() {
+        for bad in [json!(null), json!("alice"), json!(1), json!([{"userId": "alice"}])] {
+            assert_eq!(code(connect_user(bad)), ErrorCode::InvalidArgument);
+        }
+    }
+
+    #[test]
+    fn dates_are_iso_or_epoch_millis_with_from_date_alias() {
+        let at = |payload| get_old_messages(payload).map(|r| r.since.map(|t| t.millis()));
+        assert_eq!(at(json!({"userId": "b", "date": "1970-01-01T00:00:01.000Z"})), Ok(Some(1000)));
+        assert_eq!(at(json!({"userId": "b", "date": 2000})), Ok(Some(2000)));
+        assert_eq!(at(json!({"userId": "b", "fromDate": 3000})), Ok(Some(3000)));
+        assert_eq!(at(json!({"userId": "b"})), Ok(None));
+        assert_eq!(code(at(json!({"userId": "b", "date": "soon"}))), ErrorCode::InvalidArgument);
+        assert_eq!(code(at(json!({"userId": "b", "date": 1.5}))), ErrorCode::InvalidArgument);
+        assert_eq!(code(at(json!({"userId": "b", "date": {"$gt": 0}}))), ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn limit_must_be_a_non_negative_integer() {
+        assert_eq!(code(get_old_messages(json!({"userId": "b", "limit": "x"}))), ErrorCode::InvalidArgument);
+        assert_eq!(code(get_old_messages(json!({"userId": "b", "limit": -1}))), ErrorCode::InvalidArgument);
+        assert_eq!(code(get_old_messages(json!({"userId": "b", "limit": 2.5}))), ErrorCode::InvalidArgument);
+        assert_eq!(get_old_messages(json!({"userId": "b", "limit": 7})).map(|r| r.limit), Ok(Some(7)));
+    }
+
+    #[test]
+    fn send_message_checks_types_and_client_ids() {
+        assert_eq!(code(send_message(json!({"userId": "b", "message": 5}))), ErrorCode::InvalidArgument);
+        assert_eq!(
+            code(send_message(json!({"userId": "b", "message": "hi", "clientMessageId": "x".repeat(129)}))),
+            ErrorCode::InvalidArgument
+        );
+        let ok = send_message(json!({"userId": "b", "message": "hi", "clientMessageId": "c1"}));
+        assert!(ok.is_ok_and(|m| m.client_message_id.is_some_and(|c| c.as_str() == "c1")));
+    }
+}

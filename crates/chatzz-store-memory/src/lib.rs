@@ -1,0 +1,236 @@
+//! An in-memory [`ChatStore`] for chatzz: everything behind one lock, so every rule of
+//! the port holds trivially; gone when the process exits. Good for tests, demos and
+//! single-process deployments that need no history across restarts.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chatzz_core::{
+    ChatRoomId, ChatStore, ChatUser, ClientMessageId, ContactRecord, HistoryQuery, LinkOutcome,
+    MessageId, MessageStatus, NewMessage, StoreError, StoredMessage, Timestamp, UserId,
+};
+
+/// Ids are zero-padded so that comparing them as strings gives creation order.
+fn padded(n: u64) -> String {
+    format!("{n:020}")
+}
+
+#[derive(Debug, Default)]
+struct State {
+    users: HashMap<UserId, Option<Timestamp>>,
+    /// Keyed by the pair in sorted order.
+    rooms: HashMap<(UserId, UserId), ChatRoomId>,
+    /// Each user's contacts in room creation order.
+    contacts: HashMap<UserId, Vec<(UserId, ChatRoomId)>>,
+    messages: BTreeMap<MessageId, StoredMessage>,
+    by_room: HashMap<ChatRoomId, Vec<MessageId>>,
+    by_client_id: HashMap<(UserId, ClientMessageId), MessageId>,
+    next_room: u64,
+    next_message: u64,
+}
+
+/// The in-memory store.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T, StoreError> {
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| StoreError::Internal("memory store lock poisoned".into()))?;
+        Ok(f(&mut state))
+    }
+}
+
+fn pair(a: &UserId, b: &UserId) -> (UserId, UserId) {
+    if a <= b {
+        (a.clone(), b.clone())
+    } else {
+        (b.clone(), a.clone())
+    }
+}
+
+#[async_trait]
+impl ChatStore for MemoryStore {
+    async fn register_user(&self, user: &UserId) -> Result<ChatUser, StoreError> {
+        self.with(|s| {
+            let last_online = *s.users.entry(user.clone()).or_insert(None);
+            ChatUser {
+                id: user.clone(),
+                last_online,
+            }
+        })
+    }
+
+    async fn find_user(&self, user: &UserId) -> Result<Option<ChatUser>, StoreError> {
+        self.with(|s| {
+            s.users.get(user).map(|last_online| ChatUser {
+                id: user.clone(),
+                last_online: *last_online,
+            })
+        })
+    }
+
+    async fn set_last_online(&self, user: &UserId, at: Timestamp) -> Result<(), StoreError> {
+        self.with(|s| {
+            s.users.insert(user.clone(), Some(at));
+        })
+    }
+
+    async fn link(&self, a: &UserId, b: &UserId) -> Result<LinkOutcome, StoreError> {
+        self.with(|s| {
+            let key = pair(a, b);
+            if let Some(room) = s.rooms.get(&key) {
+                return LinkOutcome {
+                    room: room.clone(),
+                    created: false,
+                };
+            }
+            s.next_room += 1;
+            let room = ChatRoomId::new(padded(s.next_room));
+            s.rooms.insert(key, room.clone());
+            s.contacts.entry(a.clone()).or_default().push((b.clone(), room.clone()));
+            s.contacts.entry(b.clone()).or_default().push((a.clone(), room.clone()));
+            LinkOutcome { room, created: true }
+        })
+    }
+
+    async fn find_room(&self, a: &UserId, b: &UserId) -> Result<Option<ChatRoomId>, StoreError> {
+        self.with(|s| s.rooms.get(&pair(a, b)).cloned())
+    }
+
+    async fn contacts(&self, user: &UserId) -> Result<Vec<ContactRecord>, StoreError> {
+        self.with(|s| {
+            s.contacts
+                .get(user)
+                .map(|list| {
+                    list.iter()
+                        .map(|(other, room)| ContactRecord {
+                            user: other.clone(),
+                            room: room.clone(),
+                            last_online: s.users.get(other).copied().flatten(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    async fn insert_message(&self, message: NewMessage) -> Result<(StoredMessage, bool), StoreError> {
+        self.with(|s| {
+            let client_key = message
+                .client_message_id
+                .as_ref()
+                .map(|cid| (message.from.clone(), cid.clone()));
+            if let Some(existing) = client_key
+                .as_ref()
+                .and_then(|key| s.by_client_id.get(key))
+                .and_then(|id| s.messages.get(id))
+            {
+                return (existing.clone(), false);
+            }
+            s.next_message += 1;
+            let id = MessageId::new(padded(s.next_message));
+            let stored = StoredMessage {
+                id: id.clone(),
+                room: message.room,
+                from: message.from,
+                to: message.to,
+                text: message.text.into_string(),
+                status: MessageStatus::NotSent,
+                created_at: message.created_at,
+                read_at: None,
+                client_message_id: message.client_message_id,
+            };
+            s.by_room.entry(stored.room.clone()).or_default().push(id.clone());
+            if let Some(key) = client_key {
+                s.by_client_id.insert(key, id.clone());
+            }
+            s.messages.insert(id, stored.clone());
+            (stored, true)
+        })
+    }
+
+    async fn find_message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError> {
+        self.with(|s| s.messages.get(id).cloned())
+    }
+
+    async fn mark_sent(&self, ids: &[MessageId]) -> Result<Vec<StoredMessage>, StoreError> {
+        self.with(|s| {
+            let mut ids = ids.to_vec();
+            ids.sort();
+            ids.dedup();
+            ids.iter()
+                .filter_map(|id| {
+                    let message = s.messages.get_mut(id)?;
+                    if !message.status.can_become(MessageStatus::Sent) {
+                        return None;
+                    }
+                    message.status = MessageStatus::Sent;
+                    Some(message.clone())
+                })
+                .collect()
+        })
+    }
+
+    async fn mark_read(&self, id: &MessageId, at: Timestamp) -> Result<Option<StoredMessage>, StoreError> {
+        self.with(|s| {
+            let message = s.messages.get_mut(id)?;
+            if !message.status.can_become(MessageStatus::Read) {
+                return None;
+            }
+            message.status = MessageStatus::Read;
+            message.read_at = Some(at);
+            Some(message.clone())
+        })
+    }
+
+    async fn history(&self, room: &ChatRoomId, query: &HistoryQuery) -> Result<Vec<StoredMessage>, StoreError> {
+        self.with(|s| {
+            let Some(ids) = s.by_room.get(room) else {
+                return Vec::new();
+            };
+            // Ids in a room are appended in increasing order.
+            let matching = ids.iter().filter(|id| {
+                query.before.as_ref().is_none_or(|before| *id < before)
+                    && query.after.as_ref().is_none_or(|after| *id > after)
+            });
+            let matching = matching
+                .filter_map(|id| s.messages.get(id))
+                .filter(|m| query.since.is_none_or(|since| m.created_at >= since));
+            let mut page: Vec<StoredMessage> = if query.after.is_some() {
+                matching.take(query.limit).cloned().collect()
+            } else {
+                let mut newest: Vec<_> = matching.rev().take(query.limit).cloned().collect();
+                newest.reverse();
+                newest
+            };
+            page.shrink_to_fit();
+            page
+        })
+    }
+
+    async fn undelivered(&self, to: &UserId, per_sender: usize) -> Result<Vec<StoredMessage>, StoreError> {
+        self.with(|s| {
+            let mut taken: HashMap<&UserId, usize> = HashMap::new();
+            s.messages
+                .values()
+                .filter(|m| m.to == *to && m.status == MessageStatus::NotSent)
+                .filter(|m| {
+                    let count = taken.entry(&m.from).or_default();
+                    *count += 1;
+                    *count <= per_sender
+                })
+                .cloned()
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,437 @@
+// Browser test of the demo chat page served by chatzz (GET / and /assets/*).
+// Run: cd tests && node --test --test-concurrency=1 browser/
+// Needs /usr/bin/chromium and the server binary (CHATZZ_BIN, default ../target/debug/chatzz).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { io } from 'socket.io-client';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const testsDir = path.resolve(here, '..');
+const BIN = process.env.CHATZZ_BIN
+  ? path.resolve(process.env.CHATZZ_BIN)
+  : path.resolve(testsDir, '../target/debug/chatzz');
+const SCREENSHOT = '/tmp/chatzz-demo.png';
+const SCREENSHOT_NARROW = '/tmp/chatzz-demo-narrow.png';
+const WAIT_MS = 10000;
+
+let server = null;
+let serverLog = '';
+let baseUrl = '';
+let browser = null;
+const pageErrors = [];
+
+function startServer() {
+  return new Promise((resolve, reject) => {
+    if (!existsSync(BIN)) {
+      reject(new Error(`server binary not found at ${BIN} (build it, or set CHATZZ_BIN)`));
+      return;
+    }
+    const child = spawn(BIN, ['--listen', '127.0.0.1:0', '--database', 'memory:'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env },
+    });
+    server = child;
+    let out = '';
+    const timer = setTimeout(() => {
+      reject(new Error(`server did not report readiness within 30 s; output:\n${serverLog}`));
+    }, 30000);
+    const keep = (chunk) => {
+      serverLog = (serverLog + chunk).slice(-20000);
+    };
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', keep);
+    child.stdout.on('data', (chunk) => {
+      keep(chunk);
+      if (baseUrl) return;
+      out += chunk;
+      const m = out.match(/chatzz listening on (http:\/\/[^\s/]+)/);
+      if (m) {
+        baseUrl = m[1];
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('exit', (code, signal) => {
+      if (!baseUrl) {
+        clearTimeout(timer);
+        reject(new Error(`server exited early (code ${code}, signal ${signal}); output:\n${serverLog}`));
+      }
+      server = null;
+    });
+  });
+}
+
+async function stopServer() {
+  const child = server;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+before(async () => {
+  await startServer();
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close().catch(() => {});
+  await stopServer();
+});
+
+// ------------------------------------------------------------------ helpers
+
+let uniq = 0;
+function uid(name) {
+  uniq += 1;
+  return `${name}-${process.pid}-${uniq}`;
+}
+
+async function openPage({ width = 1100, height = 720 } = {}) {
+  const context = await browser.newContext({ viewport: { width, height } });
+  context.setDefaultTimeout(WAIT_MS);
+  const page = await context.newPage();
+  page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
+  await page.goto(baseUrl + '/');
+  await page.locator('#user-id').waitFor();
+  return page;
+}
+
+async function signIn(page, userId) {
+  await page.fill('#user-id', userId);
+  await page.click('#sign-in');
+  await page.locator('#connection[data-state="online"]').waitFor();
+  await page.waitForFunction(
+    (id) => document.querySelector('#me-id')?.textContent === id,
+    userId,
+  );
+}
+
+async function signOut(page) {
+  await page.click('#sign-out');
+  await page.locator('#sign-in').waitFor();
+}
+
+function contact(page, userId) {
+  return page.locator(`.contact[data-user-id="${userId}"]`);
+}
+
+async function waitForAttr(locator, attr, value) {
+  const handle = await locator.elementHandle();
+  await locator.page().waitForFunction(
+    ([el, a, v]) => el.getAttribute(a) === v,
+    [handle, attr, value],
+  );
+}
+
+async function addContact(page, userId) {
+  await page.fill('#contact-id', userId);
+  await page.click('#add-contact');
+  await contact(page, userId).waitFor({ state: 'attached' });
+}
+
+async function sendFromPage(page, text) {
+  await page.fill('#message-input', text);
+  await page.click('#send');
+}
+
+function messageWithText(page, text) {
+  return page.locator('.message', { has: page.locator('.text', { hasText: text }) });
+}
+
+function assertNoPageErrors() {
+  assert.deepEqual(pageErrors, [], `page errors: ${pageErrors.join('\n')}`);
+}
+
+/** A plain socket.io-client, for seeding data the page then reads. */
+async function nodeClient(userId) {
+  const socket = io(baseUrl, { forceNew: true, reconnection: false, transports: ['websocket'] });
+  await new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  const call = (event, payload) =>
+    new Promise((resolve, reject) => {
+      socket.timeout(WAIT_MS).emit(event, payload, (timeoutErr, err, result) => {
+        if (timeoutErr) reject(timeoutErr);
+        else if (err) reject(Object.assign(new Error(`${event}: ${err.code}: ${err.message}`), err));
+        else resolve(result);
+      });
+    });
+  await call('connect-user', { userId });
+  return { socket, call };
+}
+
+// ------------------------------------------------------------------ tests
+
+test('the server serves the page and its assets', async () => {
+  const cases = [
+    ['/', 'text/html', 'id="message-input"'],
+    ['/assets/app.js', 'javascript', 'send-message'],
+    ['/assets/style.css', 'text/css', '.message'],
+    ['/assets/socket.io.min.js', 'javascript', 'Socket.IO v4.8.4'],
+  ];
+  for (const [p, type, needle] of cases) {
+    const res = await fetch(baseUrl + p);
+    assert.equal(res.status, 200, `GET ${p}`);
+    assert.match(res.headers.get('content-type') || '', new RegExp(type.replace('/', '\\/')), `content-type of ${p}`);
+    const body = await res.text();
+    assert.ok(body.includes(needle), `GET ${p} should contain ${needle}`);
+  }
+});
+
+test('two users chat: presence, delivery, read ticks', async () => {
+  const alice = uid('alice');
+  const bob = uid('bob');
+  const pageA = await openPage();
+  const pageB = await openPage();
+
+  // Both sign in (bob first: add-chat-user needs a known user).
+  await signIn(pageB, bob);
+  await signIn(pageA, alice);
+
+  // Alice adds bob: bob shows up online on alice's page, alice shows up on bob's page.
+  await addContact(pageA, bob);
+  await waitForAttr(contact(pageA, bob), 'data-status', 'online');
+  await contact(pageB, alice).waitFor();
+  await waitForAttr(contact(pageB, alice), 'data-status', 'online');
+  // Adding opens the chat.
+  await pageA.locator('#chat-view').waitFor();
+  assert.equal(await pageA.locator('#chat-title').textContent(), bob);
+
+  // Presence flips: bob goes away (offline, "last seen"), then comes back (online).
+  await signOut(pageB);
+  await waitForAttr(contact(pageA, bob), 'data-status', 'offline');
+  await pageA.waitForFunction(
+    (id) =>
+      /last seen/.test(document.querySelector(`.contact[data-user-id="${id}"] .presence-text`)?.textContent || ''),
+    bob,
+  );
+  assert.equal(await contact(pageA, bob).locator('.presence-dot.online').count(), 0);
+  assert.match(await pageA.locator('#chat-presence').textContent(), /last seen/);
+
+  await signIn(pageB, bob);
+  await waitForAttr(contact(pageA, bob), 'data-status', 'online');
+  await contact(pageA, bob).locator('.presence-dot.online').waitFor();
+  assert.equal((await contact(pageA, bob).locator('.presence-text').textContent()).trim(), 'online');
+  assert.equal((await pageA.locator('#chat-presence').textContent()).trim(), 'online');
+  // Bob's contact list comes back from connectedUsers.
+  await contact(pageB, alice).waitFor();
+  await waitForAttr(contact(pageB, alice), 'data-status', 'online');
+
+  // Alice sends; bob has not opened the chat yet, so it is delivered (sent) but unread.
+  const hello = 'Hello Bob \u{1F44B} <b>not bold</b>';
+  await sendFromPage(pageA, hello);
+  const sentA = messageWithText(pageA, hello);
+  await sentA.waitFor();
+  await pageA.waitForFunction(
+    (t) => {
+      const el = Array.from(document.querySelectorAll('.message')).find((m) => m.querySelector('.text')?.textContent === t);
+      return el && el.dataset.messageId && ['sent', 'read'].includes(el.dataset.status);
+    },
+    hello,
+  );
+  await pageB.waitForFunction(
+    (id) => document.querySelector(`.contact[data-user-id="${id}"] .unread-count`)?.textContent === '1',
+    alice,
+  );
+  assert.equal(await contact(pageB, alice).locator('.unread-count').isVisible(), true);
+  assert.equal(await sentA.getAttribute('data-status'), 'sent', 'unread message must not be read yet');
+  assert.equal((await sentA.locator('.ticks').textContent()).trim(), '\u2713\u2713');
+
+  // Bob opens the chat: the message is shown (as text, not HTML), then marked read.
+  await contact(pageB, alice).click();
+  const gotB = messageWithText(pageB, hello);
+  await gotB.waitFor();
+  assert.equal(await gotB.locator('b').count(), 0, 'message text must not be interpreted as HTML');
+  assert.match(await gotB.getAttribute('class'), /incoming/);
+
+  // Alice's page shows the read tick.
+  await waitForAttr(sentA, 'data-status', 'read');
+  assert.match(await sentA.locator('.ticks').getAttribute('class'), /\bread\b/);
+  assert.equal((await sentA.locator('.ticks').textContent()).trim(), '\u2713\u2713');
+  await pageB.waitForFunction(
+    (id) => document.querySelector(`.contact[data-user-id="${id}"] .unread-count`)?.hidden === true,
+    alice,
+  );
+
+  // Bob replies with Enter; alice has the chat open, so bob sees it read.
+  const reply = 'Hi Alice!\nSecond line.';
+  await pageB.fill('#message-input', reply);
+  await pageB.press('#message-input', 'Enter');
+  const replyB = pageB.locator('.message.outgoing', { hasText: 'Second line.' });
+  await replyB.waitFor();
+  await waitForAttr(replyB, 'data-status', 'read');
+  const replyA = pageA.locator('.message.incoming', { hasText: 'Second line.' });
+  await replyA.waitFor();
+  assert.equal(await replyA.locator('.text').textContent(), reply);
+
+  // Each message is shown once (dedupe by _id, optimistic copy retired).
+  assert.equal(await pageA.locator('.message').count(), 2);
+  assert.equal(await pageB.locator('.message').count(), 2);
+  assert.equal(await pageA.locator('.message.pending').count(), 0);
+  const ids = await pageA.locator('.message').evaluateAll((els) => els.map((e) => e.dataset.messageId));
+  assert.equal(new Set(ids).size, 2);
+  assert.ok(ids[0] < ids[1], 'messages are ordered by id');
+
+  await pageA.screenshot({ path: SCREENSHOT });
+  await pageB.screenshot({ path: '/tmp/chatzz-demo-receiver.png' });
+  assertNoPageErrors();
+  await pageA.context().close();
+  await pageB.context().close();
+});
+
+test('messages sent while the contact is offline: one tick, missed messages, unread counter', async () => {
+  const carol = uid('carol');
+  const dave = uid('dave');
+  const pageC = await openPage();
+  const pageD = await openPage();
+
+  await signIn(pageD, dave);
+  await signIn(pageC, carol);
+  await addContact(pageC, dave);
+  await contact(pageD, carol).waitFor();
+  await signOut(pageD);
+  await waitForAttr(contact(pageC, dave), 'data-status', 'offline');
+
+  const texts = ['Are you there?', 'Ping me when you are back.'];
+  for (const t of texts) await sendFromPage(pageC, t);
+  for (const t of texts) {
+    const m = messageWithText(pageC, t);
+    await m.waitFor();
+    await pageC.waitForFunction((el) => el.dataset.status === 'not_sent' && !!el.dataset.messageId, await m.elementHandle());
+    assert.equal((await m.locator('.ticks').textContent()).trim(), '\u2713');
+  }
+
+  // Dave comes back: missedMessages land in the contact list with an unread counter,
+  // and carol's messages become delivered.
+  await signIn(pageD, dave);
+  await pageD.waitForFunction(
+    (id) => document.querySelector(`.contact[data-user-id="${id}"] .unread-count`)?.textContent === '2',
+    carol,
+  );
+  for (const t of texts) await waitForAttr(messageWithText(pageC, t), 'data-status', 'sent');
+
+  await contact(pageD, carol).click();
+  for (const t of texts) await messageWithText(pageD, t).waitFor();
+  for (const t of texts) await waitForAttr(messageWithText(pageC, t), 'data-status', 'read');
+  assert.equal(await pageD.locator('.message').count(), 2, 'missed messages and history are deduplicated');
+  assertNoPageErrors();
+  await pageC.context().close();
+  await pageD.context().close();
+});
+
+test('adding an unknown user or yourself shows the error code', async () => {
+  const gina = uid('gina');
+  const page = await openPage();
+  await signIn(page, gina);
+
+  const nobody = uid('nobody');
+  await page.fill('#contact-id', nobody);
+  await page.click('#add-contact');
+  await page.locator('#add-contact-error').waitFor();
+  assert.match(await page.locator('#add-contact-error').textContent(), /unknown-user/);
+  assert.equal(await page.locator('#status-bar').getAttribute('data-error-code'), 'unknown-user');
+  assert.equal(await page.locator('.contact').count(), 0);
+
+  await page.fill('#contact-id', gina);
+  await page.click('#add-contact');
+  await page.waitForFunction(() => /invalid-argument/.test(document.querySelector('#add-contact-error')?.textContent || ''));
+  assert.equal(await page.locator('#status-bar').getAttribute('data-error-code'), 'invalid-argument');
+  assertNoPageErrors();
+  await page.context().close();
+});
+
+test('history pages back with "load older"', async () => {
+  const erin = uid('erin');
+  const frank = uid('frank');
+  const total = 60;
+  const f = await nodeClient(frank); // connected, so erin's messages are delivered, not missed
+  const e = await nodeClient(erin);
+  try {
+    await e.call('add-chat-user', { userToAdd: frank });
+    for (let i = 1; i <= total; i++) {
+      const payload = { userId: frank, message: `msg ${String(i).padStart(2, '0')}`, clientMessageId: `seed-${erin}-${i}` };
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await e.call('send-message', payload);
+          break;
+        } catch (err) {
+          if (err.code !== 'rate-limited' || attempt > 50) throw err;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    }
+  } finally {
+    f.socket.disconnect();
+    e.socket.disconnect();
+  }
+
+  const page = await openPage();
+  await signIn(page, frank);
+  await contact(page, erin).click();
+  await page.waitForFunction(() => document.querySelectorAll('.message').length === 50);
+  await page.locator('#load-older').waitFor();
+  assert.equal(await page.locator('.message .text').first().textContent(), 'msg 11');
+  assert.equal(await page.locator('.message .text').last().textContent(), `msg ${total}`);
+
+  await page.click('#load-older');
+  await page.waitForFunction((n) => document.querySelectorAll('.message').length === n, total);
+  assert.equal(await page.locator('.message .text').first().textContent(), 'msg 01');
+  await page.locator('#load-older').waitFor({ state: 'hidden' });
+  const ids = await page.locator('.message').evaluateAll((els) => els.map((el) => el.dataset.messageId));
+  assert.equal(new Set(ids).size, total);
+  assert.deepEqual([...ids].sort(), ids, 'history is shown oldest first');
+  assertNoPageErrors();
+  await page.context().close();
+});
+
+test('narrow screens show one pane at a time', async () => {
+  const ivy = uid('ivy');
+  const jack = uid('jack');
+  const pageJ = await openPage();
+  await signIn(pageJ, jack);
+  const page = await openPage({ width: 390, height: 760 });
+  await signIn(page, ivy);
+  await addContact(page, jack);
+  // Adding opens the chat, which takes the whole width.
+  await page.locator('#chat-view').waitFor();
+  assert.equal(await page.locator('#sidebar').isVisible(), false);
+  assert.equal(await page.locator('#back').isVisible(), true);
+  await sendFromPage(page, 'Small screens work too. This line is long enough to wrap inside the bubble.');
+  await waitForAttr(page.locator('.message.outgoing').first(), 'data-status', 'sent');
+  const box = await page.locator('.message.outgoing .bubble').first().boundingBox();
+  assert.ok(box.x >= 0 && box.x + box.width <= 390, 'bubble fits the viewport');
+  await page.screenshot({ path: SCREENSHOT_NARROW });
+
+  await page.click('#back');
+  await contact(page, jack).waitFor();
+  assert.equal(await page.locator('#chat-view').isVisible(), false);
+  assertNoPageErrors();
+  await page.context().close();
+  await pageJ.context().close();
+});

@@ -1,0 +1,69 @@
+// The same core flows over HTTP long-polling (and mixed with WebSocket).
+import assert from 'node:assert/strict';
+import {
+  test,
+  useServer,
+  uid,
+  ackOk,
+  ackError,
+  errorEvent,
+  nextChatzz,
+  noChatzz,
+  goOffline,
+  makeContacts,
+  send,
+  assertContact,
+  assertMessage,
+  assertUserDetails,
+} from './harness.mjs';
+
+const server = useServer();
+const POLLING = { transport: 'polling' };
+
+test('polling: connect-user by emit and by callback', async () => {
+  const id = uid('poll');
+  const s = await server.socket(POLLING);
+  assert.equal(s.io.engine.transport.name, 'polling');
+  s.emit('connect-user', { userId: id });
+  assertUserDetails(await nextChatzz(s, 'user-details'), { id, lastOnline: null });
+  const d = await ackOk(s, 'connect-user', { userId: id });
+  assert.deepEqual(d, { user: { _id: id }, status: 'online', lastOnline: null, connectedUsers: [], missedMessages: {} });
+});
+
+test('polling: not-connected through the callback and the error event', async () => {
+  const s = await server.socket(POLLING);
+  await ackError(s, 'send-message', { userId: 'someone', message: 'hi' }, 'not-connected');
+  await errorEvent(s, 'send-message', { userId: 'someone', message: 'hi' }, 'not-connected');
+});
+
+test('polling: add-chat-user, send, receive, ack and status change', async () => {
+  const { a, b, sa, sb, room } = await makeContacts(server, { transportA: 'polling', transportB: 'polling', prefix: 'p' });
+  const m = await send(sa, b, 'over polling');
+  assertMessage(m, { from: a, to: b, text: 'over polling', status: 'sent', chatRoomId: room });
+  const got = await nextChatzz(sb, 'new-message', (d) => d._id === m._id);
+  assertMessage(got, { _id: m._id, from: a, to: b, text: 'over polling' });
+  await nextChatzz(sa, 'message-status-changed', (d) => d._id === m._id && d.status === 'sent');
+  const r = await ackOk(sb, 'message-read', { messageId: m._id });
+  assert.equal(r.status, 'read');
+  const ev = await nextChatzz(sa, 'message-status-changed', (d) => d._id === m._id && d.status === 'read');
+  assert.deepEqual(ev, r);
+  const hist = await ackOk(sb, 'get-old-messages', { userId: a });
+  assert.deepEqual(hist, [r]);
+  sa.emit('get-old-messages', { userId: b });
+  assert.deepEqual(await nextChatzz(sa, 'old-messages'), [r]);
+});
+
+test('polling and websocket clients talk to each other, presence included', async () => {
+  const { a, b, sa, sb } = await makeContacts(server, { transportA: 'polling', transportB: 'websocket', prefix: 'mix' });
+  const m1 = await send(sa, b, 'from polling');
+  assertMessage(await nextChatzz(sb, 'new-message', (d) => d._id === m1._id), { text: 'from polling', from: a });
+  const m2 = await send(sb, a, 'from websocket');
+  assertMessage(await nextChatzz(sa, 'new-message', (d) => d._id === m2._id), { text: 'from websocket', from: b });
+  const off = await goOffline(sa, sb);
+  assert.equal(off.status, 'offline');
+  const sa2 = await server.connectUser(a, POLLING);
+  await nextChatzz(sb, 'chat-user-status-changed', (d) => d.user._id === a && d.status === 'online');
+  assert.equal(sa2.details.connectedUsers.length, 1);
+  assertContact(sa2.details.connectedUsers[0], { id: b, status: 'online' });
+  await noChatzz(sb, 'chat-user-status-changed');
+});
