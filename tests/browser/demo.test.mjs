@@ -151,7 +151,13 @@ async function waitForAttr(locator, attr, value) {
 async function addContact(page, userId) {
   await page.fill('#contact-id', userId);
   await page.click('#add-contact');
-  await contact(page, userId).waitFor({ state: 'attached' });
+  try {
+    await contact(page, userId).waitFor({ state: 'attached' });
+  } catch (err) {
+    err.message += `\nstatus bar: ${await page.locator('#status-bar').textContent()}` +
+      `\nadd-contact error: ${await page.locator('#add-contact-error').textContent()}`;
+    throw err;
+  }
 }
 
 async function sendFromPage(page, text) {

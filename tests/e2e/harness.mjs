@@ -241,7 +241,10 @@ function assertEnvelope(entry) {
 
 function describeQueue(socket) {
   const rec = socket[REC];
-  return rec.log.map((e) => JSON.stringify(e.env)).join('\n    ') || '(none)';
+  const MAX = 20;
+  const lines = rec.log.slice(-MAX).map((e) => JSON.stringify(e.env));
+  if (rec.log.length > MAX) lines.unshift(`(${rec.log.length - MAX} earlier events left out)`);
+  return lines.join('\n    ') || '(none)';
 }
 
 /**
@@ -275,7 +278,7 @@ export function nextChatzzEntry(socket, type, predicate, timeoutMs = EVENT_TIMEO
       rec.waiters.delete(w);
       reject(
         new Error(
-          `no chatzz "${type}" event${predicate ? ' matching the predicate' : ''} on socket of ${socket.userId ?? '(unregistered)'} within ${timeoutMs} ms; everything it received:\n    ${describeQueue(socket)}`,
+          `no chatzz "${type}" event${predicate ? ' matching the predicate' : ''} on socket of ${socket.userId ?? '(unregistered)'} within ${timeoutMs} ms; what it received:\n    ${describeQueue(socket)}`,
         ),
       );
     }, timeoutMs);

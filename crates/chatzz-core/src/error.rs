@@ -65,9 +65,10 @@ impl From<crate::ports::StoreError> for ChatError {
     fn from(err: crate::ports::StoreError) -> Self {
         tracing::warn!(error = %err, "store call failed");
         match err {
-            crate::ports::StoreError::Unavailable(_) => {
-                Self::new(ErrorCode::Unavailable, "the message store is unavailable; retry later")
-            }
+            crate::ports::StoreError::Unavailable(_) => Self::new(
+                ErrorCode::Unavailable,
+                "the message store is unavailable; retry later",
+            ),
             crate::ports::StoreError::Internal(_) => {
                 Self::new(ErrorCode::Internal, "the message store failed")
             }
@@ -78,6 +79,9 @@ impl From<crate::ports::StoreError> for ChatError {
 impl From<crate::ports::DirectoryError> for ChatError {
     fn from(err: crate::ports::DirectoryError) -> Self {
         tracing::warn!(error = %err, "user directory call failed");
-        Self::new(ErrorCode::Unavailable, "the user directory is unavailable; retry later")
+        Self::new(
+            ErrorCode::Unavailable,
+            "the user directory is unavailable; retry later",
+        )
     }
 }

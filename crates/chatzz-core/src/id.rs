@@ -18,7 +18,9 @@ fn check_id(kind: &str, value: &str) -> Result<(), ChatError> {
         )));
     }
     if value.contains('\0') {
-        return Err(ChatError::invalid(format!("{kind} must not contain U+0000")));
+        return Err(ChatError::invalid(format!(
+            "{kind} must not contain U+0000"
+        )));
     }
     Ok(())
 }

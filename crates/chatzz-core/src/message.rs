@@ -147,7 +147,11 @@ mod tests {
 
     #[test]
     fn status_names_round_trip() {
-        for status in [MessageStatus::NotSent, MessageStatus::Sent, MessageStatus::Read] {
+        for status in [
+            MessageStatus::NotSent,
+            MessageStatus::Sent,
+            MessageStatus::Read,
+        ] {
             assert_eq!(MessageStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(MessageStatus::parse("delivered"), None);
@@ -162,6 +166,9 @@ mod tests {
         // Code points, not bytes or UTF-16 units: ten emoji fit in ten characters.
         assert!(MessageText::parse("😀".repeat(10), 10).is_ok());
         assert!(MessageText::parse("😀".repeat(11), 10).is_err());
-        assert_eq!(MessageText::parse("  keep  ".into(), 10).unwrap().as_str(), "  keep  ");
+        assert_eq!(
+            MessageText::parse("  keep  ".into(), 10).unwrap().as_str(),
+            "  keep  "
+        );
     }
 }

@@ -30,7 +30,10 @@ impl Presence {
     fn with<T>(&self, f: impl FnOnce(&mut HashMap<UserId, HashSet<SocketId>>) -> T) -> T {
         // A panic elsewhere cannot leave the map half-updated: every change is one insert
         // or remove, so a poisoned lock still guards consistent data.
-        let mut guard = self.sockets.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut guard = self
+            .sockets
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         f(&mut guard)
     }
 

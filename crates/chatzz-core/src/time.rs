@@ -31,13 +31,14 @@ impl Timestamp {
     pub fn parse_iso(text: &str) -> Result<Self, ChatError> {
         DateTime::parse_from_rfc3339(text)
             .map(|at| Self::from_datetime(at.with_timezone(&Utc)))
-            .map_err(|_| ChatError::invalid("date must be an ISO-8601 string or epoch milliseconds"))
+            .map_err(|_| {
+                ChatError::invalid("date must be an ISO-8601 string or epoch milliseconds")
+            })
     }
 
     /// Parses a client's epoch milliseconds.
     pub fn parse_millis(millis: i64) -> Result<Self, ChatError> {
-        Self::from_millis(millis)
-            .ok_or_else(|| ChatError::invalid("date is out of range"))
+        Self::from_millis(millis).ok_or_else(|| ChatError::invalid("date is out of range"))
     }
 
     pub fn to_iso(self) -> String {
@@ -65,7 +66,10 @@ mod tests {
     fn writes_milliseconds_and_z() {
         let at = Timestamp::from_millis(1_767_323_045_678).unwrap();
         assert_eq!(at.to_iso(), "2026-01-02T03:04:05.678Z");
-        assert_eq!(Timestamp::from_millis(0).unwrap().to_iso(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp::from_millis(0).unwrap().to_iso(),
+            "1970-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]

@@ -18,7 +18,10 @@ pub enum RunError {
     #[error(transparent)]
     Store(#[from] store::OpenError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -48,10 +51,14 @@ pub async fn run(args: Args) -> Result<(), RunError> {
 
     let listener = TcpListener::bind(args.listen)
         .await
-        .map_err(|source| RunError::Listen { addr: args.listen, source })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| RunError::Listen { addr: args.listen, source })?;
+        .map_err(|source| RunError::Listen {
+            addr: args.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| RunError::Listen {
+        addr: args.listen,
+        source,
+    })?;
     // Small writes (acks, events) must leave at once, not wait for delayed ACKs.
     let listener = listener.tap_io(|tcp| {
         if let Err(err) = tcp.set_nodelay(true) {

@@ -18,11 +18,40 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse + 
 /// `GET /` and its assets. The socket.io browser client is the npm package's own build.
 pub fn routes() -> Router {
     Router::new()
-        .route("/", get(|| async { asset("text/html; charset=utf-8", include_str!("../assets/index.html")) }))
-        .route("/assets/app.js", get(|| async { asset("text/javascript; charset=utf-8", include_str!("../assets/app.js")) }))
-        .route("/assets/style.css", get(|| async { asset("text/css; charset=utf-8", include_str!("../assets/style.css")) }))
+        .route(
+            "/",
+            get(|| async {
+                asset(
+                    "text/html; charset=utf-8",
+                    include_str!("../assets/index.html"),
+                )
+            }),
+        )
+        .route(
+            "/assets/app.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../assets/app.js"),
+                )
+            }),
+        )
+        .route(
+            "/assets/style.css",
+            get(|| async {
+                asset(
+                    "text/css; charset=utf-8",
+                    include_str!("../assets/style.css"),
+                )
+            }),
+        )
         .route(
             "/assets/socket.io.min.js",
-            get(|| async { asset("text/javascript; charset=utf-8", include_str!("../assets/socket.io.min.js")) }),
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../assets/socket.io.min.js"),
+                )
+            }),
         )
 }

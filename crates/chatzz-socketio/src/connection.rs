@@ -44,7 +44,11 @@ impl Connection {
 
     /// The session of the user this socket registered as, if it did.
     pub fn session(&self) -> Option<Session> {
-        let user = self.user.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+        let user = self
+            .user
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
         Some(Session {
             user,
             socket: self.socket.clone(),
@@ -87,7 +91,10 @@ impl Turn {
 impl Drop for Turn {
     fn drop(&mut self) {
         let next = self.0.number + 1;
-        self.0.connection.done.send_modify(|finished| *finished = (*finished).max(next));
+        self.0
+            .connection
+            .done
+            .send_modify(|finished| *finished = (*finished).max(next));
     }
 }
 
@@ -102,9 +109,16 @@ pub struct Arrival {
 impl<A: Adapter> FromMessageParts<A> for Arrival {
     type Error = Infallible;
 
-    fn from_message_parts(socket: &Arc<Socket<A>>, _: &mut Value, ack_id: &Option<i64>) -> Result<Self, Infallible> {
+    fn from_message_parts(
+        socket: &Arc<Socket<A>>,
+        _: &mut Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Infallible> {
         Ok(Self {
-            ticket: socket.extensions.get::<Arc<Connection>>().map(|c| c.ticket()),
+            ticket: socket
+                .extensions
+                .get::<Arc<Connection>>()
+                .map(|c| c.ticket()),
             wants_ack: ack_id.is_some(),
         })
     }
@@ -133,6 +147,9 @@ mod tests {
         for task in tasks {
             task.await.unwrap_or_else(|e| panic!("task failed: {e}"));
         }
-        assert_eq!(*order.lock().unwrap_or_else(|p| p.into_inner()), vec![0, 1, 2, 3, 4]);
+        assert_eq!(
+            *order.lock().unwrap_or_else(|p| p.into_inner()),
+            vec![0, 1, 2, 3, 4]
+        );
     }
 }

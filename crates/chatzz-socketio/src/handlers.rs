@@ -14,7 +14,9 @@ use crate::requests;
 
 /// Serves chatzz on the default namespace of `io`.
 pub fn attach(io: &SocketIo, service: Arc<ChatService>) {
-    io.ns("/", move |socket: SocketRef<LocalAdapter>| on_connect(socket, service.clone()));
+    io.ns("/", move |socket: SocketRef<LocalAdapter>| {
+        on_connect(socket, service.clone())
+    });
 }
 
 async fn on_connect<A: Adapter>(socket: SocketRef<A>, service: Arc<ChatService>) {
@@ -28,14 +30,20 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, service: Arc<ChatService>)
             let service = service.clone();
             socket.on(
                 $event,
-                move |socket: SocketRef<A>, arrival: Arrival, TryData(payload): TryData<Value>, ack: AckSender<A>| {
+                move |socket: SocketRef<A>,
+                      arrival: Arrival,
+                      TryData(payload): TryData<Value>,
+                      ack: AckSender<A>| {
                     let service = service.clone();
                     async move {
                         let Some(ticket) = arrival.ticket else { return };
                         let turn = ticket.turn().await;
                         let payload = payload.unwrap_or(Value::Null);
-                        let mut responder = Responder::new(socket.clone(), $event, ack, arrival.wants_ack);
-                        if let Err(error) = $handler(&socket, &service, &turn, payload, &mut responder).await {
+                        let mut responder =
+                            Responder::new(socket.clone(), $event, ack, arrival.wants_ack);
+                        if let Err(error) =
+                            $handler(&socket, &service, &turn, payload, &mut responder).await
+                        {
                             responder.fail(error);
                         }
                     }
@@ -56,7 +64,9 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, service: Arc<ChatService>)
         };
         // Every event of this socket already holds a ticket: this one runs last.
         let _turn = connection.ticket().turn().await;
-        let Some(session) = connection.session() else { return };
+        let Some(session) = connection.session() else {
+            return;
+        };
         tracing::debug!(socket = %socket.id, user = %session.user, "socket disconnected");
         match service.disconnect(&session).await {
             Ok(outcome) => deliver(&socket, outcome.deliveries).await,
@@ -81,13 +91,11 @@ async fn connect_user<A: Adapter>(
     let user = requests::connect_user(payload)?;
     let connection = turn.connection();
     let already = connection.session();
-    if let Some(session) = &already {
-        if session.user != user {
-            return Err(ChatError::new(
-                ErrorCode::Forbidden,
-                "this socket is registered as another user",
-            ));
-        }
+    if already.as_ref().is_some_and(|session| session.user != user) {
+        return Err(ChatError::new(
+            ErrorCode::Forbidden,
+            "this socket is registered as another user",
+        ));
     }
     let session = Session {
         user,
@@ -158,7 +166,12 @@ async fn send_message<A: Adapter>(
     let session = session_of(turn)?;
     let request = requests::send_message(payload)?;
     let outcome = service
-        .send(&session, &request.to, request.text, request.client_message_id)
+        .send(
+            &session,
+            &request.to,
+            request.text,
+            request.client_message_id,
+        )
         .await?;
     deliver(socket, outcome.deliveries).await;
     responder.ok(&outcome.reply);

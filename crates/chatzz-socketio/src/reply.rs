@@ -45,7 +45,12 @@ pub struct Responder<A: Adapter> {
 }
 
 impl<A: Adapter> Responder<A> {
-    pub fn new(socket: SocketRef<A>, event: &'static str, ack: AckSender<A>, wants_ack: bool) -> Self {
+    pub fn new(
+        socket: SocketRef<A>,
+        event: &'static str,
+        ack: AckSender<A>,
+        wants_ack: bool,
+    ) -> Self {
         Self {
             socket,
             event,
@@ -61,10 +66,10 @@ impl<A: Adapter> Responder<A> {
 
     /// Calls the client's callback as `(null, result)`, if it gave one.
     pub fn ok<T: Serialize + ?Sized>(&mut self, result: &T) {
-        if let Some(ack) = self.ack.take() {
-            if let Err(err) = ack.send(&(Value::Null, result)) {
-                tracing::debug!(error = %err, "ack failed");
-            }
+        if let Some(ack) = self.ack.take()
+            && let Err(err) = ack.send(&(Value::Null, result))
+        {
+            tracing::debug!(error = %err, "ack failed");
         }
     }
 

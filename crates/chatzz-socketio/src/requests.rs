@@ -10,7 +10,15 @@ fn decode<T: DeserializeOwned>(payload: Value) -> Result<T, ChatError> {
     if !payload.is_object() {
         return Err(ChatError::invalid("the payload must be a JSON object"));
     }
-    serde_json::from_value(payload).map_err(|err| ChatError::invalid(format!("bad payload: {err}")))
+    serde_path_to_error::deserialize(payload).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if path == "." {
+            ChatError::invalid(format!("bad payload: {inner}"))
+        } else {
+            ChatError::invalid(format!("{path}: {inner}"))
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -54,9 +62,13 @@ fn date(value: Value) -> Result<Option<Timestamp>, ChatError> {
         Value::String(text) => Timestamp::parse_iso(&text).map(Some),
         Value::Number(n) => match n.as_i64() {
             Some(millis) => Timestamp::parse_millis(millis).map(Some),
-            None => Err(ChatError::invalid("date in epoch milliseconds must be an integer")),
+            None => Err(ChatError::invalid(
+                "date in epoch milliseconds must be an integer",
+            )),
         },
-        _ => Err(ChatError::invalid("date must be an ISO-8601 string or epoch milliseconds")),
+        _ => Err(ChatError::invalid(
+            "date must be an ISO-8601 string or epoch milliseconds",
+        )),
     }
 }
 
@@ -99,7 +111,10 @@ pub fn send_message(payload: Value) -> Result<SendMessage, ChatError> {
     Ok(SendMessage {
         to: UserId::parse(payload.user_id)?,
         text: payload.message,
-        client_message_id: payload.client_message_id.map(ClientMessageId::parse).transpose()?,
+        client_message_id: payload
+            .client_message_id
+            .map(ClientMessageId::parse)
+            .transpose()?,
     })
 }
 
@@ -130,24 +145,56 @@ mod tests {
 
     #[test]
     fn operator_shaped_and_mistyped_ids_are_invalid() {
-        for bad in [json!({"$gt": ""}), json!({"$ne": null}), json!(42), json!(["a"]), json!(null), json!(true)] {
-            assert_eq!(code(connect_user(json!({ "userId": bad }))), ErrorCode::InvalidArgument);
-            assert_eq!(code(add_chat_user(json!({ "userToAdd": bad }))), ErrorCode::InvalidArgument);
-            assert_eq!(code(message_read(json!({ "messageId": bad }))), ErrorCode::InvalidArgument);
+        for bad in [
+            json!({"$gt": ""}),
+            json!({"$ne": null}),
+            json!(42),
+            json!(["a"]),
+            json!(null),
+            json!(true),
+        ] {
+            assert_eq!(
+                code(connect_user(json!({ "userId": bad }))),
+                ErrorCode::InvalidArgument
+            );
+            assert_eq!(
+                code(add_chat_user(json!({ "userToAdd": bad }))),
+                ErrorCode::InvalidArgument
+            );
+            assert_eq!(
+                code(message_read(json!({ "messageId": bad }))),
+                ErrorCode::InvalidArgument
+            );
             assert_eq!(
                 code(send_message(json!({ "userId": bad, "message": "hi" }))),
                 ErrorCode::InvalidArgument
             );
-            assert_eq!(
-                code(get_old_messages(json!({ "userId": "bob", "before": bad }))),
-                ErrorCode::InvalidArgument
-            );
+            if !bad.is_null() {
+                // An optional field may be null: that means "not given".
+                assert_eq!(
+                    code(get_old_messages(json!({ "userId": "bob", "before": bad }))),
+                    ErrorCode::InvalidArgument
+                );
+            }
         }
     }
 
     #[test]
+    fn errors_name_the_field() {
+        let err = send_message(json!({"userId": {"$gt": ""}, "message": "x"})).err();
+        assert!(err.is_some_and(|e| e.message.starts_with("userId:")));
+        let err = get_old_messages(json!({"userId": "b", "limit": "x"})).err();
+        assert!(err.is_some_and(|e| e.message.starts_with("limit:")));
+    }
+
+    #[test]
     fn payload_must_be_an_object() {
-        for bad in [json!(null), json!("alice"), json!(1), json!([{"userId": "alice"}])] {
+        for bad in [
+            json!(null),
+            json!("alice"),
+            json!(1),
+            json!([{"userId": "alice"}]),
+        ] {
             assert_eq!(code(connect_user(bad)), ErrorCode::InvalidArgument);
         }
     }
@@ -155,28 +202,57 @@ mod tests {
     #[test]
     fn dates_are_iso_or_epoch_millis_with_from_date_alias() {
         let at = |payload| get_old_messages(payload).map(|r| r.since.map(|t| t.millis()));
-        assert_eq!(at(json!({"userId": "b", "date": "1970-01-01T00:00:01.000Z"})), Ok(Some(1000)));
+        assert_eq!(
+            at(json!({"userId": "b", "date": "1970-01-01T00:00:01.000Z"})),
+            Ok(Some(1000))
+        );
         assert_eq!(at(json!({"userId": "b", "date": 2000})), Ok(Some(2000)));
         assert_eq!(at(json!({"userId": "b", "fromDate": 3000})), Ok(Some(3000)));
         assert_eq!(at(json!({"userId": "b"})), Ok(None));
-        assert_eq!(code(at(json!({"userId": "b", "date": "soon"}))), ErrorCode::InvalidArgument);
-        assert_eq!(code(at(json!({"userId": "b", "date": 1.5}))), ErrorCode::InvalidArgument);
-        assert_eq!(code(at(json!({"userId": "b", "date": {"$gt": 0}}))), ErrorCode::InvalidArgument);
+        assert_eq!(
+            code(at(json!({"userId": "b", "date": "soon"}))),
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            code(at(json!({"userId": "b", "date": 1.5}))),
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            code(at(json!({"userId": "b", "date": {"$gt": 0}}))),
+            ErrorCode::InvalidArgument
+        );
     }
 
     #[test]
     fn limit_must_be_a_non_negative_integer() {
-        assert_eq!(code(get_old_messages(json!({"userId": "b", "limit": "x"}))), ErrorCode::InvalidArgument);
-        assert_eq!(code(get_old_messages(json!({"userId": "b", "limit": -1}))), ErrorCode::InvalidArgument);
-        assert_eq!(code(get_old_messages(json!({"userId": "b", "limit": 2.5}))), ErrorCode::InvalidArgument);
-        assert_eq!(get_old_messages(json!({"userId": "b", "limit": 7})).map(|r| r.limit), Ok(Some(7)));
+        assert_eq!(
+            code(get_old_messages(json!({"userId": "b", "limit": "x"}))),
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            code(get_old_messages(json!({"userId": "b", "limit": -1}))),
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            code(get_old_messages(json!({"userId": "b", "limit": 2.5}))),
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            get_old_messages(json!({"userId": "b", "limit": 7})).map(|r| r.limit),
+            Ok(Some(7))
+        );
     }
 
     #[test]
     fn send_message_checks_types_and_client_ids() {
-        assert_eq!(code(send_message(json!({"userId": "b", "message": 5}))), ErrorCode::InvalidArgument);
         assert_eq!(
-            code(send_message(json!({"userId": "b", "message": "hi", "clientMessageId": "x".repeat(129)}))),
+            code(send_message(json!({"userId": "b", "message": 5}))),
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            code(send_message(
+                json!({"userId": "b", "message": "hi", "clientMessageId": "x".repeat(129)})
+            )),
             ErrorCode::InvalidArgument
         );
         let ok = send_message(json!({"userId": "b", "message": "hi", "clientMessageId": "c1"}));

@@ -97,9 +97,18 @@ impl ChatStore for MemoryStore {
             s.next_room += 1;
             let room = ChatRoomId::new(padded(s.next_room));
             s.rooms.insert(key, room.clone());
-            s.contacts.entry(a.clone()).or_default().push((b.clone(), room.clone()));
-            s.contacts.entry(b.clone()).or_default().push((a.clone(), room.clone()));
-            LinkOutcome { room, created: true }
+            s.contacts
+                .entry(a.clone())
+                .or_default()
+                .push((b.clone(), room.clone()));
+            s.contacts
+                .entry(b.clone())
+                .or_default()
+                .push((a.clone(), room.clone()));
+            LinkOutcome {
+                room,
+                created: true,
+            }
         })
     }
 
@@ -124,7 +133,10 @@ impl ChatStore for MemoryStore {
         })
     }
 
-    async fn insert_message(&self, message: NewMessage) -> Result<(StoredMessage, bool), StoreError> {
+    async fn insert_message(
+        &self,
+        message: NewMessage,
+    ) -> Result<(StoredMessage, bool), StoreError> {
         self.with(|s| {
             let client_key = message
                 .client_message_id
@@ -150,7 +162,10 @@ impl ChatStore for MemoryStore {
                 read_at: None,
                 client_message_id: message.client_message_id,
             };
-            s.by_room.entry(stored.room.clone()).or_default().push(id.clone());
+            s.by_room
+                .entry(stored.room.clone())
+                .or_default()
+                .push(id.clone());
             if let Some(key) = client_key {
                 s.by_client_id.insert(key, id.clone());
             }
@@ -181,7 +196,11 @@ impl ChatStore for MemoryStore {
         })
     }
 
-    async fn mark_read(&self, id: &MessageId, at: Timestamp) -> Result<Option<StoredMessage>, StoreError> {
+    async fn mark_read(
+        &self,
+        id: &MessageId,
+        at: Timestamp,
+    ) -> Result<Option<StoredMessage>, StoreError> {
         self.with(|s| {
             let message = s.messages.get_mut(id)?;
             if !message.status.can_become(MessageStatus::Read) {
@@ -193,7 +212,11 @@ impl ChatStore for MemoryStore {
         })
     }
 
-    async fn history(&self, room: &ChatRoomId, query: &HistoryQuery) -> Result<Vec<StoredMessage>, StoreError> {
+    async fn history(
+        &self,
+        room: &ChatRoomId,
+        query: &HistoryQuery,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
         self.with(|s| {
             let Some(ids) = s.by_room.get(room) else {
                 return Vec::new();
@@ -218,7 +241,11 @@ impl ChatStore for MemoryStore {
         })
     }
 
-    async fn undelivered(&self, to: &UserId, per_sender: usize) -> Result<Vec<StoredMessage>, StoreError> {
+    async fn undelivered(
+        &self,
+        to: &UserId,
+        per_sender: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
         self.with(|s| {
             let mut taken: HashMap<&UserId, usize> = HashMap::new();
             s.messages

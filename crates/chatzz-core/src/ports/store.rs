@@ -49,7 +49,10 @@ pub trait ChatStore: Send + Sync + 'static {
     /// its room. With a client message id that the same sender already used, stores
     /// nothing and returns the first message with `false`; concurrent calls with the same
     /// (sender, client message id) store exactly one.
-    async fn insert_message(&self, message: NewMessage) -> Result<(StoredMessage, bool), StoreError>;
+    async fn insert_message(
+        &self,
+        message: NewMessage,
+    ) -> Result<(StoredMessage, bool), StoreError>;
 
     /// The message with this id, if any.
     async fn find_message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError>;
@@ -62,12 +65,24 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Moves the message to `read` with `read_at = at` unless it is already `read`
     /// (compare-and-set) and returns it as now stored; `None` when nothing changed
     /// (unknown id, or already read).
-    async fn mark_read(&self, id: &MessageId, at: Timestamp) -> Result<Option<StoredMessage>, StoreError>;
+    async fn mark_read(
+        &self,
+        id: &MessageId,
+        at: Timestamp,
+    ) -> Result<Option<StoredMessage>, StoreError>;
 
     /// The room's messages selected by `query`, oldest first (see [`HistoryQuery`]).
-    async fn history(&self, room: &ChatRoomId, query: &HistoryQuery) -> Result<Vec<StoredMessage>, StoreError>;
+    async fn history(
+        &self,
+        room: &ChatRoomId,
+        query: &HistoryQuery,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
 
     /// Messages addressed to `to` that are still `not_sent`: per sender at most
     /// `per_sender` of them, the oldest, all in id order.
-    async fn undelivered(&self, to: &UserId, per_sender: usize) -> Result<Vec<StoredMessage>, StoreError>;
+    async fn undelivered(
+        &self,
+        to: &UserId,
+        per_sender: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
 }

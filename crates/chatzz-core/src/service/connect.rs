@@ -23,7 +23,9 @@ impl ChatService {
         };
         let record = self.store.register_user(user).await?;
         let added = self.presence.add(user, &session.socket);
-        let result = self.hand_over(user, details, record, added.came_online).await;
+        let result = self
+            .hand_over(user, details, record, added.came_online)
+            .await;
         if result.is_err() && added.new_socket {
             self.presence.remove(user, &session.socket);
         }

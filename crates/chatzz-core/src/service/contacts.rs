@@ -8,7 +8,11 @@ use crate::user::{Contact, PresenceStatus};
 impl ChatService {
     /// `add-chat-user`: links the session's user with `other` in their one room. The
     /// first link announces the requester to `other`; repeating it changes nothing.
-    pub async fn add_contact(&self, session: &Session, other: &UserId) -> Result<Outcome<Contact>, ChatError> {
+    pub async fn add_contact(
+        &self,
+        session: &Session,
+        other: &UserId,
+    ) -> Result<Outcome<Contact>, ChatError> {
         let me = &session.user;
         if me == other {
             return Err(ChatError::invalid("you cannot add yourself"));
@@ -48,7 +52,11 @@ impl ChatService {
     }
 
     /// The room the session's user shares with `other`, or `not-a-contact`.
-    pub(super) async fn room_with(&self, session: &Session, other: &UserId) -> Result<ChatRoomId, ChatError> {
+    pub(super) async fn room_with(
+        &self,
+        session: &Session,
+        other: &UserId,
+    ) -> Result<ChatRoomId, ChatError> {
         self.store
             .find_room(&session.user, other)
             .await?

@@ -19,7 +19,11 @@ impl ChatService {
     /// `get-old-messages`: a page of the chat with `request.with`, oldest first. Messages
     /// addressed to the requester that were still `not_sent` are `sent` from now on, and
     /// their senders hear so.
-    pub async fn history(&self, session: &Session, request: HistoryRequest) -> Result<Outcome<Vec<Message>>, ChatError> {
+    pub async fn history(
+        &self,
+        session: &Session,
+        request: HistoryRequest,
+    ) -> Result<Outcome<Vec<Message>>, ChatError> {
         if request.with == session.user {
             return Err(ChatError::invalid("there is no chat with yourself"));
         }

@@ -7,7 +7,11 @@ use crate::message::{Message, MessageStatus};
 impl ChatService {
     /// `message-read`: only the recipient may mark a message read. The sender and the
     /// recipient's other sockets hear of the change; reading it again changes nothing.
-    pub async fn mark_read(&self, session: &Session, id: &MessageId) -> Result<Outcome<Message>, ChatError> {
+    pub async fn mark_read(
+        &self,
+        session: &Session,
+        id: &MessageId,
+    ) -> Result<Outcome<Message>, ChatError> {
         let not_found = || ChatError::new(ErrorCode::NotFound, "no such message addressed to you");
         let stored = self.store.find_message(id).await?.ok_or_else(not_found)?;
         if stored.to != session.user {
@@ -32,7 +36,10 @@ impl ChatService {
         let message = views.message(read).await?;
         Ok(Outcome {
             deliveries: vec![
-                Delivery::new(Audience::User(sender), ServerEvent::MessageStatusChanged(message.clone())),
+                Delivery::new(
+                    Audience::User(sender),
+                    ServerEvent::MessageStatusChanged(message.clone()),
+                ),
                 Delivery::new(
                     Audience::OtherSocketsOf(session.user.clone()),
                     ServerEvent::MessageStatusChanged(message.clone()),

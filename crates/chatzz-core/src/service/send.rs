@@ -34,7 +34,8 @@ impl ChatService {
             .await?;
 
         let mut views = self.views();
-        let deliverable = stored.status == MessageStatus::NotSent && self.presence.is_online(&stored.to);
+        let deliverable =
+            stored.status == MessageStatus::NotSent && self.presence.is_online(&stored.to);
         if !created && !deliverable {
             return Ok(Outcome {
                 reply: views.message(stored).await?,
@@ -45,8 +46,14 @@ impl ChatService {
         let (from, to) = (stored.from.clone(), stored.to.clone());
         let announced = views.message(stored.clone()).await?;
         let mut deliveries = vec![
-            Delivery::new(Audience::User(from.clone()), ServerEvent::NewMessage(announced.clone())),
-            Delivery::new(Audience::User(to.clone()), ServerEvent::NewMessage(announced.clone())),
+            Delivery::new(
+                Audience::User(from.clone()),
+                ServerEvent::NewMessage(announced.clone()),
+            ),
+            Delivery::new(
+                Audience::User(to.clone()),
+                ServerEvent::NewMessage(announced.clone()),
+            ),
         ];
         if !deliverable {
             return Ok(Outcome {

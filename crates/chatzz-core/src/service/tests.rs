@@ -3,13 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_executor::block_on;
-use mockall::predicate::eq;
 use mockall::Sequence;
-use serde_json::{json, Map, Value};
+use mockall::predicate::eq;
+use serde_json::{Map, Value, json};
 
 use super::{ChatService, Config, HistoryRequest, Session};
 use crate::error::{ChatError, ErrorCode};
@@ -103,7 +103,10 @@ fn wire(message: &StoredMessage) -> Message {
 }
 
 fn fields(value: Value) -> Map<String, Value> {
-    value.as_object().cloned().unwrap()
+    match value {
+        Value::Object(map) => map,
+        other => panic!("directory fields must be an object, got {other}"),
+    }
 }
 
 fn details(id: &str, value: Value) -> UserDetails {
@@ -131,7 +134,9 @@ fn same_pair(x: &UserId, y: &UserId, a: &str, b: &str) -> bool {
 }
 
 fn ids_are(ids: &[MessageId], expected: &[&str]) -> bool {
-    ids.iter().map(MessageId::as_str).eq(expected.iter().copied())
+    ids.iter()
+        .map(MessageId::as_str)
+        .eq(expected.iter().copied())
 }
 
 fn clock_at(millis: i64) -> MockClock {
@@ -151,7 +156,11 @@ fn service(store: MockChatStore, clock: MockClock) -> ChatService {
     ChatService::new(Arc::new(store), Arc::new(clock), Config::default())
 }
 
-fn service_with_directory(store: MockChatStore, clock: MockClock, directory: MockUserDirectory) -> ChatService {
+fn service_with_directory(
+    store: MockChatStore,
+    clock: MockClock,
+    directory: MockUserDirectory,
+) -> ChatService {
     service(store, clock).with_directory(Arc::new(directory))
 }
 
@@ -174,7 +183,12 @@ fn status_changed(to: &str, message: &Message) -> Delivery {
     to_user(to, ServerEvent::MessageStatusChanged(message.clone()))
 }
 
-fn presence_changed(to: &str, who: UserDetails, status: PresenceStatus, last_online: Option<i64>) -> Delivery {
+fn presence_changed(
+    to: &str,
+    who: UserDetails,
+    status: PresenceStatus,
+    last_online: Option<i64>,
+) -> Delivery {
     to_user(
         to,
         ServerEvent::ChatUserStatusChanged(StatusChange {
@@ -224,7 +238,12 @@ fn connect_replies_user_details_with_contacts_and_last_online() {
         .expect_contacts()
         .with(eq(user("alice")))
         .times(1)
-        .returning(|_| Ok(vec![record("bob", "alice", Some(EARLIER + 1)), record("carol", "alice", None)]));
+        .returning(|_| {
+            Ok(vec![
+                record("bob", "alice", Some(EARLIER + 1)),
+                record("carol", "alice", None),
+            ])
+        });
     store
         .expect_undelivered()
         .with(eq(user("alice")), eq(500_usize))
@@ -273,9 +292,12 @@ fn connect_hands_over_missed_messages_grouped_by_sender_oldest_first_and_marks_t
     store
         .expect_register_user()
         .returning(|_| Ok(chat_user("alice", None)));
-    store
-        .expect_contacts()
-        .returning(|_| Ok(vec![record("bob", "alice", None), record("carol", "alice", None)]));
+    store.expect_contacts().returning(|_| {
+        Ok(vec![
+            record("bob", "alice", None),
+            record("carol", "alice", None),
+        ])
+    });
     let waiting = vec![m1.clone(), m2.clone(), m3.clone()];
     store
         .expect_undelivered()
@@ -293,7 +315,11 @@ fn connect_hands_over_missed_messages_grouped_by_sender_oldest_first_and_marks_t
 
     let out = block_on(service.connect(&session("alice", "a1"))).unwrap();
 
-    let (s1, s2, s3) = (wire(&delivered[0]), wire(&delivered[1]), wire(&delivered[2]));
+    let (s1, s2, s3) = (
+        wire(&delivered[0]),
+        wire(&delivered[1]),
+        wire(&delivered[2]),
+    );
     let missed = &out.reply.missed_messages;
     assert_eq!(missed.len(), 2);
     assert_eq!(missed[&user("bob")], vec![s1.clone(), s3.clone()]);
@@ -301,7 +327,11 @@ fn connect_hands_over_missed_messages_grouped_by_sender_oldest_first_and_marks_t
     assert!(missed.values().flatten().all(|m| m.status == Sent));
     assert_eq!(
         out.deliveries,
-        vec![status_changed("bob", &s1), status_changed("carol", &s2), status_changed("bob", &s3)]
+        vec![
+            status_changed("bob", &s1),
+            status_changed("carol", &s2),
+            status_changed("bob", &s3)
+        ]
     );
 }
 
@@ -313,8 +343,12 @@ fn connect_reports_only_the_messages_mark_sent_actually_moved() {
     let s1 = moved(&m1, Sent);
 
     let mut store = MockChatStore::new();
-    store.expect_register_user().returning(|_| Ok(chat_user("alice", None)));
-    store.expect_contacts().returning(|_| Ok(vec![record("bob", "alice", None)]));
+    store
+        .expect_register_user()
+        .returning(|_| Ok(chat_user("alice", None)));
+    store
+        .expect_contacts()
+        .returning(|_| Ok(vec![record("bob", "alice", None)]));
     store
         .expect_undelivered()
         .returning(move |_, _| Ok(vec![m1.clone(), m2.clone()]));
@@ -367,11 +401,20 @@ fn connect_status_changes_come_before_the_online_announcement() {
     let m1 = stored("m1", "bob", "alice", NotSent);
     let s1 = moved(&m1, Sent);
     let mut store = MockChatStore::new();
-    store.expect_register_user().returning(|_| Ok(chat_user("alice", None)));
-    store.expect_contacts().returning(|_| Ok(vec![record("bob", "alice", None)]));
-    store.expect_undelivered().returning(move |_, _| Ok(vec![m1.clone()]));
+    store
+        .expect_register_user()
+        .returning(|_| Ok(chat_user("alice", None)));
+    store
+        .expect_contacts()
+        .returning(|_| Ok(vec![record("bob", "alice", None)]));
+    store
+        .expect_undelivered()
+        .returning(move |_, _| Ok(vec![m1.clone()]));
     let sent = s1.clone();
-    store.expect_mark_sent().times(1).returning(move |_| Ok(vec![sent.clone()]));
+    store
+        .expect_mark_sent()
+        .times(1)
+        .returning(move |_| Ok(vec![sent.clone()]));
     let service = service(store, unread_clock());
     online(&service, &[("bob", "b1")]);
 
@@ -381,7 +424,12 @@ fn connect_status_changes_come_before_the_online_announcement() {
         out.deliveries,
         vec![
             status_changed("bob", &wire(&s1)),
-            presence_changed("bob", UserDetails::bare(&user("alice")), PresenceStatus::Online, None),
+            presence_changed(
+                "bob",
+                UserDetails::bare(&user("alice")),
+                PresenceStatus::Online,
+                None
+            ),
         ]
     );
 }
@@ -389,8 +437,13 @@ fn connect_status_changes_come_before_the_online_announcement() {
 #[test]
 fn connect_on_a_second_socket_does_not_announce_online() {
     let mut store = MockChatStore::new();
-    store.expect_register_user().times(1).returning(|_| Ok(chat_user("alice", None)));
-    store.expect_contacts().returning(|_| Ok(vec![record("bob", "alice", None)]));
+    store
+        .expect_register_user()
+        .times(1)
+        .returning(|_| Ok(chat_user("alice", None)));
+    store
+        .expect_contacts()
+        .returning(|_| Ok(vec![record("bob", "alice", None)]));
     store.expect_undelivered().returning(|_, _| Ok(Vec::new()));
     store.expect_mark_sent().never();
     let service = service(store, unread_clock());
@@ -408,8 +461,13 @@ fn connect_on_a_second_socket_does_not_announce_online() {
 #[test]
 fn connect_again_on_the_same_socket_replies_again_and_changes_no_presence() {
     let mut store = MockChatStore::new();
-    store.expect_register_user().times(1).returning(|_| Ok(chat_user("alice", None)));
-    store.expect_contacts().returning(|_| Ok(vec![record("bob", "alice", None)]));
+    store
+        .expect_register_user()
+        .times(1)
+        .returning(|_| Ok(chat_user("alice", None)));
+    store
+        .expect_contacts()
+        .returning(|_| Ok(vec![record("bob", "alice", None)]));
     store.expect_undelivered().returning(|_, _| Ok(Vec::new()));
     store.expect_mark_sent().never();
     let service = service(store, unread_clock());
@@ -427,11 +485,22 @@ fn connect_with_a_directory_shows_its_fields_with_id_forced_and_looks_each_user_
     let m1 = stored("m1", "bob", "alice", NotSent);
     let s1 = moved(&m1, Sent);
     let mut store = MockChatStore::new();
-    store.expect_register_user().returning(|_| Ok(chat_user("alice", None)));
-    store.expect_contacts().returning(|_| Ok(vec![record("bob", "alice", None), record("carol", "alice", None)]));
-    store.expect_undelivered().returning(move |_, _| Ok(vec![m1.clone()]));
+    store
+        .expect_register_user()
+        .returning(|_| Ok(chat_user("alice", None)));
+    store.expect_contacts().returning(|_| {
+        Ok(vec![
+            record("bob", "alice", None),
+            record("carol", "alice", None),
+        ])
+    });
+    store
+        .expect_undelivered()
+        .returning(move |_, _| Ok(vec![m1.clone()]));
     let sent = s1.clone();
-    store.expect_mark_sent().returning(move |_| Ok(vec![sent.clone()]));
+    store
+        .expect_mark_sent()
+        .returning(move |_| Ok(vec![sent.clone()]));
 
     let mut directory = MockUserDirectory::new();
     directory
@@ -460,13 +529,21 @@ fn connect_with_a_directory_shows_its_fields_with_id_forced_and_looks_each_user_
     assert_eq!(out.reply.user, alice);
     assert_eq!(out.reply.user.fields().get("_id"), Some(&json!("alice")));
     assert_eq!(out.reply.connected_users[0].details, bob);
-    assert_eq!(out.reply.connected_users[1].details, UserDetails::bare(&user("carol")));
+    assert_eq!(
+        out.reply.connected_users[1].details,
+        UserDetails::bare(&user("carol"))
+    );
     let missed = &out.reply.missed_messages[&user("bob")][0];
     assert_eq!(missed.from, bob);
     assert_eq!(missed.to, alice);
     assert_eq!(
         out.deliveries.last(),
-        Some(&presence_changed("bob", alice, PresenceStatus::Online, None))
+        Some(&presence_changed(
+            "bob",
+            alice,
+            PresenceStatus::Online,
+            None
+        ))
     );
 }
 
@@ -513,31 +590,48 @@ fn connect_when_the_directory_fails_is_unavailable() {
         .returning(|_| Err(DirectoryError("timeout".into())));
     let service = service_with_directory(store, unread_clock(), directory);
 
-    assert_eq!(code(block_on(service.connect(&session("alice", "a1")))), ErrorCode::Unavailable);
+    assert_eq!(
+        code(block_on(service.connect(&session("alice", "a1")))),
+        ErrorCode::Unavailable
+    );
     assert!(!service.presence().is_online(&user("alice")));
 }
 
 #[test]
 fn connect_when_register_user_fails_is_unavailable_and_not_live() {
     let mut store = MockChatStore::new();
-    store.expect_register_user().times(1).returning(|_| Err(unavailable()));
+    store
+        .expect_register_user()
+        .times(1)
+        .returning(|_| Err(unavailable()));
     store.expect_contacts().never();
     let service = service(store, unread_clock());
 
-    assert_eq!(code(block_on(service.connect(&session("alice", "a1")))), ErrorCode::Unavailable);
+    assert_eq!(
+        code(block_on(service.connect(&session("alice", "a1")))),
+        ErrorCode::Unavailable
+    );
     assert!(!service.presence().is_online(&user("alice")));
 }
 
 #[test]
 fn connect_when_contacts_fail_is_unavailable_and_the_socket_is_not_counted_live() {
     let mut store = MockChatStore::new();
-    store.expect_register_user().returning(|_| Ok(chat_user("alice", None)));
-    store.expect_contacts().times(1).returning(|_| Err(unavailable()));
+    store
+        .expect_register_user()
+        .returning(|_| Ok(chat_user("alice", None)));
+    store
+        .expect_contacts()
+        .times(1)
+        .returning(|_| Err(unavailable()));
     store.expect_undelivered().never();
     store.expect_mark_sent().never();
     let service = service(store, unread_clock());
 
-    assert_eq!(code(block_on(service.connect(&session("alice", "a1")))), ErrorCode::Unavailable);
+    assert_eq!(
+        code(block_on(service.connect(&session("alice", "a1")))),
+        ErrorCode::Unavailable
+    );
     assert!(!service.presence().is_online(&user("alice")));
     assert_eq!(service.presence().online_users(), 0);
 }
@@ -545,15 +639,25 @@ fn connect_when_contacts_fail_is_unavailable_and_the_socket_is_not_counted_live(
 #[test]
 fn connect_when_mark_sent_fails_is_unavailable_and_the_socket_is_not_counted_live() {
     let mut store = MockChatStore::new();
-    store.expect_register_user().returning(|_| Ok(chat_user("alice", None)));
-    store.expect_contacts().returning(|_| Ok(vec![record("bob", "alice", None)]));
+    store
+        .expect_register_user()
+        .returning(|_| Ok(chat_user("alice", None)));
+    store
+        .expect_contacts()
+        .returning(|_| Ok(vec![record("bob", "alice", None)]));
     store
         .expect_undelivered()
         .returning(|_, _| Ok(vec![stored("m1", "bob", "alice", NotSent)]));
-    store.expect_mark_sent().times(1).returning(|_| Err(unavailable()));
+    store
+        .expect_mark_sent()
+        .times(1)
+        .returning(|_| Err(unavailable()));
     let service = service(store, unread_clock());
 
-    assert_eq!(code(block_on(service.connect(&session("alice", "a1")))), ErrorCode::Unavailable);
+    assert_eq!(
+        code(block_on(service.connect(&session("alice", "a1")))),
+        ErrorCode::Unavailable
+    );
     assert!(!service.presence().is_online(&user("alice")));
 }
 
@@ -565,18 +669,26 @@ fn connect_internal_store_failure_is_internal() {
         .returning(|_| Err(StoreError::Internal("corrupt row".into())));
     let service = service(store, unread_clock());
 
-    assert_eq!(code(block_on(service.connect(&session("alice", "a1")))), ErrorCode::Internal);
+    assert_eq!(
+        code(block_on(service.connect(&session("alice", "a1")))),
+        ErrorCode::Internal
+    );
 }
 
 #[test]
 fn a_failed_connect_on_a_second_socket_leaves_the_first_socket_live() {
     let mut store = MockChatStore::new();
-    store.expect_register_user().returning(|_| Ok(chat_user("alice", None)));
+    store
+        .expect_register_user()
+        .returning(|_| Ok(chat_user("alice", None)));
     store.expect_contacts().returning(|_| Err(unavailable()));
     let service = service(store, unread_clock());
     online(&service, &[("alice", "a1")]);
 
-    assert_eq!(code(block_on(service.connect(&session("alice", "a2")))), ErrorCode::Unavailable);
+    assert_eq!(
+        code(block_on(service.connect(&session("alice", "a2")))),
+        ErrorCode::Unavailable
+    );
 
     assert!(service.presence().is_online(&user("alice")));
     // a2 was never counted; a1 is still alice's only socket.
@@ -600,7 +712,10 @@ fn a_retry_after_a_failed_first_connect_still_announces_online() {
             Ok(vec![record("bob", "alice", None)])
         }
     });
-    store.expect_undelivered().times(1).returning(|_, _| Ok(Vec::new()));
+    store
+        .expect_undelivered()
+        .times(1)
+        .returning(|_, _| Ok(Vec::new()));
     let service = service(store, unread_clock());
     online(&service, &[("bob", "b1")]);
 
@@ -609,7 +724,12 @@ fn a_retry_after_a_failed_first_connect_still_announces_online() {
 
     assert_eq!(
         out.deliveries,
-        vec![presence_changed("bob", UserDetails::bare(&user("alice")), PresenceStatus::Online, None)]
+        vec![presence_changed(
+            "bob",
+            UserDetails::bare(&user("alice")),
+            PresenceStatus::Online,
+            None
+        )]
     );
 }
 
@@ -771,7 +891,10 @@ fn add_contact_of_an_offline_user_says_offline_and_when_last_seen() {
         .expect_find_user()
         .with(eq(user("bob")))
         .returning(|_| Ok(Some(chat_user("bob", Some(EARLIER)))));
-    store.expect_find_user().with(eq(user("alice"))).returning(|_| Ok(Some(chat_user("alice", None))));
+    store
+        .expect_find_user()
+        .with(eq(user("alice")))
+        .returning(|_| Ok(Some(chat_user("alice", None))));
     store.expect_link().returning(|_, _| {
         Ok(LinkOutcome {
             room: room_of("alice", "bob"),
@@ -793,7 +916,10 @@ fn add_contact_of_an_offline_user_says_offline_and_when_last_seen() {
 fn add_contact_with_a_directory_uses_its_details_on_both_sides() {
     let mut store = MockChatStore::new();
     // Bob is known to the host app but never connected: no stored record.
-    store.expect_find_user().with(eq(user("bob"))).returning(|_| Ok(None));
+    store
+        .expect_find_user()
+        .with(eq(user("bob")))
+        .returning(|_| Ok(None));
     store
         .expect_find_user()
         .with(eq(user("alice")))
@@ -837,8 +963,16 @@ fn add_contact_with_a_directory_uses_its_details_on_both_sides() {
 #[test]
 fn add_contact_when_link_fails_is_unavailable() {
     let mut store = MockChatStore::new();
-    store.expect_find_user().returning(|u| Ok(Some(ChatUser { id: u.clone(), last_online: None })));
-    store.expect_link().times(1).returning(|_, _| Err(unavailable()));
+    store.expect_find_user().returning(|u| {
+        Ok(Some(ChatUser {
+            id: u.clone(),
+            last_online: None,
+        }))
+    });
+    store
+        .expect_link()
+        .times(1)
+        .returning(|_, _| Err(unavailable()));
     let service = service(store, unread_clock());
 
     let result = block_on(service.add_contact(&session("alice", "a1"), &user("bob")));
@@ -864,7 +998,11 @@ fn send_store(answer: StoredMessage, created: bool) -> MockChatStore {
     store
 }
 
-fn send(service: &ChatService, text: &str, client: Option<&str>) -> Result<crate::event::Outcome<Message>, ChatError> {
+fn send(
+    service: &ChatService,
+    text: &str,
+    client: Option<&str>,
+) -> Result<crate::event::Outcome<Message>, ChatError> {
     block_on(service.send(
         &session("alice", "a1"),
         &user("bob"),
@@ -911,7 +1049,12 @@ fn send_rejects_bad_text_before_touching_the_store() {
 
 #[test]
 fn send_accepts_text_up_to_the_limit_in_code_points_and_stores_it_untrimmed() {
-    let texts = ["  hello  ".to_owned(), "x".repeat(4096), "😀".repeat(4096), "é".repeat(4096)];
+    let texts = [
+        "  hello  ".to_owned(),
+        "x".repeat(4096),
+        "😀".repeat(4096),
+        "é".repeat(4096),
+    ];
     for text in texts {
         let mut store = MockChatStore::new();
         store
@@ -956,12 +1099,18 @@ fn send_when_the_store_fails_to_insert_is_unavailable_and_emits_nothing() {
     store
         .expect_find_room()
         .returning(|_, _| Ok(Some(room_of("alice", "bob"))));
-    store.expect_insert_message().times(1).returning(|_| Err(unavailable()));
+    store
+        .expect_insert_message()
+        .times(1)
+        .returning(|_| Err(unavailable()));
     store.expect_mark_sent().never();
     let service = service(store, clock_at(NOW));
     online(&service, &[("bob", "b1")]);
 
-    assert_eq!(code(send(&service, "hi", Some("c1"))), ErrorCode::Unavailable);
+    assert_eq!(
+        code(send(&service, "hi", Some("c1"))),
+        ErrorCode::Unavailable
+    );
 }
 
 #[test]
@@ -1033,7 +1182,10 @@ fn send_to_an_offline_recipient_announces_new_message_only_and_never_marks_sent(
     assert_eq!(out.reply.status, NotSent);
     assert_eq!(
         out.deliveries,
-        vec![new_message("alice", &announced), new_message("bob", &announced)]
+        vec![
+            new_message("alice", &announced),
+            new_message("bob", &announced)
+        ]
     );
 }
 
@@ -1112,7 +1264,10 @@ fn send_retry_of_a_not_sent_message_while_the_recipient_is_online_delivers_it() 
 fn send_when_mark_sent_fails_after_insert_still_succeeds_as_not_sent() {
     let message = stored("m1", "alice", "bob", NotSent);
     let mut store = send_store(message.clone(), true);
-    store.expect_mark_sent().times(1).returning(|_| Err(unavailable()));
+    store
+        .expect_mark_sent()
+        .times(1)
+        .returning(|_| Err(unavailable()));
     let service = service(store, clock_at(NOW));
     online(&service, &[("bob", "b1")]);
 
@@ -1123,7 +1278,10 @@ fn send_when_mark_sent_fails_after_insert_still_succeeds_as_not_sent() {
     assert_eq!(out.reply.status, NotSent);
     assert_eq!(
         out.deliveries,
-        vec![new_message("alice", &announced), new_message("bob", &announced)]
+        vec![
+            new_message("alice", &announced),
+            new_message("bob", &announced)
+        ]
     );
 }
 
@@ -1132,7 +1290,10 @@ fn send_when_someone_else_delivered_it_first_replies_the_current_state_without_s
     let message = stored("m1", "alice", "bob", NotSent);
     let current = moved(&message, Sent);
     let mut store = send_store(message.clone(), true);
-    store.expect_mark_sent().times(1).returning(|_| Ok(Vec::new()));
+    store
+        .expect_mark_sent()
+        .times(1)
+        .returning(|_| Ok(Vec::new()));
     let now_stored = current.clone();
     store
         .expect_find_message()
@@ -1148,7 +1309,10 @@ fn send_when_someone_else_delivered_it_first_replies_the_current_state_without_s
     assert_eq!(out.reply, wire(&current));
     assert_eq!(
         out.deliveries,
-        vec![new_message("alice", &announced), new_message("bob", &announced)]
+        vec![
+            new_message("alice", &announced),
+            new_message("bob", &announced)
+        ]
     );
 }
 
@@ -1212,8 +1376,10 @@ fn mark_read_by_someone_other_than_the_recipient_is_not_found_and_reveals_nothin
     let service = service(store, unread_clock());
 
     // The sender and a stranger both fail, exactly as for a message that does not exist.
-    let by_sender = block_on(service.mark_read(&session("alice", "a1"), &msg_id("m1"))).unwrap_err();
-    let by_stranger = block_on(service.mark_read(&session("eve", "e1"), &msg_id("m1"))).unwrap_err();
+    let by_sender =
+        block_on(service.mark_read(&session("alice", "a1"), &msg_id("m1"))).unwrap_err();
+    let by_stranger =
+        block_on(service.mark_read(&session("eve", "e1"), &msg_id("m1"))).unwrap_err();
     let missing = block_on(service.mark_read(&session("bob", "b1"), &msg_id("nope"))).unwrap_err();
 
     assert_eq!(by_sender.code, ErrorCode::NotFound);
@@ -1308,7 +1474,10 @@ fn mark_read_when_the_store_fails_is_unavailable() {
     store
         .expect_find_message()
         .returning(move |_| Ok(Some(message.clone())));
-    store.expect_mark_read().times(1).returning(|_, _| Err(unavailable()));
+    store
+        .expect_mark_read()
+        .times(1)
+        .returning(|_, _| Err(unavailable()));
     let service = service(store, clock_at(NOW));
 
     let result = block_on(service.mark_read(&session("bob", "b1"), &msg_id("m1")));
@@ -1414,7 +1583,10 @@ fn history_accepts_limits_from_1_to_500() {
             limit: Some(limit),
             ..history_request("bob")
         };
-        assert!(block_on(service.history(&session("alice", "a1"), request)).is_ok(), "limit {limit}");
+        assert!(
+            block_on(service.history(&session("alice", "a1"), request)).is_ok(),
+            "limit {limit}"
+        );
     }
 }
 
@@ -1458,10 +1630,16 @@ fn history_marks_messages_to_the_requester_sent_and_tells_their_sender() {
 
     let out = block_on(service.history(&session("alice", "a1"), history_request("bob"))).unwrap();
 
-    assert_eq!(out.reply, vec![wire(&s1), wire(&h2), wire(&h3), wire(&h4), wire(&s5)]);
+    assert_eq!(
+        out.reply,
+        vec![wire(&s1), wire(&h2), wire(&h3), wire(&h4), wire(&s5)]
+    );
     assert_eq!(
         out.deliveries,
-        vec![status_changed("bob", &wire(&s1)), status_changed("bob", &wire(&s5))]
+        vec![
+            status_changed("bob", &wire(&s1)),
+            status_changed("bob", &wire(&s5))
+        ]
     );
 }
 
@@ -1477,7 +1655,9 @@ fn history_never_marks_messages_the_requester_sent() {
     store
         .expect_find_room()
         .returning(|_, _| Ok(Some(room_of("alice", "bob"))));
-    store.expect_history().returning(move |_, _| Ok(page.clone()));
+    store
+        .expect_history()
+        .returning(move |_, _| Ok(page.clone()));
     store.expect_mark_sent().never();
     let service = service(store, unread_clock());
 
@@ -1499,7 +1679,9 @@ fn history_only_reports_what_mark_sent_moved() {
     store
         .expect_find_room()
         .returning(|_, _| Ok(Some(room_of("alice", "bob"))));
-    store.expect_history().returning(move |_, _| Ok(page.clone()));
+    store
+        .expect_history()
+        .returning(move |_, _| Ok(page.clone()));
     let marked = s2.clone();
     store
         .expect_mark_sent()
@@ -1655,7 +1837,10 @@ fn disconnect_with_a_directory_announces_its_details() {
 #[test]
 fn connect_then_disconnect_flips_presence_once_each_way() {
     let mut store = MockChatStore::new();
-    store.expect_register_user().times(2).returning(|_| Ok(chat_user("alice", None)));
+    store
+        .expect_register_user()
+        .times(2)
+        .returning(|_| Ok(chat_user("alice", None)));
     store
         .expect_contacts()
         .returning(|_| Ok(vec![record("bob", "alice", None)]));
@@ -1676,13 +1861,23 @@ fn connect_then_disconnect_flips_presence_once_each_way() {
 
     assert_eq!(
         first.deliveries,
-        vec![presence_changed("bob", alice.clone(), PresenceStatus::Online, None)]
+        vec![presence_changed(
+            "bob",
+            alice.clone(),
+            PresenceStatus::Online,
+            None
+        )]
     );
     assert!(second.deliveries.is_empty());
     assert!(drop_one.deliveries.is_empty());
     assert_eq!(
         drop_last.deliveries,
-        vec![presence_changed("bob", alice, PresenceStatus::Offline, Some(NOW))]
+        vec![presence_changed(
+            "bob",
+            alice,
+            PresenceStatus::Offline,
+            Some(NOW)
+        )]
     );
     assert_eq!(service.presence().online_users(), 1);
 }

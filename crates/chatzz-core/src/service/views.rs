@@ -6,12 +6,15 @@ use super::ChatService;
 use crate::error::{ChatError, ErrorCode};
 use crate::id::UserId;
 use crate::message::{Message, StoredMessage};
-use crate::user::{ContactRecord, Contact, PresenceStatus, UserDetails};
+use crate::user::{Contact, ContactRecord, PresenceStatus, UserDetails};
 
 impl ChatService {
     /// The details of a user the directory (or, without one, the store) knows; `None`
     /// for an unknown user.
-    pub(super) async fn known_details(&self, user: &UserId) -> Result<Option<UserDetails>, ChatError> {
+    pub(super) async fn known_details(
+        &self,
+        user: &UserId,
+    ) -> Result<Option<UserDetails>, ChatError> {
         match &self.directory {
             Some(directory) => Ok(directory
                 .details(user)
@@ -85,7 +88,10 @@ impl Views<'_> {
         })
     }
 
-    pub async fn messages(&mut self, stored: Vec<StoredMessage>) -> Result<Vec<Message>, ChatError> {
+    pub async fn messages(
+        &mut self,
+        stored: Vec<StoredMessage>,
+    ) -> Result<Vec<Message>, ChatError> {
         let mut out = Vec::with_capacity(stored.len());
         for message in stored {
             out.push(self.message(message).await?);
@@ -105,5 +111,8 @@ impl Views<'_> {
 }
 
 pub(super) fn not_a_contact() -> ChatError {
-    ChatError::new(ErrorCode::NotAContact, "you and this user have no chat room; add them first")
+    ChatError::new(
+        ErrorCode::NotAContact,
+        "you and this user have no chat room; add them first",
+    )
 }
