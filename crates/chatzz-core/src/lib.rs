@@ -10,9 +10,13 @@ pub mod id;
 pub mod message;
 pub mod ports;
 pub mod presence;
+pub mod sequence;
 pub mod service;
 pub mod time;
 pub mod user;
+
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{ChatError, ErrorCode};
 pub use event::{Audience, Delivery, Outcome, ServerEvent};

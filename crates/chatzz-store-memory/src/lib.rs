@@ -11,10 +11,7 @@ use chatzz_core::{
     MessageId, MessageStatus, NewMessage, StoreError, StoredMessage, Timestamp, UserId,
 };
 
-/// Ids are zero-padded so that comparing them as strings gives creation order.
-fn padded(n: u64) -> String {
-    format!("{n:020}")
-}
+use chatzz_core::sequence;
 
 #[derive(Debug, Default)]
 struct State {
@@ -95,7 +92,7 @@ impl ChatStore for MemoryStore {
                 };
             }
             s.next_room += 1;
-            let room = ChatRoomId::new(padded(s.next_room));
+            let room = ChatRoomId::new(sequence::encode(s.next_room));
             s.rooms.insert(key, room.clone());
             s.contacts
                 .entry(a.clone())
@@ -150,7 +147,7 @@ impl ChatStore for MemoryStore {
                 return (existing.clone(), false);
             }
             s.next_message += 1;
-            let id = MessageId::new(padded(s.next_message));
+            let id = MessageId::new(sequence::encode(s.next_message));
             let stored = StoredMessage {
                 id: id.clone(),
                 room: message.room,
@@ -229,14 +226,13 @@ impl ChatStore for MemoryStore {
             let matching = matching
                 .filter_map(|id| s.messages.get(id))
                 .filter(|m| query.since.is_none_or(|since| m.created_at >= since));
-            let mut page: Vec<StoredMessage> = if query.after.is_some() {
+            let page: Vec<StoredMessage> = if query.after.is_some() {
                 matching.take(query.limit).cloned().collect()
             } else {
                 let mut newest: Vec<_> = matching.rev().take(query.limit).cloned().collect();
                 newest.reverse();
                 newest
             };
-            page.shrink_to_fit();
             page
         })
     }
@@ -260,4 +256,11 @@ impl ChatStore for MemoryStore {
                 .collect()
         })
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryStore;
+
+    chatzz_core::chat_store_conformance!(|| async { MemoryStore::new() });
 }

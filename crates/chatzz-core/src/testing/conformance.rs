@@ -1,0 +1,627 @@
+//! The conformance suite of [`ChatStore`]: each case is an async function taking a
+//! fresh, empty store. [`chat_store_conformance!`](crate::chat_store_conformance) turns
+//! them into one `#[tokio::test]` per case for a given store factory, so every adapter
+//! is held to exactly the same contract.
+
+use std::collections::HashSet;
+
+use futures_util::future::join_all;
+
+use crate::id::{ChatRoomId, ClientMessageId, MessageId, UserId};
+use crate::message::{HistoryQuery, MessageStatus, MessageText, NewMessage, StoredMessage};
+use crate::ports::ChatStore;
+use crate::time::Timestamp;
+
+/// Expands to one `#[tokio::test]` per conformance case. `$factory` is an async fn (or
+/// closure) returning a fresh, empty store; the calling crate needs `tokio` with the
+/// `macros` and `rt-multi-thread` features as a dev-dependency.
+#[macro_export]
+macro_rules! chat_store_conformance {
+    ($factory:expr) => {
+        $crate::chat_store_conformance!(@cases $factory;
+            register_user_is_idempotent,
+            set_last_online_registers_and_overwrites,
+            link_creates_one_room_per_pair_in_either_order,
+            concurrent_links_create_one_room,
+            contacts_list_rooms_in_creation_order_with_last_online,
+            message_ids_grow_within_a_room_as_strings,
+            inserted_message_round_trips,
+            client_message_id_makes_insert_idempotent_per_sender,
+            concurrent_inserts_with_one_client_message_id_store_one,
+            mark_sent_moves_only_not_sent_messages,
+            mark_read_is_compare_and_set,
+            status_never_moves_backwards,
+            history_keeps_the_newest_by_default_oldest_first,
+            history_pages_back_with_before,
+            history_catches_up_with_after,
+            history_combines_cursors_and_since,
+            history_accepts_any_cursor_string,
+            undelivered_caps_per_sender_oldest_first,
+            awkward_text_round_trips,
+        );
+    };
+    (@cases $factory:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let store = ($factory)().await;
+                $crate::testing::conformance::$case(&store).await;
+            }
+        )*
+    };
+}
+
+fn user(name: &str) -> UserId {
+    UserId::parse(name).unwrap_or_else(|e| panic!("bad test user id {name:?}: {e}"))
+}
+
+fn at(millis: i64) -> Timestamp {
+    Timestamp::from_millis(millis).unwrap_or_else(|| panic!("bad test time {millis}"))
+}
+
+fn expect<T, E: std::fmt::Display>(result: Result<T, E>, what: &str) -> T {
+    result.unwrap_or_else(|e| panic!("{what} failed: {e}"))
+}
+
+fn new_message(
+    room: &ChatRoomId,
+    from: &UserId,
+    to: &UserId,
+    text: &str,
+    millis: i64,
+) -> NewMessage {
+    NewMessage {
+        room: room.clone(),
+        from: from.clone(),
+        to: to.clone(),
+        text: expect(MessageText::parse(text.to_owned(), 1 << 20), "text"),
+        created_at: at(millis),
+        client_message_id: None,
+    }
+}
+
+async fn linked(store: &impl ChatStore, a: &UserId, b: &UserId) -> ChatRoomId {
+    expect(store.register_user(a).await, "register_user");
+    expect(store.register_user(b).await, "register_user");
+    expect(store.link(a, b).await, "link").room
+}
+
+async fn insert(store: &impl ChatStore, message: NewMessage) -> StoredMessage {
+    let (stored, created) = expect(store.insert_message(message).await, "insert_message");
+    assert!(created, "a message without client id is always new");
+    stored
+}
+
+/// Inserts `count` messages alternating direction, 1 ms apart from `start`.
+async fn conversation(
+    store: &impl ChatStore,
+    room: &ChatRoomId,
+    a: &UserId,
+    b: &UserId,
+    count: usize,
+) -> Vec<StoredMessage> {
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count {
+        let (from, to) = if i % 2 == 0 { (a, b) } else { (b, a) };
+        out.push(
+            insert(
+                store,
+                new_message(room, from, to, &format!("m{i}"), 1_000 + i as i64),
+            )
+            .await,
+        );
+    }
+    out
+}
+
+fn ids(messages: &[StoredMessage]) -> Vec<MessageId> {
+    messages.iter().map(|m| m.id.clone()).collect()
+}
+
+fn query(limit: usize) -> HistoryQuery {
+    HistoryQuery {
+        since: None,
+        before: None,
+        after: None,
+        limit,
+    }
+}
+
+pub async fn register_user_is_idempotent(store: &impl ChatStore) {
+    let alice = user("alice");
+    assert_eq!(expect(store.find_user(&alice).await, "find_user"), None);
+    let first = expect(store.register_user(&alice).await, "register_user");
+    assert_eq!(first.id, alice);
+    assert_eq!(first.last_online, None);
+    let again = expect(store.register_user(&alice).await, "register_user");
+    assert_eq!(again, first);
+    assert_eq!(
+        expect(store.find_user(&alice).await, "find_user"),
+        Some(first)
+    );
+}
+
+pub async fn set_last_online_registers_and_overwrites(store: &impl ChatStore) {
+    let alice = user("alice");
+    expect(
+        store.set_last_online(&alice, at(5_000)).await,
+        "set_last_online",
+    );
+    let found = expect(store.find_user(&alice).await, "find_user");
+    assert_eq!(found.map(|u| u.last_online), Some(Some(at(5_000))));
+    expect(
+        store.set_last_online(&alice, at(7_000)).await,
+        "set_last_online",
+    );
+    // Registering again keeps what is stored.
+    let again = expect(store.register_user(&alice).await, "register_user");
+    assert_eq!(again.last_online, Some(at(7_000)));
+}
+
+pub async fn link_creates_one_room_per_pair_in_either_order(store: &impl ChatStore) {
+    let (alice, bob, carol) = (user("alice"), user("bob"), user("carol"));
+    assert_eq!(
+        expect(store.find_room(&alice, &bob).await, "find_room"),
+        None
+    );
+    let first = expect(store.link(&alice, &bob).await, "link");
+    assert!(first.created);
+    let again = expect(store.link(&bob, &alice).await, "link");
+    assert!(!again.created);
+    assert_eq!(again.room, first.room);
+    assert_eq!(
+        expect(store.find_room(&bob, &alice).await, "find_room"),
+        Some(first.room.clone())
+    );
+    let other = expect(store.link(&alice, &carol).await, "link");
+    assert!(other.created);
+    assert_ne!(other.room, first.room);
+    assert_eq!(
+        expect(store.find_room(&bob, &carol).await, "find_room"),
+        None
+    );
+}
+
+pub async fn concurrent_links_create_one_room(store: &impl ChatStore) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let calls = (0..20).map(|i| {
+        let (a, b) = if i % 2 == 0 {
+            (&alice, &bob)
+        } else {
+            (&bob, &alice)
+        };
+        store.link(a, b)
+    });
+    let outcomes: Vec<_> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| expect(r, "concurrent link"))
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| o.created).count(),
+        1,
+        "exactly one call creates"
+    );
+    let rooms: HashSet<_> = outcomes.iter().map(|o| o.room.clone()).collect();
+    assert_eq!(rooms.len(), 1, "every call sees the same room");
+    assert_eq!(expect(store.contacts(&alice).await, "contacts").len(), 1);
+    assert_eq!(expect(store.contacts(&bob).await, "contacts").len(), 1);
+}
+
+pub async fn contacts_list_rooms_in_creation_order_with_last_online(store: &impl ChatStore) {
+    let (alice, bob, carol, dave) = (user("alice"), user("bob"), user("carol"), user("dave"));
+    assert!(expect(store.contacts(&alice).await, "contacts").is_empty());
+    let with_carol = linked(store, &alice, &carol).await;
+    let with_bob = linked(store, &bob, &alice).await;
+    linked(store, &bob, &dave).await;
+    expect(
+        store.set_last_online(&carol, at(9_000)).await,
+        "set_last_online",
+    );
+    let contacts = expect(store.contacts(&alice).await, "contacts");
+    let listed: Vec<_> = contacts
+        .iter()
+        .map(|c| (c.user.clone(), c.room.clone(), c.last_online))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (carol.clone(), with_carol, Some(at(9_000))),
+            (bob.clone(), with_bob, None)
+        ]
+    );
+    let of_bob: Vec<_> = expect(store.contacts(&bob).await, "contacts")
+        .into_iter()
+        .map(|c| c.user)
+        .collect();
+    assert_eq!(of_bob, vec![alice, dave]);
+}
+
+pub async fn message_ids_grow_within_a_room_as_strings(store: &impl ChatStore) {
+    let (alice, bob, carol) = (user("alice"), user("bob"), user("carol"));
+    let room = linked(store, &alice, &bob).await;
+    let other = linked(store, &alice, &carol).await;
+    let mut all = Vec::new();
+    // More than ten, so a bare decimal counter ("10" < "9") would fail.
+    for i in 0..12 {
+        all.push(
+            insert(store, new_message(&room, &alice, &bob, "x", 1_000))
+                .await
+                .id,
+        );
+        insert(
+            store,
+            new_message(&other, &carol, &alice, &format!("noise {i}"), 1_000),
+        )
+        .await;
+    }
+    let mut sorted = all.clone();
+    sorted.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(sorted, all, "ids compare as strings in creation order");
+    let unique: HashSet<_> = all.iter().collect();
+    assert_eq!(unique.len(), all.len());
+}
+
+pub async fn inserted_message_round_trips(store: &impl ChatStore) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let room = linked(store, &alice, &bob).await;
+    let mut message = new_message(&room, &alice, &bob, "hello", 1_234_567);
+    message.client_message_id = Some(expect(ClientMessageId::parse("c-1"), "client id"));
+    let stored = insert(store, message).await;
+    assert_eq!(stored.room, room);
+    assert_eq!((stored.from.clone(), stored.to.clone()), (alice, bob));
+    assert_eq!(stored.text, "hello");
+    assert_eq!(stored.status, MessageStatus::NotSent);
+    assert_eq!(stored.created_at, at(1_234_567));
+    assert_eq!(stored.read_at, None);
+    assert_eq!(
+        stored.client_message_id.as_ref().map(|c| c.as_str()),
+        Some("c-1")
+    );
+    let found = expect(store.find_message(&stored.id).await, "find_message");
+    assert_eq!(found, Some(stored));
+    let missing = expect(
+        store.find_message(&MessageId::new("no-such-id")).await,
+        "find_message",
+    );
+    assert_eq!(missing, None);
+}
+
+pub async fn client_message_id_makes_insert_idempotent_per_sender(store: &impl ChatStore) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let room = linked(store, &alice, &bob).await;
+    let cid = expect(ClientMessageId::parse("retry-me"), "client id");
+    let mut first = new_message(&room, &alice, &bob, "first", 1_000);
+    first.client_message_id = Some(cid.clone());
+    let (stored, created) = expect(store.insert_message(first).await, "insert_message");
+    assert!(created);
+    let mut retry = new_message(&room, &alice, &bob, "changed text", 2_000);
+    retry.client_message_id = Some(cid.clone());
+    let (again, created) = expect(store.insert_message(retry).await, "insert_message");
+    assert!(!created);
+    assert_eq!(
+        again, stored,
+        "the retry returns the first message as stored"
+    );
+    // The same client id from the other sender is another message.
+    let mut from_bob = new_message(&room, &bob, &alice, "bob's", 3_000);
+    from_bob.client_message_id = Some(cid);
+    let (bobs, created) = expect(store.insert_message(from_bob).await, "insert_message");
+    assert!(created);
+    assert_ne!(bobs.id, stored.id);
+    assert_eq!(
+        expect(store.history(&room, &query(500)).await, "history").len(),
+        2
+    );
+}
+
+pub async fn concurrent_inserts_with_one_client_message_id_store_one(store: &impl ChatStore) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let room = linked(store, &alice, &bob).await;
+    let cid = expect(ClientMessageId::parse("burst"), "client id");
+    let calls = (0..20).map(|i| {
+        let mut message = new_message(&room, &alice, &bob, &format!("try {i}"), 1_000 + i);
+        message.client_message_id = Some(cid.clone());
+        store.insert_message(message)
+    });
+    let results: Vec<_> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| expect(r, "concurrent insert_message"))
+        .collect();
+    assert_eq!(results.iter().filter(|(_, created)| *created).count(), 1);
+    let ids: HashSet<_> = results.iter().map(|(m, _)| m.id.clone()).collect();
+    assert_eq!(ids.len(), 1, "every call returns the one stored message");
+    assert_eq!(
+        expect(store.history(&room, &query(500)).await, "history").len(),
+        1
+    );
+}
+
+pub async fn mark_sent_moves_only_not_sent_messages(store: &impl ChatStore) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let room = linked(store, &alice, &bob).await;
+    let messages = conversation(store, &room, &alice, &bob, 4).await;
+    assert!(expect(store.mark_sent(&[]).await, "mark_sent").is_empty());
+    let read = expect(
+        store.mark_read(&messages[0].id, at(50_000)).await,
+        "mark_read",
+    );
+    assert!(read.is_some());
+    // Ask in reverse order, with an unknown id and a duplicate.
+    let ask = vec![
+        messages[2].id.clone(),
+        MessageId::new("unknown"),
+        messages[1].id.clone(),
+        messages[0].id.clone(),
+        messages[1].id.clone(),
+    ];
+    let moved = expect(store.mark_sent(&ask).await, "mark_sent");
+    assert_eq!(
+        ids(&moved),
+        vec![messages[1].id.clone(), messages[2].id.clone()],
+        "in id order"
+    );
+    assert!(moved.iter().all(|m| m.status == MessageStatus::Sent));
+    assert_eq!(moved[0].text, "m1");
+    assert!(
+        expect(store.mark_sent(&ask).await, "mark_sent").is_empty(),
+        "nothing moves twice"
+    );
+    let first = expect(store.find_message(&messages[0].id).await, "find_message");
+    assert_eq!(
+        first.map(|m| m.status),
+        Some(MessageStatus::Read),
+        "read stays read"
+    );
+    let last = expect(store.find_message(&messages[3].id).await, "find_message");
+    assert_eq!(
+        last.map(|m| m.status),
+        Some(MessageStatus::NotSent),
+        "unasked stays"
+    );
+}
+
+pub async fn mark_read_is_compare_and_set(store: &impl ChatStore) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let room = linked(store, &alice, &bob).await;
+    let messages = conversation(store, &room, &alice, &bob, 2).await;
+    expect(
+        store.mark_sent(&[messages[0].id.clone()]).await,
+        "mark_sent",
+    );
+    // From sent, and straight from not_sent.
+    for message in &messages {
+        let read = expect(store.mark_read(&message.id, at(60_000)).await, "mark_read");
+        let read = read.unwrap_or_else(|| panic!("{} should become read", message.id));
+        assert_eq!(read.status, MessageStatus::Read);
+        assert_eq!(read.read_at, Some(at(60_000)));
+        assert_eq!(read.text, message.text);
+        let again = expect(store.mark_read(&message.id, at(70_000)).await, "mark_read");
+        assert_eq!(again, None, "already read: nothing changes");
+        let stored = expect(store.find_message(&message.id).await, "find_message");
+        assert_eq!(
+            stored.and_then(|m| m.read_at),
+            Some(at(60_000)),
+            "first readAt kept"
+        );
+    }
+    let unknown = expect(
+        store.mark_read(&MessageId::new("unknown"), at(1)).await,
+        "mark_read",
+    );
+    assert_eq!(unknown, None);
+    // Concurrent readers: exactly one wins.
+    let third = insert(store, new_message(&room, &alice, &bob, "race", 3_000)).await;
+    let races = join_all((0..10).map(|i| store.mark_read(&third.id, at(80_000 + i)))).await;
+    let winners = races
+        .into_iter()
+        .map(|r| expect(r, "mark_read"))
+        .flatten()
+        .count();
+    assert_eq!(winners, 1);
+}
+
+pub async fn status_never_moves_backwards(store: &impl ChatStore) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let room = linked(store, &alice, &bob).await;
+    let message = insert(store, new_message(&room, &alice, &bob, "x", 1_000)).await;
+    expect(store.mark_read(&message.id, at(2_000)).await, "mark_read");
+    assert!(expect(store.mark_sent(&[message.id.clone()]).await, "mark_sent").is_empty());
+    let stored = expect(store.find_message(&message.id).await, "find_message");
+    assert_eq!(stored.map(|m| m.status), Some(MessageStatus::Read));
+    let undelivered = expect(store.undelivered(&bob, 10).await, "undelivered");
+    assert!(undelivered.is_empty());
+}
+
+pub async fn history_keeps_the_newest_by_default_oldest_first(store: &impl ChatStore) {
+    let (alice, bob, carol) = (user("alice"), user("bob"), user("carol"));
+    let room = linked(store, &alice, &bob).await;
+    let other = linked(store, &alice, &carol).await;
+    let messages = conversation(store, &room, &alice, &bob, 7).await;
+    insert(
+        store,
+        new_message(&other, &carol, &alice, "elsewhere", 1_003),
+    )
+    .await;
+    let all = expect(store.history(&room, &query(500)).await, "history");
+    assert_eq!(all, messages, "whole room, oldest first, as stored");
+    let newest = expect(store.history(&room, &query(3)).await, "history");
+    assert_eq!(ids(&newest), ids(&messages[4..]));
+    let empty_room = linked(store, &bob, &carol).await;
+    assert!(expect(store.history(&empty_room, &query(10)).await, "history").is_empty());
+}
+
+pub async fn history_pages_back_with_before(store: &impl ChatStore) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let room = linked(store, &alice, &bob).await;
+    let messages = conversation(store, &room, &alice, &bob, 7).await;
+    let mut q = query(3);
+    q.before = Some(messages[5].id.clone());
+    let page = expect(store.history(&room, &q).await, "history");
+    assert_eq!(
+        ids(&page),
+        ids(&messages[2..5]),
+        "the newest three older than m5"
+    );
+    q.before = Some(messages[2].id.clone());
+    let page = expect(store.history(&room, &q).await, "history");
+    assert_eq!(ids(&page), ids(&messages[0..2]));
+    q.before = Some(messages[0].id.clone());
+    assert!(expect(store.history(&room, &q).await, "history").is_empty());
+}
+
+pub async fn history_catches_up_with_after(store: &impl ChatStore) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let room = linked(store, &alice, &bob).await;
+    let messages = conversation(store, &room, &alice, &bob, 7).await;
+    let mut q = query(2);
+    q.after = Some(messages[1].id.clone());
+    let page = expect(store.history(&room, &q).await, "history");
+    assert_eq!(
+        ids(&page),
+        ids(&messages[2..4]),
+        "the oldest two newer than m1"
+    );
+    q.after = Some(messages[6].id.clone());
+    assert!(expect(store.history(&room, &q).await, "history").is_empty());
+}
+
+pub async fn history_combines_cursors_and_since(store: &impl ChatStore) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let room = linked(store, &alice, &bob).await;
+    let messages = conversation(store, &room, &alice, &bob, 7).await;
+    let mut q = query(500);
+    q.after = Some(messages[1].id.clone());
+    q.before = Some(messages[5].id.clone());
+    let page = expect(store.history(&room, &q).await, "history");
+    assert_eq!(ids(&page), ids(&messages[2..5]));
+    q.limit = 2;
+    let page = expect(store.history(&room, &q).await, "history");
+    assert_eq!(
+        ids(&page),
+        ids(&messages[2..4]),
+        "with after, the limit keeps the oldest"
+    );
+    // since is inclusive: m3 was created at 1003 ms.
+    let mut q = query(500);
+    q.since = Some(at(1_003));
+    let page = expect(store.history(&room, &q).await, "history");
+    assert_eq!(ids(&page), ids(&messages[3..]));
+    q.limit = 2;
+    let page = expect(store.history(&room, &q).await, "history");
+    assert_eq!(ids(&page), ids(&messages[5..]));
+}
+
+pub async fn history_accepts_any_cursor_string(store: &impl ChatStore) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let room = linked(store, &alice, &bob).await;
+    let messages = conversation(store, &room, &alice, &bob, 3).await;
+    let mut all_ids = ids(&messages);
+    all_ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    for cursor in [
+        "",
+        "0",
+        "zzzz",
+        "~",
+        "\u{10FFFF}",
+        "a\"'\\",
+        messages[1].id.as_str(),
+    ] {
+        let cursor_id = MessageId::new(cursor);
+        let mut q = query(500);
+        q.before = Some(cursor_id.clone());
+        let before = expect(store.history(&room, &q).await, "history");
+        let expected: Vec<_> = all_ids
+            .iter()
+            .filter(|id| id.as_str() < cursor)
+            .cloned()
+            .collect();
+        assert_eq!(ids(&before), expected, "before {cursor:?}");
+        let mut q = query(500);
+        q.after = Some(cursor_id);
+        let after = expect(store.history(&room, &q).await, "history");
+        let expected: Vec<_> = all_ids
+            .iter()
+            .filter(|id| id.as_str() > cursor)
+            .cloned()
+            .collect();
+        assert_eq!(ids(&after), expected, "after {cursor:?}");
+    }
+}
+
+pub async fn undelivered_caps_per_sender_oldest_first(store: &impl ChatStore) {
+    let (alice, bob, carol) = (user("alice"), user("bob"), user("carol"));
+    let with_bob = linked(store, &alice, &bob).await;
+    let with_carol = linked(store, &alice, &carol).await;
+    let mut from_bob = Vec::new();
+    let mut from_carol = Vec::new();
+    for i in 0..4 {
+        from_bob.push(
+            insert(
+                store,
+                new_message(&with_bob, &bob, &alice, &format!("b{i}"), 1_000 + i),
+            )
+            .await,
+        );
+        from_carol.push(
+            insert(
+                store,
+                new_message(&with_carol, &carol, &alice, &format!("c{i}"), 1_000 + i),
+            )
+            .await,
+        );
+        // Alice's own messages are not addressed to her.
+        insert(
+            store,
+            new_message(&with_bob, &alice, &bob, "mine", 1_000 + i),
+        )
+        .await;
+    }
+    expect(
+        store.mark_sent(&[from_bob[0].id.clone()]).await,
+        "mark_sent",
+    );
+    let waiting = expect(store.undelivered(&alice, 2).await, "undelivered");
+    let mut expected = vec![
+        from_bob[1].clone(),
+        from_bob[2].clone(),
+        from_carol[0].clone(),
+        from_carol[1].clone(),
+    ];
+    expected.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    assert_eq!(waiting, expected);
+    let all = expect(store.undelivered(&alice, 500).await, "undelivered");
+    assert_eq!(all.len(), 7);
+    assert!(expect(store.undelivered(&carol, 500).await, "undelivered").is_empty());
+}
+
+pub async fn awkward_text_round_trips(store: &impl ChatStore) {
+    let (alice, bob) = (user("o'brien \"q\" \\ $x.y"), user("זאב"));
+    let room = linked(store, &alice, &bob).await;
+    let texts = [
+        "quotes ' \" and backslashes \\ \\\\",
+        "emoji 😀👍🏽 👨‍👩‍👧 and flags 🇫🇷",
+        "combining e\u{301} a\u{30a} and zero width\u{200b}joiner",
+        "right-to-left \u{202e}מימין לשמאל\u{202c} mark\u{200f}",
+        "$where: {$ne: null} . dots.and.$dollars",
+        "newlines\nand\ttabs\r\n and trailing space ",
+        "%_ LIKE wildcards; DROP TABLE messages; --",
+    ];
+    for (i, text) in texts.iter().enumerate() {
+        let mut message = new_message(&room, &alice, &bob, text, 1_000 + i as i64);
+        message.client_message_id = Some(expect(
+            ClientMessageId::parse(format!("{text:.20}")),
+            "client id",
+        ));
+        let stored = insert(store, message).await;
+        assert_eq!(stored.text, *text);
+        let found = expect(store.find_message(&stored.id).await, "find_message");
+        assert_eq!(found.map(|m| m.text), Some((*text).to_owned()));
+    }
+    let history = expect(store.history(&room, &query(500)).await, "history");
+    let read_back: Vec<_> = history.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(read_back, texts);
+    let contacts = expect(store.contacts(&bob).await, "contacts");
+    assert_eq!(contacts.first().map(|c| c.user.clone()), Some(alice));
+}
