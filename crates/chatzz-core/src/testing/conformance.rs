@@ -416,8 +416,7 @@ pub async fn mark_read_is_compare_and_set(store: &impl ChatStore) {
     let races = join_all((0..10).map(|i| store.mark_read(&third.id, at(80_000 + i)))).await;
     let winners = races
         .into_iter()
-        .map(|r| expect(r, "mark_read"))
-        .flatten()
+        .filter_map(|r| expect(r, "mark_read"))
         .count();
     assert_eq!(winners, 1);
 }
@@ -427,7 +426,13 @@ pub async fn status_never_moves_backwards(store: &impl ChatStore) {
     let room = linked(store, &alice, &bob).await;
     let message = insert(store, new_message(&room, &alice, &bob, "x", 1_000)).await;
     expect(store.mark_read(&message.id, at(2_000)).await, "mark_read");
-    assert!(expect(store.mark_sent(&[message.id.clone()]).await, "mark_sent").is_empty());
+    assert!(
+        expect(
+            store.mark_sent(std::slice::from_ref(&message.id)).await,
+            "mark_sent"
+        )
+        .is_empty()
+    );
     let stored = expect(store.find_message(&message.id).await, "find_message");
     assert_eq!(stored.map(|m| m.status), Some(MessageStatus::Read));
     let undelivered = expect(store.undelivered(&bob, 10).await, "undelivered");
