@@ -140,12 +140,18 @@ function contact(page, userId) {
   return page.locator(`.contact[data-user-id="${userId}"]`);
 }
 
-async function waitForAttr(locator, attr, value) {
-  const handle = await locator.elementHandle();
-  await locator.page().waitForFunction(
-    ([el, a, v]) => el.getAttribute(a) === v,
-    [handle, attr, value],
-  );
+/** Polls the locator (not a fixed element: optimistic messages may be replaced). */
+async function waitForAttr(locator, attr, value, timeout = WAIT_MS) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    last = await locator.getAttribute(attr, { timeout: 1000 }).catch(() => undefined);
+    if (last === value) return;
+    if (Date.now() > deadline) {
+      throw new Error(`${locator}: expected ${attr}="${value}", last seen ${JSON.stringify(last)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function addContact(page, userId) {
@@ -328,8 +334,8 @@ test('messages sent while the contact is offline: one tick, missed messages, unr
   for (const t of texts) await sendFromPage(pageC, t);
   for (const t of texts) {
     const m = messageWithText(pageC, t);
-    await m.waitFor();
-    await pageC.waitForFunction((el) => el.dataset.status === 'not_sent' && !!el.dataset.messageId, await m.elementHandle());
+    await waitForAttr(m, 'data-status', 'not_sent');
+    assert.ok(await m.getAttribute('data-message-id'));
     assert.equal((await m.locator('.ticks').textContent()).trim(), '\u2713');
   }
 

@@ -155,3 +155,28 @@ test('online status event on connect carries user, status and lastOnline', async
   assertContact(sb2.details.connectedUsers[0], { id: a, status: 'online', lastOnline: null });
   await closeSocket(sb2);
 });
+
+test('events emitted before or right at connect are all handled (usual client pattern)', async () => {
+  // socket.io-client sends buffered emits right after the namespace CONNECT
+  // packet; the server must already listen for them by then.
+  const N = 40;
+  const results = await Promise.allSettled(
+    Array.from({ length: N }, async (_, i) => {
+      const id = uid(`early${i}`);
+      const s = server.socketNow();
+      const d = await ackOk(s, 'connect-user', { userId: id });
+      assertUserDetails(d, { id, lastOnline: null });
+    }),
+  );
+  const failed = results.filter((r) => r.status === 'rejected').map((r) => r.reason.message);
+  assert.deepEqual(failed, [], `${failed.length} of ${N} sockets got no answer to a connect-user emitted at connect`);
+  const ready = [];
+  for (let i = 0; i < N; i += 1) {
+    const s = await server.socket();
+    const id = uid(`onconnect${i}`);
+    ready.push(emitAck(s, 'connect-user', { userId: id }).then(([err]) => err));
+  }
+  const errs = await Promise.allSettled(ready);
+  const lost = errs.filter((r) => r.status === 'rejected' || r.value !== null);
+  assert.equal(lost.length, 0, `${lost.length} of ${N} sockets got no answer to a connect-user emitted in the connect event: ${JSON.stringify(lost.map((r) => r.reason?.message ?? r.value))}`);
+});

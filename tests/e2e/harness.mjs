@@ -158,6 +158,18 @@ export class Server {
     return s;
   }
 
+  /**
+   * Create a socket without waiting for it to connect (the usual client pattern:
+   * `const s = io(url); s.emit(...)`; socket.io-client buffers the emits until connected).
+   */
+  socketNow({ transport = 'websocket' } = {}) {
+    const s = io(this.url, { transports: [transport], forceNew: true, reconnection: false });
+    attachRecorder(s);
+    this.sockets.add(s);
+    s.once('disconnect', () => this.sockets.delete(s));
+    return s;
+  }
+
   /** Open a socket and register it as `userId` (ack path). `socket.details` holds the user-details data. */
   async connectUser(userId, opts = {}) {
     const s = await this.socket(opts);

@@ -11,6 +11,7 @@ import {
   nextChatzz,
   noChatzz,
   drain,
+  received,
   goOffline,
   makeContacts,
   send,
@@ -180,8 +181,8 @@ test('history marks not_sent messages addressed to the requester as sent and not
   assert.ok(Array.isArray(missed), 'missedMessages must hold the sender');
   assert.equal(missed.length, CAP, `missedMessages[${a}] must hold at most ${CAP}`);
   assert.deepEqual(missed.map((m) => m._id), sent.slice(0, CAP).map((m) => m._id), 'the oldest ones, oldest first');
-  for (let i = 0; i < CAP; i += 1) {
-    await nextChatzz(sa, 'message-status-changed', (d) => d._id === sent[i]._id && d.status === 'sent');
+  for (const s of [sa, sa2]) {
+    await expectStatusEvents(s, sent.slice(0, CAP).map((m) => m._id), 'sent');
   }
   drain(sa);
   drain(sa2);
@@ -201,6 +202,27 @@ test('history marks not_sent messages addressed to the requester as sent and not
   assert.deepEqual(again.map((m) => m.status), Array(EXTRA).fill('sent'));
   await noChatzz(sa, 'message-status-changed');
 });
+
+/** Wait until `socket` got message-status-changed with `status` for every id; report how many are missing. */
+async function expectStatusEvents(socket, ids, status, timeoutMs = 3000) {
+  const deadline = Date.now() + timeoutMs;
+  let missing;
+  for (;;) {
+    const got = new Set(
+      received(socket)
+        .filter((e) => e.type === 'message-status-changed' && e.data && e.data.status === status)
+        .map((e) => e.data._id),
+    );
+    missing = ids.filter((id) => !got.has(id));
+    if (missing.length === 0 || Date.now() > deadline) break;
+    await sleep(50);
+  }
+  assert.equal(
+    missing.length,
+    0,
+    `socket of ${socket.userId} got message-status-changed (${status}) for ${ids.length - missing.length} of ${ids.length} messages; missing e.g. ${JSON.stringify(missing.slice(0, 3))}`,
+  );
+}
 
 /** send-message with a clientMessageId, retrying on rate-limited (as a client should). */
 async function sendRetrying(socket, to, text, clientMessageId) {

@@ -124,7 +124,9 @@ test('clientMessageId makes a retry return the same message and create nothing',
   const m1 = await send(sa, b, 'once only', { clientMessageId: cmid });
   await nextChatzz(sb, 'new-message', (d) => d._id === m1._id);
   await nextChatzz(sb, 'message-status-changed', (d) => d._id === m1._id);
+  await nextChatzz(sa, 'message-status-changed', (d) => d._id === m1._id);
   drain(sa);
+  drain(sb);
 
   const m2 = await send(sa, b, 'once only', { clientMessageId: cmid });
   assert.deepEqual(m2, m1);

@@ -24,8 +24,10 @@ test('message-read by the recipient marks it read and notifies the sender and th
   const sa2 = await server.connectUser(a);
   const sb2 = await server.connectUser(b);
   const m = await send(sa, b, 'read me');
-  await nextChatzz(sb, 'message-status-changed', (d) => d._id === m._id && d.status === 'sent');
-  for (const s of [sa, sa2, sb, sb2]) drain(s);
+  for (const s of [sa, sa2, sb, sb2]) {
+    await nextChatzz(s, 'message-status-changed', (d) => d._id === m._id && d.status === 'sent');
+    drain(s);
+  }
 
   const t0 = Date.now();
   const r = await ackOk(sb, 'message-read', { messageId: m._id });
@@ -37,7 +39,7 @@ test('message-read by the recipient marks it read and notifies the sender and th
   assert.ok(at >= t0 - 50 && at <= t1 + 50, `readAt ${r.readAt} must be about now`);
 
   for (const s of [sa, sa2, sb2]) {
-    const ev = await nextChatzz(s, 'message-status-changed', (d) => d._id === m._id);
+    const ev = await nextChatzz(s, 'message-status-changed', (d) => d._id === m._id && d.status === 'read');
     assert.deepEqual(ev, r);
   }
   const hist = await ackOk(sa, 'get-old-messages', { userId: b });

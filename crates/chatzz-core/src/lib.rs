@@ -22,7 +22,9 @@ pub use error::{ChatError, ErrorCode};
 pub use event::{Audience, Delivery, Outcome, ServerEvent};
 pub use id::{ChatRoomId, ClientMessageId, MessageId, SocketId, UserId};
 pub use message::{HistoryQuery, Message, MessageStatus, MessageText, NewMessage, StoredMessage};
-pub use ports::{ChatStore, Clock, DirectoryError, StoreError, SystemClock, UserDirectory};
+pub use ports::{
+    ChatStore, Clock, DirectoryError, StoreError, StoreNames, SystemClock, UserDirectory,
+};
 pub use presence::Presence;
 pub use service::{ChatService, Config, HistoryRequest, Session};
 pub use time::Timestamp;

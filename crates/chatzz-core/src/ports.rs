@@ -2,10 +2,12 @@
 
 mod clock;
 mod directory;
+mod names;
 mod store;
 
 pub use clock::{Clock, SystemClock};
 pub use directory::{DirectoryError, UserDirectory};
+pub use names::StoreNames;
 pub use store::{ChatStore, StoreError};
 
 #[cfg(any(test, feature = "testing"))]

@@ -62,6 +62,7 @@
       pending: new Map(), // clientMessageId -> optimistic outgoing message
       activeId: null,
       readRequested: new Set(),
+      renames: new Map(), // clientMessageId -> stored _id: lets the optimistic element become the stored one
     };
   }
 
@@ -200,9 +201,10 @@
     els.statusBar.dataset.kind = kind;
     if (code) els.statusBar.dataset.errorCode = code;
     else delete els.statusBar.dataset.errorCode;
-    els.statusDismiss.hidden = kind === 'info';
+    els.statusDismiss.hidden = kind === 'info' || kind === 'notice';
     clearTimeout(statusTimer);
-    if (kind !== 'info') statusTimer = setTimeout(showConnectionStatus, ERROR_VISIBLE_MS);
+    if (kind === 'notice') statusTimer = setTimeout(showConnectionStatus, 4000);
+    else if (kind !== 'info') statusTimer = setTimeout(showConnectionStatus, ERROR_VISIBLE_MS);
   }
 
   function showError(err, event) {
@@ -307,6 +309,7 @@
     for (const p of state.pending.values()) {
       if (!p.settledBy && p.to === peer && p.text === msg.message && p.state !== 'failed') {
         p.settledBy = msg._id;
+        state.renames.set(p.cmid, msg._id);
         return;
       }
     }
@@ -559,7 +562,9 @@
     li.dataset.status = item.status;
     li.dataset.from = item.fromId;
     if (item.id != null) li.dataset.messageId = item.id;
+    else delete li.dataset.messageId;
     if (item.clientMessageId) li.dataset.clientMessageId = item.clientMessageId;
+    else delete li.dataset.clientMessageId;
     const p = li._parts;
     if (p.text.textContent !== item.text) p.text.textContent = item.text;
     const d = item.createdAt;
@@ -612,6 +617,7 @@
     els.chatView.hidden = !contact;
     els.chatEmpty.hidden = !!contact;
     if (!contact) {
+      if (state) state.renames.clear();
       if (renderedChatId !== null) {
         els.messageList.replaceChildren();
         messageEls.clear();
@@ -629,6 +635,15 @@
       messageEls.clear();
       renderedChatId = id;
     }
+    // An optimistic message that got stored keeps its element (no flicker, stable for tests).
+    for (const [cmid, storedId] of state.renames) {
+      const el = messageEls.get(`p:${cmid}`);
+      if (el && !messageEls.has(`m:${storedId}`)) {
+        messageEls.delete(`p:${cmid}`);
+        messageEls.set(`m:${storedId}`, el);
+      }
+    }
+    state.renames.clear();
 
     const name = displayName(contact.details, contact.id);
     els.chatTitle.textContent = name;
@@ -831,6 +846,7 @@
       const msg = await request('send-message', { userId: p.to, message: p.text, clientMessageId: p.cmid });
       if (st !== state) return;
       st.pending.delete(p.cmid);
+      if (isMessage(msg) && !p.settledBy) st.renames.set(p.cmid, str(msg._id));
       mergeMessage(msg);
     } catch (err) {
       if (st !== state || !st.pending.has(p.cmid)) return;
@@ -1066,7 +1082,7 @@
       if (st !== state) return;
       const c = upsertContact(contact);
       els.contactId.value = '';
-      setStatus(`Added ${id} to your contacts.`);
+      setStatus(`Added ${id} to your contacts.`, 'notice');
       if (c) openChat(c.id);
     } catch (err) {
       if (st !== state) return;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use axum::serve::ListenerExt;
-use chatzz_core::{ChatService, Config, SystemClock};
+use chatzz_core::{ChatService, Config, StoreNames, SystemClock};
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 
@@ -17,6 +17,8 @@ use crate::{demo, store};
 pub enum RunError {
     #[error(transparent)]
     Store(#[from] store::OpenError),
+    #[error("bad configuration: {0}")]
+    Config(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -27,7 +29,9 @@ pub enum RunError {
 }
 
 pub async fn run(args: Args) -> Result<(), RunError> {
-    let store = store::open(&args.database).await?;
+    let names =
+        StoreNames::with_prefix(&args.table_prefix).map_err(|e| RunError::Config(e.message))?;
+    let store = store::open(&args.database, names).await?;
     let config = Config {
         max_message_chars: args.max_message_chars as usize,
         ..Config::default()
@@ -38,6 +42,10 @@ pub async fn run(args: Args) -> Result<(), RunError> {
     let service = Arc::new(ChatService::new(store, Arc::new(SystemClock), config));
 
     let (layer, io) = SocketIo::builder()
+        // Packets queued per socket before emits to it fail. A connect can owe one
+        // sender a status change per missed message (500 by default), so the default of
+        // 128 would drop some. The queue only takes memory while it is full.
+        .max_buffer_size(4096)
         .max_payload(max_packet as u64)
         .ws_max_message_size(max_packet)
         .ws_max_frame_size(max_packet)

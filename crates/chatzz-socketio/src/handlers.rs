@@ -7,6 +7,7 @@ use serde_json::Value;
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::extract::{AckSender, SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
 
 use crate::connection::{Arrival, Connection, Turn};
 use crate::reply::{Responder, deliver, emit_here, user_room};
@@ -14,12 +15,17 @@ use crate::requests;
 
 /// Serves chatzz on the default namespace of `io`.
 pub fn attach(io: &SocketIo, service: Arc<ChatService>) {
-    io.ns("/", move |socket: SocketRef<LocalAdapter>| {
-        on_connect(socket, service.clone())
-    });
+    // socketioxide sends CONNECT before it runs the connect handler in a task of its own,
+    // so an event emitted right at connect could beat the handler. Middlewares finish
+    // before CONNECT is sent: the event handlers are registered in one.
+    let register = move |socket: SocketRef<LocalAdapter>| {
+        register_handlers(&socket, service.clone());
+        async { Ok::<(), std::convert::Infallible>(()) }
+    };
+    io.ns("/", (async || {}).with(register));
 }
 
-async fn on_connect<A: Adapter>(socket: SocketRef<A>, service: Arc<ChatService>) {
+fn register_handlers<A: Adapter>(socket: &SocketRef<A>, service: Arc<ChatService>) {
     socket
         .extensions
         .insert(Connection::new(SocketId::new(socket.id.to_string())));
@@ -36,8 +42,13 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, service: Arc<ChatService>)
                       ack: AckSender<A>| {
                     let service = service.clone();
                     async move {
-                        let Some(ticket) = arrival.ticket else { return };
+                        let Some(ticket) = arrival.ticket else {
+                            tracing::error!(socket = %socket.id, event = $event, "event on a socket chatzz never registered");
+                            return;
+                        };
+                        tracing::trace!(socket = %socket.id, event = $event, "event queued");
                         let turn = ticket.turn().await;
+                        tracing::trace!(socket = %socket.id, event = $event, "event runs");
                         let payload = payload.unwrap_or(Value::Null);
                         let mut responder =
                             Responder::new(socket.clone(), $event, ack, arrival.wants_ack);

@@ -1,0 +1,179 @@
+//! The documents as stored, and their conversion to and from the domain's types.
+//!
+//! Ids are strings (`_id`); message and room ids are 20-digit sequence numbers
+//! ([`sequence::encode`]) whose number is also kept in `seq`, which every range query
+//! and sort uses. Times are epoch milliseconds (`i64`): exact to the millisecond like
+//! [`Timestamp`], and compared as plain numbers.
+
+use chatzz_core::{
+    ChatRoomId, ChatUser, ClientMessageId, MessageId, MessageStatus, NewMessage, StoreError,
+    StoredMessage, Timestamp, UserId, sequence,
+};
+use serde::{Deserialize, Serialize};
+
+/// Field names, in one place because filters and updates spell them too.
+pub(crate) mod field {
+    pub const ID: &str = "_id";
+    pub const SEQ: &str = "seq";
+    pub const LAST_ONLINE: &str = "lastOnline";
+    pub const A: &str = "a";
+    pub const B: &str = "b";
+    pub const ROOM: &str = "chatRoomId";
+    pub const FROM: &str = "from";
+    pub const TO: &str = "to";
+    pub const STATUS: &str = "status";
+    pub const CREATED_AT: &str = "createdAt";
+    pub const READ_AT: &str = "readAt";
+    pub const CLIENT_MESSAGE_ID: &str = "clientMessageId";
+}
+
+/// `{prefix}users`: one per user; `lastOnline` absent until the user first goes offline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UserDoc {
+    #[serde(rename = "_id")]
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_online: Option<i64>,
+}
+
+/// `{prefix}rooms`: one per pair, the pair stored sorted (`a < b`) so that the unique
+/// index on `(a, b)` sees `{x, y}` and `{y, x}` as the same key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RoomDoc {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub seq: i64,
+    pub a: String,
+    pub b: String,
+}
+
+/// `{prefix}messages`. `clientMessageId` is absent (never `null`) when the client sent
+/// none, so that the partial unique index on `(from, clientMessageId)` skips it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MessageDoc {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub seq: i64,
+    pub chat_room_id: String,
+    pub from: String,
+    pub to: String,
+    pub message: String,
+    pub status: String,
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_message_id: Option<String>,
+}
+
+/// `{prefix}counters`: one per sequence (`rooms`, `messages`), holding the last number
+/// handed out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CounterDoc {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub seq: i64,
+}
+
+/// Just the number of a room or message.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub(crate) struct Numbered {
+    pub seq: i64,
+}
+
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(format!("corrupt {what} in MongoDB: {detail}"))
+}
+
+fn timestamp(what: &str, millis: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_millis(millis).ok_or_else(|| corrupt(what, format!("time {millis} ms")))
+}
+
+fn user_id(what: &str, value: String) -> Result<UserId, StoreError> {
+    UserId::parse(value).map_err(|e| corrupt(what, e))
+}
+
+impl UserDoc {
+    pub fn into_user(self) -> Result<ChatUser, StoreError> {
+        Ok(ChatUser {
+            id: user_id("user", self.id)?,
+            last_online: self
+                .last_online
+                .map(|millis| timestamp("user", millis))
+                .transpose()?,
+        })
+    }
+}
+
+impl RoomDoc {
+    /// The room of the pair, sorted.
+    pub fn new(seq: i64, a: &UserId, b: &UserId) -> Self {
+        let (a, b) = sorted(a, b);
+        Self {
+            id: encode(seq),
+            seq,
+            a: a.to_owned(),
+            b: b.to_owned(),
+        }
+    }
+
+    pub fn room(&self) -> ChatRoomId {
+        ChatRoomId::new(self.id.clone())
+    }
+}
+
+impl MessageDoc {
+    pub fn new(seq: i64, message: NewMessage) -> Self {
+        Self {
+            id: encode(seq),
+            seq,
+            chat_room_id: message.room.into_string(),
+            from: message.from.into_string(),
+            to: message.to.into_string(),
+            message: message.text.into_string(),
+            status: MessageStatus::NotSent.as_str().to_owned(),
+            created_at: message.created_at.millis(),
+            read_at: None,
+            client_message_id: message.client_message_id.map(ClientMessageId::into_string),
+        }
+    }
+
+    pub fn into_message(self) -> Result<StoredMessage, StoreError> {
+        let status = MessageStatus::parse(&self.status)
+            .ok_or_else(|| corrupt("message", format!("status {:?}", self.status)))?;
+        Ok(StoredMessage {
+            id: MessageId::new(self.id),
+            room: ChatRoomId::new(self.chat_room_id),
+            from: user_id("message", self.from)?,
+            to: user_id("message", self.to)?,
+            text: self.message,
+            status,
+            created_at: timestamp("message", self.created_at)?,
+            read_at: self
+                .read_at
+                .map(|millis| timestamp("message", millis))
+                .transpose()?,
+            client_message_id: self
+                .client_message_id
+                .map(ClientMessageId::parse)
+                .transpose()
+                .map_err(|e| corrupt("message", e))?,
+        })
+    }
+}
+
+/// The pair in the order rooms store it.
+pub(crate) fn sorted<'a>(a: &'a UserId, b: &'a UserId) -> (&'a str, &'a str) {
+    if a.as_str() <= b.as_str() {
+        (a.as_str(), b.as_str())
+    } else {
+        (b.as_str(), a.as_str())
+    }
+}
+
+/// Sequence numbers are positive `i64`s in the database, and so always encodable.
+fn encode(seq: i64) -> String {
+    sequence::encode(seq.unsigned_abs())
+}

@@ -1,0 +1,579 @@
+//! A MongoDB [`ChatStore`] for chatzz (MongoDB 6.0 and later, official `mongodb` 3.x
+//! driver): chats survive restarts and any number of server processes can share one
+//! database. Every rule of the port about uniqueness and order is enforced by the
+//! server itself — unique indexes, insert-then-catch-duplicate and compare-and-set
+//! filters — never by reading first and writing after.
+//!
+//! Four collections, named from [`StoreNames`] (default prefix `chatzz_`):
+//!
+//! - `{prefix}users`: `{_id: userId, lastOnline?: millis}`.
+//! - `{prefix}rooms`: `{_id, seq, a, b}` with the pair sorted (`a < b`); a unique index
+//!   on `(a, b)` gives each pair one room; `(a, seq)` and `(b, seq)` list a user's rooms
+//!   in creation order.
+//! - `{prefix}messages`: `{_id, seq, chatRoomId, from, to, message, status, createdAt,
+//!   readAt?, clientMessageId?}`; a unique index on `(from, clientMessageId)`, partial on
+//!   `clientMessageId` existing, makes retried sends idempotent; `(chatRoomId, seq)`
+//!   serves history and `(to, status, from, seq)` the undelivered messages.
+//! - `{prefix}counters`: `{_id: "rooms" | "messages", seq}`, the last number handed out.
+//!
+//! Message and room ids are 20-digit zero-padded sequence numbers
+//! ([`chatzz_core::sequence`]) taken from a counter with an atomic `$inc`, so that
+//! comparing ids as strings is comparing creation order; the number is also stored as
+//! `seq`, and cursors are translated into bounds on it. Times are stored as epoch
+//! milliseconds. Counters and indexes are created at startup, idempotently.
+//!
+//! One limit, shared with every sequence-numbered store: the number is taken before the
+//! insert, so two messages sent into one room at the same instant by two processes can
+//! become visible out of number order, for the few milliseconds between taking a number
+//! and inserting.
+
+mod docs;
+mod error;
+
+use async_trait::async_trait;
+use chatzz_core::{
+    ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, LinkOutcome, MessageId,
+    MessageStatus, NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId, sequence,
+};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use mongodb::bson::{Document, doc};
+use mongodb::options::{ClientOptions, IndexOptions, ReadPreference, ReturnDocument};
+use mongodb::{Client, Collection, Database, IndexModel};
+
+use crate::docs::{CounterDoc, MessageDoc, Numbered, RoomDoc, UserDoc, field};
+use crate::error::{doing, is_duplicate_key};
+
+/// How many single-document operations one call keeps in flight at once.
+const CONCURRENCY: usize = 8;
+
+/// The counters' ids.
+const ROOMS: &str = "rooms";
+const MESSAGES: &str = "messages";
+
+/// The MongoDB store. Cheap to clone: the driver's handles share one connection pool.
+#[derive(Debug, Clone)]
+pub struct MongoStore {
+    users: Collection<UserDoc>,
+    rooms: Collection<RoomDoc>,
+    messages: Collection<MessageDoc>,
+    counters: Collection<CounterDoc>,
+}
+
+impl MongoStore {
+    /// Connects to `url` (`mongodb://host:port/DBNAME`, any driver option in the query
+    /// string) and uses the database its path names; then as [`MongoStore::new`].
+    pub async fn connect(url: &str, names: StoreNames) -> Result<Self, StoreError> {
+        // The URL is not echoed in errors: it may hold a password.
+        let options = ClientOptions::parse(url)
+            .await
+            .map_err(doing("reading the connection URL"))?;
+        let Some(database) = options.default_database.clone() else {
+            return Err(StoreError::Internal(
+                "the MongoDB URL names no database: use mongodb://host:port/DBNAME".into(),
+            ));
+        };
+        let client = Client::with_options(options).map_err(doing("creating the client"))?;
+        Self::new(client.database(&database), names).await
+    }
+
+    /// Uses the collections of `db` named by `names`, creating their indexes and
+    /// counters if they are missing (safe to run from many processes at once).
+    pub async fn new(db: Database, names: StoreNames) -> Result<Self, StoreError> {
+        let store = Self {
+            users: db.collection(&names.users()),
+            rooms: db.collection(&names.rooms()),
+            messages: db.collection(&names.messages()),
+            counters: db.collection(&names.expand("{prefix}counters")),
+        };
+        store.create_indexes().await?;
+        store.create_counter(ROOMS, &store.rooms).await?;
+        store.create_counter(MESSAGES, &store.messages).await?;
+        Ok(store)
+    }
+
+    async fn create_indexes(&self) -> Result<(), StoreError> {
+        let index = |name: &str, keys: Document, unique: bool| {
+            IndexModel::builder()
+                .keys(keys)
+                .options(
+                    IndexOptions::builder()
+                        .name(name.to_owned())
+                        .unique(unique.then_some(true))
+                        .build(),
+                )
+                .build()
+        };
+        self.rooms
+            .create_indexes([
+                index("pair", doc! { field::A: 1, field::B: 1 }, true),
+                index("a_seq", doc! { field::A: 1, field::SEQ: 1 }, false),
+                index("b_seq", doc! { field::B: 1, field::SEQ: 1 }, false),
+            ])
+            .await
+            .map_err(doing("creating the rooms' indexes"))?;
+        let client_id = IndexModel::builder()
+            .keys(doc! { field::FROM: 1, field::CLIENT_MESSAGE_ID: 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("from_clientMessageId".to_owned())
+                    .unique(true)
+                    .partial_filter_expression(
+                        doc! { field::CLIENT_MESSAGE_ID: { "$exists": true } },
+                    )
+                    .build(),
+            )
+            .build();
+        self.messages
+            .create_indexes([
+                client_id,
+                index(
+                    "chatRoomId_seq",
+                    doc! { field::ROOM: 1, field::SEQ: 1 },
+                    false,
+                ),
+                index(
+                    "to_status_from_seq",
+                    doc! { field::TO: 1, field::STATUS: 1, field::FROM: 1, field::SEQ: 1 },
+                    false,
+                ),
+            ])
+            .await
+            .map_err(doing("creating the messages' indexes"))?;
+        Ok(())
+    }
+
+    /// Makes sure counter `name` exists and is at least the highest `seq` in `numbered`,
+    /// so that a lost or restored counter never hands out a number twice.
+    async fn create_counter<T: Send + Sync>(
+        &self,
+        name: &str,
+        numbered: &Collection<T>,
+    ) -> Result<(), StoreError> {
+        let fresh = CounterDoc {
+            id: name.to_owned(),
+            seq: 0,
+        };
+        match self.counters.insert_one(&fresh).await {
+            Ok(_) => {}
+            Err(e) if is_duplicate_key(&e) => {}
+            Err(e) => return Err(error::store_error("creating a counter", e)),
+        }
+        // Ids are the zero-padded numbers, so the greatest `_id` has the greatest `seq`,
+        // and the `_id` index finds it without a scan.
+        let highest = numbered
+            .clone_with_type::<Numbered>()
+            .find_one(doc! {})
+            .sort(doc! { field::ID: -1 })
+            .projection(doc! { field::SEQ: 1 })
+            .await
+            .map_err(doing("reading the highest sequence number"))?;
+        if let Some(Numbered { seq: highest }) = highest {
+            self.counters
+                .update_one(
+                    doc! { field::ID: name },
+                    doc! { "$max": { field::SEQ: highest } },
+                )
+                .await
+                .map_err(doing("raising a counter"))?;
+        }
+        Ok(())
+    }
+
+    /// The next number of counter `name`: one atomic `$inc` on the server.
+    async fn next_seq(&self, name: &str) -> Result<i64, StoreError> {
+        let counter = self
+            .counters
+            .find_one_and_update(
+                doc! { field::ID: name },
+                doc! { "$inc": { field::SEQ: 1_i64 } },
+            )
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(doing("taking a sequence number"))?
+            .ok_or_else(|| StoreError::Internal(format!("counter {name:?} vanished")))?;
+        if counter.seq <= 0 {
+            return Err(StoreError::Internal(format!(
+                "counter {name:?} is at {}",
+                counter.seq
+            )));
+        }
+        Ok(counter.seq)
+    }
+
+    async fn find_room_doc(
+        &self,
+        a: &UserId,
+        b: &UserId,
+        primary: bool,
+    ) -> Result<Option<RoomDoc>, StoreError> {
+        let (a, b) = docs::sorted(a, b);
+        let mut find = self.rooms.find_one(doc! { field::A: a, field::B: b });
+        if primary {
+            find = find.selection_criteria(ReadPreference::Primary.into());
+        }
+        find.await.map_err(doing("finding a room"))
+    }
+
+    /// The message `from` sent with client id `client_id`, if any. `primary` reads from
+    /// the primary, to see a write that a unique index just reported.
+    async fn find_by_client_id(
+        &self,
+        from: &UserId,
+        client_id: &str,
+        primary: bool,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let mut find = self.messages.find_one(doc! {
+            field::FROM: from.as_str(),
+            field::CLIENT_MESSAGE_ID: client_id,
+        });
+        if primary {
+            find = find.selection_criteria(ReadPreference::Primary.into());
+        }
+        find.await
+            .map_err(doing("finding a message by client id"))?
+            .map(MessageDoc::into_message)
+            .transpose()
+    }
+
+    async fn find_messages(
+        &self,
+        filter: Document,
+        sort: Document,
+        limit: i64,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.messages
+            .find(filter)
+            .sort(sort)
+            .limit(limit)
+            .await
+            .map_err(doing("finding messages"))?
+            .map_err(|e| error::store_error("reading messages", e))
+            .and_then(|d| async move { d.into_message() })
+            .try_collect()
+            .await
+    }
+}
+
+/// A `usize` count as a positive MongoDB limit; `None` for zero (which MongoDB would
+/// read as "no limit").
+fn limit(count: usize) -> Option<i64> {
+    (count > 0).then(|| i64::try_from(count).unwrap_or(i64::MAX))
+}
+
+#[async_trait]
+impl ChatStore for MongoStore {
+    async fn register_user(&self, user: &UserId) -> Result<ChatUser, StoreError> {
+        if let Some(found) = self.find_user(user).await? {
+            return Ok(found);
+        }
+        let fresh = UserDoc {
+            id: user.as_str().to_owned(),
+            last_online: None,
+        };
+        match self.users.insert_one(&fresh).await {
+            Ok(_) => fresh.into_user(),
+            // Registered meanwhile: return it as stored.
+            Err(e) if is_duplicate_key(&e) => self
+                .users
+                .find_one(doc! { field::ID: user.as_str() })
+                .selection_criteria(ReadPreference::Primary.into())
+                .await
+                .map_err(doing("reading a user"))?
+                .ok_or_else(|| StoreError::Internal(format!("user {user} vanished")))?
+                .into_user(),
+            Err(e) => Err(error::store_error("registering a user", e)),
+        }
+    }
+
+    async fn find_user(&self, user: &UserId) -> Result<Option<ChatUser>, StoreError> {
+        self.users
+            .find_one(doc! { field::ID: user.as_str() })
+            .await
+            .map_err(doing("reading a user"))?
+            .map(UserDoc::into_user)
+            .transpose()
+    }
+
+    async fn set_last_online(&self, user: &UserId, at: Timestamp) -> Result<(), StoreError> {
+        let filter = doc! { field::ID: user.as_str() };
+        let update = doc! { "$set": { field::LAST_ONLINE: at.millis() } };
+        match self
+            .users
+            .update_one(filter.clone(), update.clone())
+            .upsert(true)
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Two upserts racing to create the user: the server retries these itself
+            // (4.2+), but should one still lose, the user now exists.
+            Err(e) if is_duplicate_key(&e) => self
+                .users
+                .update_one(filter, update)
+                .await
+                .map(|_| ())
+                .map_err(doing("setting last online")),
+            Err(e) => Err(error::store_error("setting last online", e)),
+        }
+    }
+
+    async fn link(&self, a: &UserId, b: &UserId) -> Result<LinkOutcome, StoreError> {
+        if let Some(room) = self.find_room_doc(a, b, false).await? {
+            return Ok(LinkOutcome {
+                room: room.room(),
+                created: false,
+            });
+        }
+        let room = RoomDoc::new(self.next_seq(ROOMS).await?, a, b);
+        match self.rooms.insert_one(&room).await {
+            Ok(_) => Ok(LinkOutcome {
+                room: room.room(),
+                created: true,
+            }),
+            // Another call created the pair's room first: that one is the room.
+            Err(e) if is_duplicate_key(&e) => {
+                let existing = self.find_room_doc(a, b, true).await?.ok_or_else(|| {
+                    StoreError::Internal(format!("room id {} taken twice", room.id))
+                })?;
+                Ok(LinkOutcome {
+                    room: existing.room(),
+                    created: false,
+                })
+            }
+            Err(e) => Err(error::store_error("creating a room", e)),
+        }
+    }
+
+    async fn find_room(&self, a: &UserId, b: &UserId) -> Result<Option<ChatRoomId>, StoreError> {
+        Ok(self
+            .find_room_doc(a, b, false)
+            .await?
+            .map(|room| room.room()))
+    }
+
+    async fn contacts(&self, user: &UserId) -> Result<Vec<ContactRecord>, StoreError> {
+        let me = user.as_str();
+        let rooms: Vec<RoomDoc> = self
+            .rooms
+            .find(doc! { "$or": [ { field::A: me }, { field::B: me } ] })
+            .sort(doc! { field::SEQ: 1 })
+            .await
+            .map_err(doing("listing rooms"))?
+            .try_collect()
+            .await
+            .map_err(doing("reading rooms"))?;
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let others: Vec<&str> = rooms
+            .iter()
+            .map(|r| {
+                if r.a == me {
+                    r.b.as_str()
+                } else {
+                    r.a.as_str()
+                }
+            })
+            .collect();
+        let users: Vec<UserDoc> = self
+            .users
+            .find(doc! { field::ID: { "$in": &others[..] } })
+            .await
+            .map_err(doing("listing contacts"))?
+            .try_collect()
+            .await
+            .map_err(doing("reading contacts"))?;
+        let mut last_online = std::collections::HashMap::with_capacity(users.len());
+        for found in users {
+            let found = found.into_user()?;
+            last_online.insert(found.id, found.last_online);
+        }
+        rooms
+            .iter()
+            .zip(others)
+            .map(|(room, other)| {
+                let other = UserId::parse(other).map_err(|e| {
+                    StoreError::Internal(format!("corrupt room {} in MongoDB: {e}", room.id))
+                })?;
+                Ok(ContactRecord {
+                    last_online: last_online.get(&other).copied().flatten(),
+                    user: other,
+                    room: room.room(),
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_message(
+        &self,
+        message: NewMessage,
+    ) -> Result<(StoredMessage, bool), StoreError> {
+        let client_id = message
+            .client_message_id
+            .as_ref()
+            .map(|c| c.as_str().to_owned());
+        let from = message.from.clone();
+        // A retry usually finds its message here, without spending a number.
+        if let Some(cid) = &client_id
+            && let Some(existing) = self.find_by_client_id(&from, cid, false).await?
+        {
+            return Ok((existing, false));
+        }
+        let doc = MessageDoc::new(self.next_seq(MESSAGES).await?, message);
+        match self.messages.insert_one(&doc).await {
+            Ok(_) => Ok((doc.into_message()?, true)),
+            // The unique (from, clientMessageId) index refused it: a concurrent call
+            // with the same client id stored the message first.
+            Err(e) if is_duplicate_key(&e) => {
+                let Some(cid) = &client_id else {
+                    return Err(StoreError::Internal(format!(
+                        "message id {} taken twice",
+                        doc.id
+                    )));
+                };
+                let existing =
+                    self.find_by_client_id(&from, cid, true)
+                        .await?
+                        .ok_or_else(|| {
+                            StoreError::Internal(format!("message id {} taken twice", doc.id))
+                        })?;
+                Ok((existing, false))
+            }
+            Err(e) => Err(error::store_error("inserting a message", e)),
+        }
+    }
+
+    async fn find_message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError> {
+        self.messages
+            .find_one(doc! { field::ID: id.as_str() })
+            .await
+            .map_err(doing("reading a message"))?
+            .map(MessageDoc::into_message)
+            .transpose()
+    }
+
+    async fn mark_sent(&self, ids: &[MessageId]) -> Result<Vec<StoredMessage>, StoreError> {
+        // Owned, so that the futures below borrow nothing from the caller.
+        let mut ids: Vec<String> = ids.iter().map(|id| id.as_str().to_owned()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        // One compare-and-set per message: each reports whether this call moved it.
+        let moved: Vec<Option<MessageDoc>> = stream::iter(ids)
+            .map(|id: String| {
+                self.messages
+                    .find_one_and_update(
+                        doc! { field::ID: id, field::STATUS: MessageStatus::NotSent.as_str() },
+                        doc! { "$set": { field::STATUS: MessageStatus::Sent.as_str() } },
+                    )
+                    .return_document(ReturnDocument::After)
+                    .into_future()
+            })
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await
+            .map_err(doing("marking messages sent"))?;
+        moved
+            .into_iter()
+            .flatten()
+            .map(MessageDoc::into_message)
+            .collect()
+    }
+
+    async fn mark_read(
+        &self,
+        id: &MessageId,
+        at: Timestamp,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        self.messages
+            .find_one_and_update(
+                doc! {
+                    field::ID: id.as_str(),
+                    field::STATUS: { "$ne": MessageStatus::Read.as_str() },
+                },
+                doc! { "$set": {
+                    field::STATUS: MessageStatus::Read.as_str(),
+                    field::READ_AT: at.millis(),
+                } },
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(doing("marking a message read"))?
+            .map(MessageDoc::into_message)
+            .transpose()
+    }
+
+    async fn history(
+        &self,
+        room: &ChatRoomId,
+        query: &HistoryQuery,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let Some(limit) = limit(query.limit) else {
+            return Ok(Vec::new());
+        };
+        let mut seq = Document::new();
+        if let Some(before) = &query.before {
+            // Numbers past i64 are past every stored one: no bound then.
+            if let Ok(below) = i64::try_from(sequence::below(before.as_str())) {
+                seq.insert("$lt", below);
+            }
+        }
+        if let Some(after) = &query.after {
+            match i64::try_from(sequence::above(after.as_str())) {
+                Ok(above) => {
+                    seq.insert("$gte", above);
+                }
+                Err(_) => return Ok(Vec::new()),
+            }
+        }
+        let mut filter = doc! { field::ROOM: room.as_str() };
+        if !seq.is_empty() {
+            filter.insert(field::SEQ, seq);
+        }
+        if let Some(since) = query.since {
+            filter.insert(field::CREATED_AT, doc! { "$gte": since.millis() });
+        }
+        if query.after.is_some() {
+            // Catching up: the oldest after the cursor.
+            self.find_messages(filter, doc! { field::SEQ: 1 }, limit)
+                .await
+        } else {
+            // The newest, returned oldest first.
+            let mut page = self
+                .find_messages(filter, doc! { field::SEQ: -1 }, limit)
+                .await?;
+            page.reverse();
+            Ok(page)
+        }
+    }
+
+    async fn undelivered(
+        &self,
+        to: &UserId,
+        per_sender: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let Some(per_sender) = limit(per_sender) else {
+            return Ok(Vec::new());
+        };
+        let waiting = doc! {
+            field::TO: to.as_str(),
+            field::STATUS: MessageStatus::NotSent.as_str(),
+        };
+        let senders = self
+            .messages
+            .distinct(field::FROM, waiting.clone())
+            .await
+            .map_err(doing("listing senders"))?;
+        let pages: Vec<Vec<StoredMessage>> = stream::iter(senders)
+            .map(|sender| {
+                let mut filter = waiting.clone();
+                filter.insert(field::FROM, sender);
+                self.find_messages(filter, doc! { field::SEQ: 1 }, per_sender)
+            })
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut all: Vec<StoredMessage> = pages.into_iter().flatten().collect();
+        all.sort_by(|x, y| x.id.cmp(&y.id));
+        Ok(all)
+    }
+}

@@ -1,0 +1,385 @@
+//! The conformance suite and the adapter's own tests, against the MongoDB server at
+//! `CHATZZ_TEST_MONGODB_URL` (default `mongodb://127.0.0.1:27017`). Each test gets a
+//! fresh database, dropped when the test ends. Without a reachable server every test
+//! fails: none is skipped.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use chatzz_core::{
+    ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, LinkOutcome, MessageId,
+    MessageText, NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId,
+};
+use chatzz_store_mongodb::MongoStore;
+use futures_util::TryStreamExt;
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::options::ClientOptions;
+use mongodb::{Client, Database};
+
+fn server_url() -> String {
+    std::env::var("CHATZZ_TEST_MONGODB_URL").unwrap_or_else(|_| "mongodb://127.0.0.1:27017".into())
+}
+
+/// A database name no other test, run or process uses.
+fn unique_name() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() % 10_000_000_000)
+        .unwrap_or(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("chatzz_test_{}_{micros}_{n}", std::process::id())
+}
+
+/// `url` with its path (the database) replaced by `/db`, its options kept.
+fn url_with_db(url: &str, db: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (url, None),
+    };
+    let hosts_start = head.find("://").map_or(0, |i| i + 3);
+    let head = match head[hosts_start..].find('/') {
+        Some(slash) => &head[..hosts_start + slash],
+        None => head,
+    };
+    match query {
+        Some(query) => format!("{head}/{db}?{query}"),
+        None => format!("{head}/{db}"),
+    }
+}
+
+/// A client of the test server that gives up on an unreachable one in seconds.
+async fn client() -> Client {
+    let url = server_url();
+    let mut options = ClientOptions::parse(&url)
+        .await
+        .unwrap_or_else(|e| panic!("bad CHATZZ_TEST_MONGODB_URL {url:?}: {e}"));
+    if options.server_selection_timeout.is_none() {
+        options.server_selection_timeout = Some(Duration::from_secs(5));
+    }
+    Client::with_options(options).unwrap_or_else(|e| panic!("MongoDB client: {e}"))
+}
+
+/// A store on a fresh database, dropped with it.
+#[derive(Debug)]
+struct Scratch {
+    store: MongoStore,
+    db: Database,
+}
+
+async fn scratch_named(names: StoreNames) -> Scratch {
+    let db = client().await.database(&unique_name());
+    let store = MongoStore::new(db.clone(), names)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "no usable MongoDB at {} (set CHATZZ_TEST_MONGODB_URL or start a server): {e}",
+                server_url()
+            )
+        });
+    Scratch { store, db }
+}
+
+async fn scratch() -> Scratch {
+    scratch_named(StoreNames::default()).await
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // Tests run on the multi-threaded runtime, where blocking one worker is allowed.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let db = self.db.clone();
+            tokio::task::block_in_place(|| {
+                let _ = runtime.block_on(db.drop().into_future());
+            });
+        }
+    }
+}
+
+#[async_trait]
+impl ChatStore for Scratch {
+    async fn register_user(&self, user: &UserId) -> Result<ChatUser, StoreError> {
+        self.store.register_user(user).await
+    }
+    async fn find_user(&self, user: &UserId) -> Result<Option<ChatUser>, StoreError> {
+        self.store.find_user(user).await
+    }
+    async fn set_last_online(&self, user: &UserId, at: Timestamp) -> Result<(), StoreError> {
+        self.store.set_last_online(user, at).await
+    }
+    async fn link(&self, a: &UserId, b: &UserId) -> Result<LinkOutcome, StoreError> {
+        self.store.link(a, b).await
+    }
+    async fn find_room(&self, a: &UserId, b: &UserId) -> Result<Option<ChatRoomId>, StoreError> {
+        self.store.find_room(a, b).await
+    }
+    async fn contacts(&self, user: &UserId) -> Result<Vec<ContactRecord>, StoreError> {
+        self.store.contacts(user).await
+    }
+    async fn insert_message(
+        &self,
+        message: NewMessage,
+    ) -> Result<(StoredMessage, bool), StoreError> {
+        self.store.insert_message(message).await
+    }
+    async fn find_message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError> {
+        self.store.find_message(id).await
+    }
+    async fn mark_sent(&self, ids: &[MessageId]) -> Result<Vec<StoredMessage>, StoreError> {
+        self.store.mark_sent(ids).await
+    }
+    async fn mark_read(
+        &self,
+        id: &MessageId,
+        at: Timestamp,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        self.store.mark_read(id, at).await
+    }
+    async fn history(
+        &self,
+        room: &ChatRoomId,
+        query: &HistoryQuery,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.store.history(room, query).await
+    }
+    async fn undelivered(
+        &self,
+        to: &UserId,
+        per_sender: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.store.undelivered(to, per_sender).await
+    }
+}
+
+chatzz_core::chat_store_conformance!(scratch);
+
+/// The value of a helper's step, or a failed test saying which step failed.
+fn ok<T, E: std::fmt::Display>(result: Result<T, E>, what: &str) -> T {
+    result.unwrap_or_else(|e| panic!("{what} failed: {e}"))
+}
+
+fn user(name: &str) -> UserId {
+    ok(UserId::parse(name), "user id")
+}
+
+fn message(room: &ChatRoomId, from: &UserId, to: &UserId, text: &str) -> NewMessage {
+    NewMessage {
+        room: room.clone(),
+        from: from.clone(),
+        to: to.clone(),
+        text: ok(MessageText::parse(text.to_owned(), 1000), "text"),
+        created_at: Timestamp::from_millis(1_000).unwrap_or_else(|| panic!("bad time")),
+        client_message_id: None,
+    }
+}
+
+/// Links alice and bob and sends one message; returns the room and the message.
+async fn chat(store: &impl ChatStore) -> (ChatRoomId, StoredMessage) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    ok(store.register_user(&alice).await, "register_user");
+    ok(store.register_user(&bob).await, "register_user");
+    let room = ok(store.link(&alice, &bob).await, "link").room;
+    let (stored, created) = ok(
+        store
+            .insert_message(message(&room, &alice, &bob, "hi"))
+            .await,
+        "insert_message",
+    );
+    assert!(created);
+    (room, stored)
+}
+
+/// An integer field, whichever BSON integer type the server gave it back as.
+fn integer(doc: &Document, key: &str) -> i64 {
+    match doc.get(key) {
+        Some(Bson::Int64(n)) => *n,
+        Some(Bson::Int32(n)) => i64::from(*n),
+        other => panic!("{key} is not an integer: {other:?}"),
+    }
+}
+
+async fn collection_names(db: &Database) -> Vec<String> {
+    let mut names = ok(db.list_collection_names().await, "list_collection_names");
+    names.sort();
+    names
+}
+
+async fn all_docs(db: &Database, collection: &str) -> Vec<Document> {
+    let cursor = ok(
+        db.collection::<Document>(collection).find(doc! {}).await,
+        "find",
+    );
+    ok(cursor.try_collect().await, "reading documents")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_names_put_data_in_prefixed_collections() {
+    let scratch = scratch_named(StoreNames::with_prefix("app_").unwrap()).await;
+    chat(&scratch).await;
+    let names = collection_names(&scratch.db).await;
+    for expected in ["app_counters", "app_messages", "app_rooms", "app_users"] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+    assert!(
+        !names.iter().any(|n| n.starts_with("chatzz_")),
+        "nothing under the default prefix: {names:?}"
+    );
+    assert_eq!(all_docs(&scratch.db, "app_messages").await.len(), 1);
+    assert_eq!(all_docs(&scratch.db, "app_users").await.len(), 2);
+    assert_eq!(all_docs(&scratch.db, "app_rooms").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_carry_string_ids_and_their_sequence_numbers() {
+    let scratch = scratch().await;
+    let (room, stored) = chat(&scratch).await;
+    let messages = all_docs(&scratch.db, "chatzz_messages").await;
+    assert_eq!(messages.len(), 1);
+    let doc = &messages[0];
+    assert_eq!(doc.get("_id"), Some(&Bson::String(stored.id.to_string())));
+    assert_eq!(stored.id.as_str().len(), 20);
+    let seq = integer(doc, "seq");
+    assert_eq!(
+        chatzz_core::sequence::encode(seq as u64),
+        stored.id.as_str()
+    );
+    assert_eq!(doc.get_str("chatRoomId").unwrap(), room.as_str());
+    assert_eq!(doc.get_str("status").unwrap(), "not_sent");
+    assert_eq!(integer(doc, "createdAt"), 1_000);
+    assert!(
+        !doc.contains_key("clientMessageId"),
+        "absent, not null, without a client id"
+    );
+    let rooms = all_docs(&scratch.db, "chatzz_rooms").await;
+    assert_eq!(rooms[0].get_str("_id").unwrap(), room.as_str());
+    assert_eq!(
+        (
+            rooms[0].get_str("a").unwrap(),
+            rooms[0].get_str("b").unwrap()
+        ),
+        ("alice", "bob")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_itself_refuses_duplicates() {
+    let scratch = scratch().await;
+    let (_, stored) = chat(&scratch).await;
+    // A second room for the pair, written behind the adapter's back.
+    let rooms = scratch.db.collection::<Document>("chatzz_rooms");
+    let twin = rooms
+        .insert_one(doc! { "_id": "twin", "seq": 999_i64, "a": "alice", "b": "bob" })
+        .await;
+    assert!(twin.is_err(), "the unique pair index refuses a second room");
+    // Two messages with one client id from one sender.
+    let messages = scratch.db.collection::<Document>("chatzz_messages");
+    let mut first = all_docs(&scratch.db, "chatzz_messages").await.remove(0);
+    first.insert("_id", "copy-1");
+    first.insert("clientMessageId", "c");
+    messages.insert_one(&first).await.unwrap();
+    first.insert("_id", "copy-2");
+    assert!(
+        messages.insert_one(&first).await.is_err(),
+        "the unique (from, clientMessageId) index refuses a second one"
+    );
+    // Messages without a client id are not caught by that index.
+    first.insert("_id", "copy-3");
+    first.remove("clientMessageId");
+    messages.insert_one(&first).await.unwrap();
+    assert_eq!(
+        scratch.store.find_message(&stored.id).await.unwrap(),
+        Some(stored)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn startup_is_idempotent_and_numbers_never_repeat() {
+    let scratch = scratch().await;
+    let (room, first) = chat(&scratch).await;
+    let (alice, bob) = (user("alice"), user("bob"));
+    // A second process starting on the same database.
+    let again = MongoStore::new(scratch.db.clone(), StoreNames::default())
+        .await
+        .unwrap();
+    let (second, _) = again
+        .insert_message(message(&room, &bob, &alice, "second"))
+        .await
+        .unwrap();
+    assert!(second.id.as_str() > first.id.as_str());
+    // Counters lost (say, a partial restore): startup raises them past what is stored.
+    scratch
+        .db
+        .collection::<Document>("chatzz_counters")
+        .drop()
+        .await
+        .unwrap();
+    let restarted = MongoStore::new(scratch.db.clone(), StoreNames::default())
+        .await
+        .unwrap();
+    let (third, created) = restarted
+        .insert_message(message(&room, &alice, &bob, "third"))
+        .await
+        .unwrap();
+    assert!(created);
+    assert!(third.id.as_str() > second.id.as_str());
+    let carol = user("carol");
+    let other = restarted.link(&alice, &carol).await.unwrap();
+    assert!(other.created);
+    assert!(other.room.as_str() > room.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_takes_the_database_from_the_url() {
+    let name = unique_name();
+    let store = MongoStore::connect(&url_with_db(&server_url(), &name), StoreNames::default())
+        .await
+        .unwrap();
+    store.register_user(&user("alice")).await.unwrap();
+    let db = client().await.database(&name);
+    let users = all_docs(&db, "chatzz_users").await;
+    db.drop().await.unwrap();
+    assert_eq!(users, vec![doc! { "_id": "alice" }]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_needs_a_database_name() {
+    for url in ["mongodb://127.0.0.1:27017", "mongodb://127.0.0.1:27017/"] {
+        let err = MongoStore::connect(url, StoreNames::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Internal(m) if m.contains("names no database")),
+            "{url}: {err}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_is_unavailable() {
+    // A port nobody listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("mongodb://127.0.0.1:{port}/x?serverSelectionTimeoutMS=300");
+    let err = MongoStore::connect(&url, StoreNames::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+}
+
+#[test]
+fn urls_get_their_database_replaced() {
+    assert_eq!(url_with_db("mongodb://h:1", "d"), "mongodb://h:1/d");
+    assert_eq!(url_with_db("mongodb://h:1/", "d"), "mongodb://h:1/d");
+    assert_eq!(
+        url_with_db("mongodb://u:p@h:1,k:2/old?w=1", "d"),
+        "mongodb://u:p@h:1,k:2/d?w=1"
+    );
+    assert_eq!(url_with_db("mongodb://h:1?w=1", "d"), "mongodb://h:1/d?w=1");
+}
