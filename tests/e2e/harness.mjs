@@ -6,6 +6,7 @@
 //
 // Environment:
 //   CHATZZ_BIN        path of the server binary (default: <repo>/target/debug/chatzz)
+//   CHATZZ_E2E_STORE  memory (default), sqlite, postgres or mongodb (see stores.mjs)
 //   CHATZZ_E2E_LOGS=1 always print the server's output when it stops
 //                     (by default it is printed only when a test of the file failed
 //                     or the server exited on its own).
@@ -17,6 +18,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { test as nodeTest, before, after } from 'node:test';
 import { io } from 'socket.io-client';
+import { freshDatabase } from './stores.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const TESTS_DIR = path.resolve(HERE, '..');
@@ -67,7 +69,12 @@ export function uid(prefix = 'user') {
 // Server process
 
 export class Server {
-  constructor({ maxMessageChars, args = [] } = {}) {
+  /**
+   * `database`: run on this `{ url, cleanup }` (from stores.mjs) instead of a fresh one;
+   * the caller then owns it, so a restarted server can find what the first one stored.
+   */
+  constructor({ maxMessageChars, args = [], database } = {}) {
+    this.sharedDatabase = database;
     this.extraArgs = [...args];
     if (maxMessageChars !== undefined) this.extraArgs.push('--max-message-chars', String(maxMessageChars));
     this.url = null;
@@ -91,7 +98,8 @@ export class Server {
     if (!fs.existsSync(CHATZZ_BIN)) {
       throw new Error(`chatzz binary not found at ${CHATZZ_BIN}: build it (cargo build) or set CHATZZ_BIN`);
     }
-    const args = ['--listen', '127.0.0.1:0', '--database', 'memory:', ...this.extraArgs];
+    this.database = this.sharedDatabase ?? freshDatabase();
+    const args = ['--listen', '127.0.0.1:0', '--database', this.database.url, ...this.extraArgs];
     this.args = args;
     const child = spawn(CHATZZ_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -139,6 +147,7 @@ export class Server {
       await this.exited;
       clearTimeout(killer);
     }
+    if (!this.sharedDatabase) this.database?.cleanup();
     if (failures > 0 || this.exitedEarly || process.env.CHATZZ_E2E_LOGS === '1') {
       const why = this.exitedEarly
         ? `server exited on its own (${JSON.stringify(this.exitedEarly)})`
@@ -147,6 +156,17 @@ export class Server {
         `\n----- chatzz output (${CHATZZ_BIN} ${this.args.join(' ')}; ${why}) -----\n` +
           `${this.output}\n----- end of chatzz output -----\n`,
       );
+    }
+  }
+
+  /** Kill the server with SIGKILL: no shutdown, no flushing. */
+  async kill9() {
+    this.stopping = true;
+    for (const s of this.sockets) s.close();
+    this.sockets.clear();
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGKILL');
+      await this.exited;
     }
   }
 

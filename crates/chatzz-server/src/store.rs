@@ -18,17 +18,31 @@ pub enum OpenError {
     Store { url: String, source: StoreError },
 }
 
-/// Opens the store for `url`: `memory:`, `sqlite://PATH` (or `sqlite:PATH`).
+/// The URL without its password, for messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***{}", &url[..scheme_end], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens the store for `url`: `memory:`, `sqlite://PATH` (or `sqlite:PATH`),
+/// `postgres://...`, `mongodb://HOST/DB`.
 pub async fn open(url: &str, names: StoreNames) -> Result<Arc<dyn ChatStore>, OpenError> {
     let scheme = url
         .split_once(':')
         .map(|(scheme, _)| scheme)
         .unwrap_or_default();
     let not_compiled = |feature| OpenError::NotCompiled {
-        url: url.to_owned(),
+        url: redacted(url),
         feature,
     };
-    let _ = &names;
     match scheme {
         "memory" => {
             #[cfg(feature = "memory")]
@@ -42,14 +56,57 @@ pub async fn open(url: &str, names: StoreNames) -> Result<Arc<dyn ChatStore>, Op
                 .await
                 .map(|store| Arc::new(store) as Arc<dyn ChatStore>)
                 .map_err(|source| OpenError::Store {
-                    url: url.to_owned(),
+                    url: redacted(url),
                     source,
                 });
             #[cfg(not(feature = "sqlite"))]
             return Err(not_compiled("sqlite"));
         }
         "postgres" | "postgresql" => Err(not_compiled("postgres")),
-        "mongodb" | "mongodb+srv" => Err(not_compiled("mongodb")),
+        "mongodb" | "mongodb+srv" => {
+            #[cfg(feature = "mongodb")]
+            return chatzz_store_mongodb::MongoStore::connect(url, names)
+                .await
+                .map(|store| Arc::new(store) as Arc<dyn ChatStore>)
+                .map_err(|source| OpenError::Store {
+                    url: redacted(url),
+                    source,
+                });
+            #[cfg(not(feature = "mongodb"))]
+            return Err(not_compiled("mongodb"));
+        }
         _ => Err(OpenError::Unsupported(url.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redacted("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(redacted("mongodb://h:27017/db"), "mongodb://h:27017/db");
+        assert_eq!(redacted("sqlite://a@b.db"), "sqlite://a@b.db");
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    #[tokio::test]
+    async fn a_scheme_not_compiled_in_names_its_feature() {
+        let err = open("postgres://u:pw@localhost/x", StoreNames::default())
+            .await
+            .err();
+        let text = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(text.contains("--features postgres"), "{text}");
+        assert!(!text.contains("pw"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_scheme_is_refused() {
+        let err = open("redis://x", StoreNames::default()).await.err();
+        assert!(matches!(err, Some(OpenError::Unsupported(_))));
     }
 }

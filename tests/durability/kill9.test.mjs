@@ -1,0 +1,58 @@
+// An acked message is committed: it survives `kill -9` of the server. Run against a
+// durable store: CHATZZ_E2E_STORE=sqlite or postgres.
+
+import assert from 'node:assert/strict';
+import { after } from 'node:test';
+import { Server, test, uid, makeContacts, emitAck, ackOk } from '../e2e/harness.mjs';
+import { STORE, freshDatabase } from '../e2e/stores.mjs';
+
+assert.ok(['sqlite', 'postgres'].includes(STORE), `durability runs on sqlite or postgres, not ${STORE}`);
+
+const database = freshDatabase();
+after(() => database.cleanup());
+
+test(`acked messages survive kill -9 during a send burst (${STORE})`, async () => {
+  const first = await new Server({ database }).start();
+  const { a, b, sa } = await makeContacts(first, { prefix: 'k9' });
+  // Fire a burst without waiting, note every message the server acked, and kill the
+  // server while later sends are still in flight.
+  const acked = new Map();
+  const burst = [];
+  for (let i = 0; i < 400; i += 1) {
+    const clientMessageId = uid('cmid');
+    burst.push(
+      emitAck(sa, 'send-message', { userId: b, message: `burst ${i}`, clientMessageId }, 3000)
+        .then(([err, message]) => {
+          if (err === null) acked.set(message._id, message.message);
+        })
+        .catch(() => {}),
+    );
+    if (i === 250) {
+      // Kill once a good part of the burst is acked.
+      while (acked.size < 100) await new Promise((r) => setTimeout(r, 1));
+      await first.kill9();
+    }
+  }
+  await Promise.allSettled(burst);
+  assert.ok(acked.size >= 100, `only ${acked.size} sends were acked before the kill`);
+
+  const second = await new Server({ database }).start();
+  try {
+    const sb = await second.connectUser(b);
+    const stored = new Map();
+    let before;
+    for (;;) {
+      const page = await ackOk(sb, 'get-old-messages', { userId: a, limit: 500, ...(before ? { before } : {}) });
+      for (const m of page) stored.set(m._id, m.message);
+      if (page.length < 500) break;
+      before = page[0]._id;
+    }
+    const lost = [...acked.keys()].filter((id) => stored.get(id) !== acked.get(id));
+    assert.deepEqual(lost, [], `${lost.length} of ${acked.size} acked messages are gone after kill -9`);
+    // Every stored message is there exactly once, in id order.
+    const ids = [...stored.keys()];
+    assert.equal(new Set(ids).size, ids.length);
+  } finally {
+    await second.stop();
+  }
+});
