@@ -93,14 +93,14 @@ mod tests {
         assert_eq!(redacted("sqlite://a@b.db"), "sqlite://a@b.db");
     }
 
-    #[cfg(not(feature = "postgres"))]
+    #[cfg(not(feature = "mongodb"))]
     #[tokio::test]
     async fn a_scheme_not_compiled_in_names_its_feature() {
-        let err = open("postgres://u:pw@localhost/x", StoreNames::default())
+        let err = open("mongodb://u:pw@localhost/x", StoreNames::default())
             .await
             .err();
         let text = err.map(|e| e.to_string()).unwrap_or_default();
-        assert!(text.contains("--features postgres"), "{text}");
+        assert!(text.contains("--features mongodb"), "{text}");
         assert!(!text.contains("pw"), "{text}");
     }
 
