@@ -32,6 +32,15 @@ fn redacted(url: &str) -> String {
     }
 }
 
+/// A scheme whose store this build left out. Unused when every store is compiled in.
+#[allow(dead_code)]
+fn not_compiled(url: &str, feature: &'static str) -> OpenError {
+    OpenError::NotCompiled {
+        url: redacted(url),
+        feature,
+    }
+}
+
 /// Opens the store for `url`: `memory:`, `sqlite://PATH` (or `sqlite:PATH`),
 /// `postgres://...`, `mongodb://HOST/DB`.
 pub async fn open(url: &str, names: StoreNames) -> Result<Arc<dyn ChatStore>, OpenError> {
@@ -39,16 +48,12 @@ pub async fn open(url: &str, names: StoreNames) -> Result<Arc<dyn ChatStore>, Op
         .split_once(':')
         .map(|(scheme, _)| scheme)
         .unwrap_or_default();
-    let not_compiled = |feature| OpenError::NotCompiled {
-        url: redacted(url),
-        feature,
-    };
     match scheme {
         "memory" => {
             #[cfg(feature = "memory")]
             return Ok(Arc::new(chatzz_store_memory::MemoryStore::new()));
             #[cfg(not(feature = "memory"))]
-            return Err(not_compiled("memory"));
+            return Err(not_compiled(url, "memory"));
         }
         "sqlite" => {
             #[cfg(feature = "sqlite")]
@@ -60,9 +65,20 @@ pub async fn open(url: &str, names: StoreNames) -> Result<Arc<dyn ChatStore>, Op
                     source,
                 });
             #[cfg(not(feature = "sqlite"))]
-            return Err(not_compiled("sqlite"));
+            return Err(not_compiled(url, "sqlite"));
         }
-        "postgres" | "postgresql" => Err(not_compiled("postgres")),
+        "postgres" | "postgresql" => {
+            #[cfg(feature = "postgres")]
+            return chatzz_store_postgres::PostgresStore::connect(url, names)
+                .await
+                .map(|store| Arc::new(store) as Arc<dyn ChatStore>)
+                .map_err(|source| OpenError::Store {
+                    url: redacted(url),
+                    source,
+                });
+            #[cfg(not(feature = "postgres"))]
+            return Err(not_compiled(url, "postgres"));
+        }
         "mongodb" | "mongodb+srv" => {
             #[cfg(feature = "mongodb")]
             return chatzz_store_mongodb::MongoStore::connect(url, names)
@@ -73,7 +89,7 @@ pub async fn open(url: &str, names: StoreNames) -> Result<Arc<dyn ChatStore>, Op
                     source,
                 });
             #[cfg(not(feature = "mongodb"))]
-            return Err(not_compiled("mongodb"));
+            return Err(not_compiled(url, "mongodb"));
         }
         _ => Err(OpenError::Unsupported(url.to_owned())),
     }
