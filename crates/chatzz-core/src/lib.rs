@@ -23,9 +23,10 @@ pub use event::{Audience, Delivery, Outcome, ServerEvent};
 pub use id::{ChatRoomId, ClientMessageId, MessageId, SocketId, UserId};
 pub use message::{HistoryQuery, Message, MessageStatus, MessageText, NewMessage, StoredMessage};
 pub use ports::{
-    ChatStore, Clock, DirectoryError, StoreError, StoreNames, SystemClock, UserDirectory,
+    AuthError, Authenticator, ChatStore, Clock, DirectoryError, StoreError, StoreNames,
+    SystemClock, UserDirectory,
 };
 pub use presence::Presence;
-pub use service::{ChatService, Config, HistoryRequest, Session};
+pub use service::{ChatService, Config, HistoryRequest, Session, identify};
 pub use time::Timestamp;
 pub use user::{ChatUser, Contact, ContactRecord, LinkOutcome, PresenceStatus, UserDetails};

@@ -1,14 +1,19 @@
 //! The ports: what the domain needs from the outside world.
 
+mod authenticator;
 mod clock;
 mod directory;
 mod names;
 mod store;
 
+pub use authenticator::{AuthError, Authenticator};
 pub use clock::{Clock, SystemClock};
 pub use directory::{DirectoryError, UserDirectory};
 pub use names::StoreNames;
 pub use store::{ChatStore, StoreError};
 
 #[cfg(any(test, feature = "testing"))]
-pub use {clock::MockClock, directory::MockUserDirectory, store::MockChatStore};
+pub use {
+    authenticator::MockAuthenticator, clock::MockClock, directory::MockUserDirectory,
+    store::MockChatStore,
+};

@@ -1,22 +1,20 @@
-//! Wiring: store, service, Socket.IO, HTTP routes, and the listener.
+//! Wiring: chatzz, HTTP routes, and the listener.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use axum::serve::ListenerExt;
-use chatzz_core::{ChatService, Config, StoreNames, SystemClock};
-use socketioxide::SocketIo;
+use chatzz::{BuildError, Chatzz, ChatzzBuilder, ChatzzHandle, JwtAuthenticator};
 use tokio::net::TcpListener;
 
 use crate::cli::Args;
-use crate::{demo, store};
+use crate::demo;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
-    Store(#[from] store::OpenError),
+    Build(#[from] BuildError),
     #[error("bad configuration: {0}")]
     Config(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -28,29 +26,40 @@ pub enum RunError {
     Serve(std::io::Error),
 }
 
-pub async fn run(args: Args) -> Result<(), RunError> {
-    let names =
-        StoreNames::with_prefix(&args.table_prefix).map_err(|e| RunError::Config(e.message))?;
-    let store = store::open(&args.database, names).await?;
-    let config = Config {
-        max_message_chars: args.max_message_chars as usize,
-        ..Config::default()
-    };
-    // A packet carries at most one message: its text (up to 4 bytes a character, or 6
-    // when JSON-escaped) plus a little JSON around it.
-    let max_packet = (config.max_message_chars * 6 + 4096).max(64 * 1024);
-    let service = Arc::new(ChatService::new(store, Arc::new(SystemClock), config));
+/// How connections authenticate, from the flags: a JWT key, or trusting the claimed
+/// user id, which is refused beyond loopback unless explicitly asked for.
+fn authentication(args: &Args, builder: ChatzzBuilder) -> Result<ChatzzBuilder, RunError> {
+    if let Some(secret) = &args.jwt_secret {
+        if secret.len() < 32 {
+            return Err(RunError::Config(
+                "--jwt-secret must be at least 32 bytes".into(),
+            ));
+        }
+        return Ok(builder.jwt(JwtAuthenticator::hs256(secret.as_bytes())));
+    }
+    if let Some(path) = &args.jwt_public_key {
+        let pem = std::fs::read(path)
+            .map_err(|e| RunError::Config(format!("cannot read {}: {e}", path.display())))?;
+        let jwt = JwtAuthenticator::from_public_key_pem(&pem)
+            .map_err(|e| RunError::Config(e.to_string()))?;
+        return Ok(builder.jwt(jwt));
+    }
+    if !args.listen.ip().is_loopback() && !args.insecure_trust_client_ids {
+        return Err(RunError::Config(format!(
+            "refusing to listen on {} without authentication: give --jwt-secret or --jwt-public-key \
+             (or --insecure-trust-client-ids to let anyone act as anyone)",
+            args.listen
+        )));
+    }
+    Ok(builder.trust_client_user_ids())
+}
 
-    let (layer, io) = SocketIo::builder()
-        // Packets queued per socket before emits to it fail. A connect can owe one
-        // sender a status change per missed message (500 by default), so the default of
-        // 128 would drop some. The queue only takes memory while it is full.
-        .max_buffer_size(4096)
-        .max_payload(max_packet as u64)
-        .ws_max_message_size(max_packet)
-        .ws_max_frame_size(max_packet)
-        .build_layer();
-    chatzz_socketio::attach(&io, service);
+pub async fn run(args: Args) -> Result<(), RunError> {
+    let builder = Chatzz::builder()
+        .store_url(&args.database)
+        .table_prefix(&args.table_prefix)
+        .max_message_chars(args.max_message_chars as usize);
+    let (layer, chat) = authentication(&args, builder)?.build().await?;
 
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -73,18 +82,18 @@ pub async fn run(args: Args) -> Result<(), RunError> {
             tracing::warn!("cannot set TCP_NODELAY: {err}");
         }
     });
-    tracing::info!(%addr, database = %args.database, "chatzz listening");
+    tracing::info!(%addr, "chatzz listening");
     println!("chatzz listening on http://{addr}");
 
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown(io))
+        .with_graceful_shutdown(shutdown(chat))
         .await
         .map_err(RunError::Serve)
 }
 
 /// Resolves on SIGTERM or Ctrl-C, after closing every socket so that presence is
 /// announced and stored.
-async fn shutdown(io: SocketIo) {
+async fn shutdown(chat: ChatzzHandle) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -107,5 +116,5 @@ async fn shutdown(io: SocketIo) {
         () = term => {},
     }
     tracing::info!("shutting down");
-    let _ = tokio::time::timeout(Duration::from_secs(5), io.close()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), chat.close()).await;
 }

@@ -1,4 +1,5 @@
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Parser;
 
@@ -10,8 +11,8 @@ pub struct Args {
     #[arg(long, env = "CHATZZ_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
 
-    /// Where to store chats: `sqlite://PATH` (the default, a file beside you) or
-    /// `memory:` (gone on exit).
+    /// Where to store chats: `sqlite://PATH` (the default, a file beside you),
+    /// `memory:` (gone on exit), `postgres://USER@HOST/DB`, `mongodb://HOST/DB`.
     #[arg(
         long,
         env = "CHATZZ_DATABASE_URL",
@@ -24,6 +25,25 @@ pub struct Args {
     pub table_prefix: String,
 
     /// Longest message text, in Unicode code points.
-    #[arg(long, env = "CHATZZ_MAX_MESSAGE_CHARS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, env = "CHATZZ_MAX_MESSAGE_CHARS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_message_chars: u32,
+
+    /// Require an HS256 JSON Web Token (`auth: { token }`) signed with this secret.
+    #[arg(
+        long,
+        env = "CHATZZ_JWT_SECRET",
+        hide_env_values = true,
+        conflicts_with = "jwt_public_key"
+    )]
+    pub jwt_secret: Option<String>,
+
+    /// Require an RS256 or ES256 JSON Web Token checked with this PEM public key file.
+    #[arg(long, env = "CHATZZ_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+
+    /// Without a JWT option, believe the userId clients claim even when listening beyond
+    /// loopback. Anyone could then act as anyone: for trusted networks only.
+    #[arg(long, env = "CHATZZ_INSECURE_TRUST_CLIENT_IDS")]
+    pub insecure_trust_client_ids: bool,
 }

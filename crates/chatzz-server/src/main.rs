@@ -4,7 +4,6 @@
 mod app;
 mod cli;
 mod demo;
-mod store;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;

@@ -19,15 +19,18 @@ use tokio::sync::watch;
 #[derive(Debug)]
 pub struct Connection {
     pub socket: SocketId,
+    /// Who the handshake credential proved the client to be, if authentication is on.
+    pub verified: Option<UserId>,
     user: Mutex<Option<UserId>>,
     issued: AtomicU64,
     done: watch::Sender<u64>,
 }
 
 impl Connection {
-    pub fn new(socket: SocketId) -> Arc<Self> {
+    pub fn new(socket: SocketId, verified: Option<UserId>) -> Arc<Self> {
         Arc::new(Self {
             socket,
+            verified,
             user: Mutex::new(None),
             issued: AtomicU64::new(0),
             done: watch::Sender::new(0),
@@ -131,7 +134,7 @@ mod tests {
 
     #[tokio::test]
     async fn turns_run_in_ticket_order_whatever_order_tasks_start() {
-        let connection = Connection::new(SocketId::new("s"));
+        let connection = Connection::new(SocketId::new("s"), None);
         let tickets: Vec<Ticket> = (0..5).map(|_| connection.ticket()).collect();
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();

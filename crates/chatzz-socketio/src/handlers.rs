@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use chatzz_core::{ChatError, ChatService, ErrorCode, ServerEvent, Session, SocketId};
+use chatzz_core::{
+    Authenticator, ChatError, ChatService, ErrorCode, ServerEvent, Session, SocketId, UserId,
+    identify,
+};
 use serde_json::Value;
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
@@ -13,22 +16,50 @@ use crate::connection::{Arrival, Connection, Turn};
 use crate::reply::{Responder, deliver, emit_here, user_room};
 use crate::requests;
 
-/// Serves chatzz on the default namespace of `io`.
-pub fn attach(io: &SocketIo, service: Arc<ChatService>) {
+/// Serves chatzz on the default namespace of `io`. With an authenticator, a connection
+/// whose handshake `auth` does not check out is refused (`connect_error`), and the
+/// verified user is the only one its `connect-user` may name.
+pub fn attach(
+    io: &SocketIo,
+    service: Arc<ChatService>,
+    authenticator: Option<Arc<dyn Authenticator>>,
+) {
     // socketioxide sends CONNECT before it runs the connect handler in a task of its own,
     // so an event emitted right at connect could beat the handler. Middlewares finish
-    // before CONNECT is sent: the event handlers are registered in one.
-    let register = move |socket: SocketRef<LocalAdapter>| {
-        register_handlers(&socket, service.clone());
-        async { Ok::<(), std::convert::Infallible>(()) }
+    // before CONNECT is sent: authentication and the event handlers happen in one.
+    let admit = move |socket: SocketRef<LocalAdapter>, TryData(auth): TryData<Value>| {
+        let service = service.clone();
+        let authenticator = authenticator.clone();
+        async move {
+            let verified = match &authenticator {
+                Some(authenticator) => {
+                    let auth = auth.unwrap_or(Value::Null);
+                    match authenticator.authenticate(&auth).await {
+                        Ok(user) => Some(user),
+                        Err(err) => {
+                            tracing::debug!(socket = %socket.id, error = %err, "connection refused");
+                            return Err(err);
+                        }
+                    }
+                }
+                None => None,
+            };
+            register_handlers(&socket, service, verified);
+            Ok(())
+        }
     };
-    io.ns("/", (async || {}).with(register));
+    io.ns("/", (async || {}).with(admit));
 }
 
-fn register_handlers<A: Adapter>(socket: &SocketRef<A>, service: Arc<ChatService>) {
-    socket
-        .extensions
-        .insert(Connection::new(SocketId::new(socket.id.to_string())));
+fn register_handlers<A: Adapter>(
+    socket: &SocketRef<A>,
+    service: Arc<ChatService>,
+    verified: Option<UserId>,
+) {
+    socket.extensions.insert(Connection::new(
+        SocketId::new(socket.id.to_string()),
+        verified,
+    ));
     tracing::debug!(socket = %socket.id, "socket connected");
 
     macro_rules! on {
@@ -99,8 +130,11 @@ async fn connect_user<A: Adapter>(
     payload: Value,
     responder: &mut Responder<A>,
 ) -> Result<(), ChatError> {
-    let user = requests::connect_user(payload)?;
     let connection = turn.connection();
+    let user = identify(
+        requests::connect_user(payload)?,
+        connection.verified.as_ref(),
+    )?;
     let already = connection.session();
     if already.as_ref().is_some_and(|session| session.user != user) {
         return Err(ChatError::new(

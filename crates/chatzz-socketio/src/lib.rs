@@ -11,3 +11,4 @@ mod reply;
 mod requests;
 
 pub use handlers::attach;
+pub use reply::{EVENT, deliver_from_host, user_room};

@@ -4,6 +4,7 @@ use chatzz_core::event::ErrorData;
 use chatzz_core::{Audience, ChatError, Delivery, ServerEvent, UserId};
 use serde::Serialize;
 use serde_json::Value;
+use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef};
 
@@ -24,6 +25,17 @@ pub async fn deliver<A: Adapter>(socket: &SocketRef<A>, deliveries: Vec<Delivery
             Audience::OtherSocketsOf(user) => socket.to(user_room(user)).emit(EVENT, &event).await,
         };
         if let Err(err) = result {
+            tracing::debug!(?to, error = %err, "delivery failed");
+        }
+    }
+}
+
+/// Emits each delivery in order from outside any socket (the host application's own
+/// calls): `OtherSocketsOf` then means every socket of the user.
+pub async fn deliver_from_host(io: &SocketIo, deliveries: Vec<Delivery>) {
+    for Delivery { to, event } in deliveries {
+        let (Audience::User(user) | Audience::OtherSocketsOf(user)) = &to;
+        if let Err(err) = io.within(user_room(user)).emit(EVENT, &event).await {
             tracing::debug!(?to, error = %err, "delivery failed");
         }
     }

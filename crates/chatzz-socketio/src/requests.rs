@@ -24,13 +24,13 @@ fn decode<T: DeserializeOwned>(payload: Value) -> Result<T, ChatError> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ConnectUserPayload {
-    user_id: String,
+    user_id: Option<String>,
 }
 
-/// `connect-user { userId }`
-pub fn connect_user(payload: Value) -> Result<UserId, ChatError> {
+/// `connect-user { userId? }`: the claimed id, which an authenticated connection may omit.
+pub fn connect_user(payload: Value) -> Result<Option<UserId>, ChatError> {
     let payload: ConnectUserPayload = decode(payload)?;
-    UserId::parse(payload.user_id)
+    payload.user_id.map(UserId::parse).transpose()
 }
 
 #[derive(Deserialize)]
@@ -153,10 +153,13 @@ mod tests {
             json!(null),
             json!(true),
         ] {
-            assert_eq!(
-                code(connect_user(json!({ "userId": bad }))),
-                ErrorCode::InvalidArgument
-            );
+            // userId may be null or absent: an authenticated connection need not name itself.
+            if !bad.is_null() {
+                assert_eq!(
+                    code(connect_user(json!({ "userId": bad }))),
+                    ErrorCode::InvalidArgument
+                );
+            }
             assert_eq!(
                 code(add_chat_user(json!({ "userToAdd": bad }))),
                 ErrorCode::InvalidArgument

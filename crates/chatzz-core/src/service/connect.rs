@@ -103,3 +103,43 @@ impl ChatService {
         })
     }
 }
+
+/// Who a `connect-user` registers: the verified identity when the connection was
+/// authenticated (a different claimed id is `forbidden`), else the claimed one.
+pub fn identify(claimed: Option<UserId>, verified: Option<&UserId>) -> Result<UserId, ChatError> {
+    match (claimed, verified) {
+        (Some(claimed), Some(verified)) if claimed != *verified => Err(ChatError::new(
+            ErrorCode::Forbidden,
+            "you can only connect as the user your credential names",
+        )),
+        (_, Some(verified)) => Ok(verified.clone()),
+        (Some(claimed), None) => Ok(claimed),
+        (None, None) => Err(ChatError::invalid("userId is required")),
+    }
+}
+
+#[cfg(test)]
+mod identify_tests {
+    use super::*;
+
+    fn id(s: &str) -> UserId {
+        UserId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_verified_identity_wins_and_cannot_be_changed() {
+        assert_eq!(identify(None, Some(&id("a"))), Ok(id("a")));
+        assert_eq!(identify(Some(id("a")), Some(&id("a"))), Ok(id("a")));
+        let err = identify(Some(id("b")), Some(&id("a"))).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Forbidden);
+    }
+
+    #[test]
+    fn without_authentication_the_claim_is_taken_and_required() {
+        assert_eq!(identify(Some(id("b")), None), Ok(id("b")));
+        assert_eq!(
+            identify(None, None).unwrap_err().code,
+            ErrorCode::InvalidArgument
+        );
+    }
+}

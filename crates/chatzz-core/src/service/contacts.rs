@@ -51,6 +51,17 @@ impl ChatService {
         })
     }
 
+    /// Everyone `user` shares a room with, with presence, in the order they were added.
+    pub async fn contacts(&self, user: &UserId) -> Result<Vec<Contact>, ChatError> {
+        let records = self.store.contacts(user).await?;
+        let mut views = self.views();
+        let mut contacts = Vec::with_capacity(records.len());
+        for record in records {
+            contacts.push(views.contact(record).await?);
+        }
+        Ok(contacts)
+    }
+
     /// The room the session's user shares with `other`, or `not-a-contact`.
     pub(super) async fn room_with(
         &self,

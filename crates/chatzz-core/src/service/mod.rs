@@ -17,6 +17,7 @@ use crate::id::{SocketId, UserId};
 use crate::ports::{ChatStore, Clock, UserDirectory};
 use crate::presence::Presence;
 
+pub use connect::identify;
 pub use history::HistoryRequest;
 
 /// Limits and defaults of the use cases.

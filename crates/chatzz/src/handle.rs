@@ -1,0 +1,102 @@
+//! What the host application can do itself, with the same rules and events as clients.
+
+use std::sync::Arc;
+
+use chatzz_core::{
+    ChatError, ChatService, ClientMessageId, Contact, Message, MessageId, Session, SocketId, UserId,
+};
+use socketioxide::SocketIo;
+
+/// The host's own calls act from no socket: every socket of the user hears of them.
+const HOST_SOCKET: &str = "host";
+
+/// The host application's side of chatzz: send, mark read, list contacts, ask who is
+/// online. Each call follows the same rules and emits the same events to connected
+/// clients as the matching client event. Cheap to clone.
+#[derive(Clone)]
+pub struct ChatzzHandle {
+    service: Arc<ChatService>,
+    io: SocketIo,
+}
+
+impl std::fmt::Debug for ChatzzHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatzzHandle").finish_non_exhaustive()
+    }
+}
+
+impl ChatzzHandle {
+    pub(crate) fn new(service: Arc<ChatService>, io: SocketIo) -> Self {
+        Self { service, io }
+    }
+
+    fn session(user: &UserId) -> Session {
+        Session {
+            user: user.clone(),
+            socket: SocketId::new(HOST_SOCKET),
+        }
+    }
+
+    /// Sends `text` from `from` to `to` (who must be contacts), as `send-message` does:
+    /// stored first, then `new-message` to both users' sockets, `message-status-changed`
+    /// when `to` is online. A `client_message_id` makes a retry safe.
+    pub async fn send_message(
+        &self,
+        from: &UserId,
+        to: &UserId,
+        text: impl Into<String>,
+        client_message_id: Option<&str>,
+    ) -> Result<Message, ChatError> {
+        let client_message_id = client_message_id.map(ClientMessageId::parse).transpose()?;
+        let outcome = self
+            .service
+            .send(&Self::session(from), to, text.into(), client_message_id)
+            .await?;
+        chatzz_socketio::deliver_from_host(&self.io, outcome.deliveries).await;
+        Ok(outcome.reply)
+    }
+
+    /// Links `user` and `other`, as `add-chat-user` from `user` does.
+    pub async fn add_contact(&self, user: &UserId, other: &UserId) -> Result<Contact, ChatError> {
+        let outcome = self
+            .service
+            .add_contact(&Self::session(user), other)
+            .await?;
+        chatzz_socketio::deliver_from_host(&self.io, outcome.deliveries).await;
+        Ok(outcome.reply)
+    }
+
+    /// Marks a message read on behalf of its recipient `user`, as `message-read` does.
+    pub async fn mark_read(
+        &self,
+        user: &UserId,
+        message: &MessageId,
+    ) -> Result<Message, ChatError> {
+        let outcome = self
+            .service
+            .mark_read(&Self::session(user), message)
+            .await?;
+        chatzz_socketio::deliver_from_host(&self.io, outcome.deliveries).await;
+        Ok(outcome.reply)
+    }
+
+    /// `user`'s contacts with their presence, in the order they were added.
+    pub async fn contacts(&self, user: &UserId) -> Result<Vec<Contact>, ChatError> {
+        self.service.contacts(user).await
+    }
+
+    /// Whether `user` has a live socket on this server.
+    pub fn is_online(&self, user: &UserId) -> bool {
+        self.service.presence().is_online(user)
+    }
+
+    /// How many users are online on this server.
+    pub fn online_users(&self) -> usize {
+        self.service.presence().online_users()
+    }
+
+    /// Closes every socket, announcing each user offline; call it on shutdown.
+    pub async fn close(&self) {
+        self.io.close().await;
+    }
+}

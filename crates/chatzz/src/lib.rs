@@ -1,0 +1,48 @@
+//! One-to-one realtime chat for an axum application, over Socket.IO: presence,
+//! contacts, messages with `not_sent -> sent -> read` receipts, offline delivery and
+//! history. [`Chatzz::builder`] takes a store, how to authenticate connections and,
+//! optionally, where user details come from; it returns a layer to mount on your own
+//! `Router` and a [`ChatzzHandle`] for your own handlers and jobs. chatzz takes over
+//! neither your runtime, your router, your state nor your logging.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let (chat_layer, chat) = chatzz::Chatzz::builder()
+//!     .store_url("sqlite://chat.db")
+//!     .jwt(chatzz::JwtAuthenticator::hs256(b"a long random secret"))
+//!     .build()
+//!     .await?;
+//! let app: Router = Router::new()
+//!     .route("/", get(|| async { "my app" }))
+//!     .layer(chat_layer);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await?;
+//! # drop(chat);
+//! # Ok(()) }
+//! ```
+//!
+//! The wire protocol clients speak is in `docs/protocol.md`; how the seed's options map
+//! to this API is in `docs/embedding.md`.
+
+#![deny(missing_docs)]
+
+mod auth;
+mod builder;
+mod details;
+mod handle;
+mod store;
+
+pub use auth::{ClosureAuthenticator, JwtAuthenticator, JwtKeyError};
+pub use builder::{BuildError, Chatzz, ChatzzBuilder};
+pub use details::{CachedDirectory, ClosureDirectory};
+pub use handle::ChatzzHandle;
+pub use store::{OpenError, open_store};
+
+pub use chatzz_core::{
+    AuthError, Authenticator, ChatError, ChatStore, Config, Contact, DirectoryError, ErrorCode,
+    Message, MessageId, MessageStatus, StoreError, StoreNames, UserDetails, UserDirectory, UserId,
+};
+/// The Socket.IO layer to mount on a `Router` (socketioxide's).
+pub use socketioxide::layer::SocketIoLayer;
