@@ -39,19 +39,25 @@ test(`acked messages survive kill -9 during a send burst (${STORE})`, async () =
   const second = await new Server({ database }).start();
   try {
     const sb = await second.connectUser(b);
-    const stored = new Map();
+    // Page back through the whole history, newest page first.
+    const pages = [];
     let before;
     for (;;) {
       const page = await ackOk(sb, 'get-old-messages', { userId: a, limit: 500, ...(before ? { before } : {}) });
-      for (const m of page) stored.set(m._id, m.message);
+      pages.unshift(page);
       if (page.length < 500) break;
       before = page[0]._id;
     }
+    const history = pages.flat();
+    const stored = new Map(history.map((m) => [m._id, m.message]));
     const lost = [...acked.keys()].filter((id) => stored.get(id) !== acked.get(id));
     assert.deepEqual(lost, [], `${lost.length} of ${acked.size} acked messages are gone after kill -9`);
-    // Every stored message is there exactly once, in id order.
-    const ids = [...stored.keys()];
-    assert.equal(new Set(ids).size, ids.length);
+    // Every stored message is there exactly once, in id order, and each text once.
+    const ids = history.map((m) => m._id);
+    assert.equal(new Set(ids).size, ids.length, 'no message appears twice');
+    assert.deepEqual(ids, [...ids].sort(), 'history is in id order');
+    const texts = history.map((m) => m.message);
+    assert.equal(new Set(texts).size, texts.length, 'no send was stored twice');
   } finally {
     await second.stop();
   }

@@ -26,7 +26,7 @@ pub use ports::{
     AuthError, Authenticator, ChatStore, Clock, DirectoryError, StoreError, StoreNames,
     SystemClock, UserDirectory,
 };
-pub use presence::Presence;
+pub use presence::{Leaving, Presence};
 pub use service::{ChatService, Config, HistoryRequest, Session, identify};
 pub use time::Timestamp;
 pub use user::{ChatUser, Contact, ContactRecord, LinkOutcome, PresenceStatus, UserDetails};

@@ -14,6 +14,17 @@ pub struct Added {
     pub came_online: bool,
 }
 
+/// What [`Presence::remove_unless_last`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leaving {
+    /// The socket was not live.
+    NotPresent,
+    /// The socket was removed; the user still has others.
+    Removed,
+    /// The socket is the user's last; it was left in place.
+    Last,
+}
+
 /// The live sockets of each user in this process. Each change reports whether it
 /// flipped the user's presence, atomically, so that exactly one online and one offline
 /// announcement happen per flip however sockets race.
@@ -68,6 +79,25 @@ impl Presence {
         })
     }
 
+    /// Removes the socket unless it is the user's last one, which stays until
+    /// [`remove`](Self::remove): the last socket's departure must first be recorded,
+    /// and a failure to record it must leave presence as it was.
+    pub fn remove_unless_last(&self, user: &UserId, socket: &SocketId) -> Leaving {
+        self.with(|map| {
+            let Some(sockets) = map.get_mut(user) else {
+                return Leaving::NotPresent;
+            };
+            if !sockets.contains(socket) {
+                return Leaving::NotPresent;
+            }
+            if sockets.len() == 1 {
+                return Leaving::Last;
+            }
+            sockets.remove(socket);
+            Leaving::Removed
+        })
+    }
+
     pub fn is_online(&self, user: &UserId) -> bool {
         self.with(|map| map.contains_key(user))
     }
@@ -110,6 +140,24 @@ mod tests {
         presence.add(&alice, &tab1);
         assert!(!presence.remove(&alice, &SocketId::new("other")));
         assert!(presence.is_online(&alice));
+    }
+
+    #[test]
+    fn the_last_socket_stays_until_removed() {
+        let presence = Presence::new();
+        let (alice, tab1) = ids("alice", "s1");
+        let (_, tab2) = ids("alice", "s2");
+        assert_eq!(
+            presence.remove_unless_last(&alice, &tab1),
+            Leaving::NotPresent
+        );
+        presence.add(&alice, &tab1);
+        presence.add(&alice, &tab2);
+        assert_eq!(presence.remove_unless_last(&alice, &tab1), Leaving::Removed);
+        assert_eq!(presence.remove_unless_last(&alice, &tab2), Leaving::Last);
+        assert!(presence.is_online(&alice));
+        assert!(presence.remove(&alice, &tab2));
+        assert!(!presence.is_online(&alice));
     }
 
     #[test]

@@ -1,4 +1,6 @@
 //! Test support for adapters (feature `testing`): the one conformance suite of the
-//! [`ChatStore`](crate::ChatStore) port that every storage adapter runs.
+//! [`ChatStore`](crate::ChatStore) port that every storage adapter runs, and
+//! [`FaultyStore`](faulty::FaultyStore), a decorator that makes any store fail on demand.
 
 pub mod conformance;
+pub mod faulty;

@@ -110,12 +110,26 @@ fn register_handlers<A: Adapter>(
             return;
         };
         tracing::debug!(socket = %socket.id, user = %session.user, "socket disconnected");
-        match service.disconnect(&session).await {
-            Ok(outcome) => deliver(&socket, outcome.deliveries).await,
-            Err(error) => tracing::warn!(user = %session.user, %error, "disconnect failed"),
+        // A failed disconnect changed nothing (the user still shows online), so it is
+        // retried until the store answers; after that long, the user leaves unannounced.
+        for delay in DISCONNECT_RETRY_DELAYS_MS {
+            match service.disconnect(&session).await {
+                Ok(outcome) => return deliver(&socket, outcome.deliveries).await,
+                Err(error) => {
+                    tracing::warn!(user = %session.user, %error, retry_in_ms = delay, "disconnect failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                }
+            }
         }
+        service.abandon(&session);
     });
 }
+
+/// Waits between attempts to record a departure: about five minutes in all.
+const DISCONNECT_RETRY_DELAYS_MS: [u64; 14] = [
+    100, 250, 500, 1_000, 2_000, 4_000, 8_000, 15_000, 30_000, 30_000, 60_000, 60_000, 60_000,
+    60_000,
+];
 
 fn session_of(turn: &Turn) -> Result<Session, ChatError> {
     turn.connection()

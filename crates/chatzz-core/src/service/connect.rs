@@ -58,23 +58,37 @@ impl ChatService {
             .store
             .undelivered(user, self.config.missed_messages_per_sender)
             .await?;
-        let ids: Vec<_> = waiting.into_iter().map(|m| m.id).collect();
-        let delivered = if ids.is_empty() {
-            Vec::new()
-        } else {
-            self.store.mark_sent(&ids).await?
-        };
-
+        let ids: Vec<_> = waiting.iter().map(|m| m.id.clone()).collect();
         let mut deliveries = Vec::new();
         let mut missed_messages: BTreeMap<UserId, Vec<Message>> = BTreeMap::new();
-        for stored in delivered {
+        let handed_over = if ids.is_empty() {
+            Vec::new()
+        } else {
+            match self.store.mark_sent(&ids).await {
+                Ok(delivered) => {
+                    for stored in &delivered {
+                        deliveries.push(Delivery::new(
+                            Audience::User(stored.from.clone()),
+                            ServerEvent::MessageStatusChanged(views.message(stored.clone()).await?),
+                        ));
+                    }
+                    delivered
+                }
+                // Whether the change was stored is unknown: hand the messages over anyway
+                // (as `not_sent`). If it was not stored they come again next time, and
+                // clients dedupe by id; what must not happen is that they never come.
+                Err(err) => {
+                    tracing::warn!(%user, error = %err, "could not mark missed messages sent");
+                    waiting
+                }
+            }
+        };
+        for stored in handed_over {
             let sender = stored.from.clone();
-            let message = views.message(stored).await?;
-            deliveries.push(Delivery::new(
-                Audience::User(sender.clone()),
-                ServerEvent::MessageStatusChanged(message.clone()),
-            ));
-            missed_messages.entry(sender).or_default().push(message);
+            missed_messages
+                .entry(sender)
+                .or_default()
+                .push(views.message(stored).await?);
         }
 
         if came_online {

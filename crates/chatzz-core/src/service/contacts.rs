@@ -21,8 +21,13 @@ impl ChatService {
             .known_details(other)
             .await?
             .ok_or_else(|| ChatError::new(ErrorCode::UnknownUser, "no such user"))?;
-        let link = self.store.link(me, other).await?;
+        // Everything that can fail is read before linking: once the room exists, a retry
+        // finds it already there and would not announce it again.
         let other_record = self.store.find_user(other).await?;
+        let my_record = self.store.find_user(me).await?;
+        let mut views = self.views();
+        let my_details = views.details(me).await?;
+        let link = self.store.link(me, other).await?;
         let contact = Contact {
             details: other_details,
             chat_room_id: link.room.clone(),
@@ -32,10 +37,8 @@ impl ChatService {
 
         let mut deliveries = Vec::new();
         if link.created {
-            let my_record = self.store.find_user(me).await?;
-            let mut views = self.views();
             let me_as_contact = Contact {
-                details: views.details(me).await?,
+                details: my_details,
                 chat_room_id: link.room,
                 status: PresenceStatus::Online,
                 last_online: my_record.and_then(|u| u.last_online),

@@ -54,7 +54,11 @@ impl ChatService {
         let delivered = if waiting.is_empty() {
             Vec::new()
         } else {
-            self.store.mark_sent(&waiting).await?
+            // The page is read: failing to record delivery must not hide it.
+            self.store.mark_sent(&waiting).await.unwrap_or_else(|err| {
+                tracing::warn!(user = %session.user, error = %err, "could not mark history sent");
+                Vec::new()
+            })
         };
 
         let mut views = self.views();

@@ -1,0 +1,803 @@
+//! A [`ChatStore`] decorator that injects failures, for testing what the use cases do
+//! when storage fails: [`FaultyStore`] wraps any store and consults a shared
+//! [`FaultPlan`] on every call.
+//!
+//! A planned fault either *refuses* the call (it never reaches the wrapped store and
+//! reports [`StoreError::Unavailable`]) or *loses the reply* (the wrapped store runs the
+//! call, then [`StoreError::Unavailable`] is reported instead of its answer: the
+//! ambiguous case the port documents, "a write that reports this may or may not have
+//! happened"). Faults are chosen by rules: the next `n` calls, every call, one call
+//! counted from now, or each call with a probability drawn from a seeded generator, each
+//! for any method, only writes, or one [`Method`].
+//!
+//! chatzz-core has no runtime, so a planned [`delay`](FaultPlan::delay) sleeps through a
+//! function the test hands to [`FaultyStore::with_sleep`] (`tokio::time::sleep`, say).
+//!
+//! ```
+//! # use chatzz_core::testing::faulty::{FaultyStore, Method};
+//! # fn demo<S: chatzz_core::ChatStore>(inner: S) {
+//! let store = FaultyStore::new(inner);
+//! let plan = store.plan(); // a handle that stays with the test
+//! plan.fail_next(2); // the next two calls, whatever they are, are refused
+//! plan.lose_reply_next(Method::InsertMessage, 1); // then an insert happens but "fails"
+//! plan.heal(); // ...or forget every rule
+//! # }
+//! ```
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::future::BoxFuture;
+
+use crate::id::{ChatRoomId, MessageId, UserId};
+use crate::message::{HistoryQuery, NewMessage, StoredMessage};
+use crate::ports::{ChatStore, StoreError};
+use crate::time::Timestamp;
+use crate::user::{ChatUser, ContactRecord, LinkOutcome};
+
+/// One method of [`ChatStore`]. Parses from and displays as its Rust name
+/// (`"insert_message"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    RegisterUser,
+    FindUser,
+    SetLastOnline,
+    Link,
+    FindRoom,
+    Contacts,
+    InsertMessage,
+    FindMessage,
+    MarkSent,
+    MarkRead,
+    History,
+    Undelivered,
+}
+
+impl Method {
+    /// Every method, in the order the port declares them.
+    pub const ALL: [Method; 12] = [
+        Method::RegisterUser,
+        Method::FindUser,
+        Method::SetLastOnline,
+        Method::Link,
+        Method::FindRoom,
+        Method::Contacts,
+        Method::InsertMessage,
+        Method::FindMessage,
+        Method::MarkSent,
+        Method::MarkRead,
+        Method::History,
+        Method::Undelivered,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::RegisterUser => "register_user",
+            Method::FindUser => "find_user",
+            Method::SetLastOnline => "set_last_online",
+            Method::Link => "link",
+            Method::FindRoom => "find_room",
+            Method::Contacts => "contacts",
+            Method::InsertMessage => "insert_message",
+            Method::FindMessage => "find_message",
+            Method::MarkSent => "mark_sent",
+            Method::MarkRead => "mark_read",
+            Method::History => "history",
+            Method::Undelivered => "undelivered",
+        }
+    }
+
+    /// Whether the method may change what is stored.
+    pub fn is_write(self) -> bool {
+        matches!(
+            self,
+            Method::RegisterUser
+                | Method::SetLastOnline
+                | Method::Link
+                | Method::InsertMessage
+                | Method::MarkSent
+                | Method::MarkRead
+        )
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The name is not one of [`ChatStore`]'s methods.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no ChatStore method is called {0:?}")]
+pub struct UnknownMethod(pub String);
+
+impl std::str::FromStr for Method {
+    type Err = UnknownMethod;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| UnknownMethod(name.to_owned()))
+    }
+}
+
+/// Which calls a rule applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Any,
+    /// Calls of methods that may change what is stored ([`Method::is_write`]).
+    Writes,
+    Only(Method),
+}
+
+impl Target {
+    fn matches(self, method: Method) -> bool {
+        match self {
+            Target::Any => true,
+            Target::Writes => method.is_write(),
+            Target::Only(m) => m == method,
+        }
+    }
+}
+
+impl From<Method> for Target {
+    fn from(method: Method) -> Self {
+        Target::Only(method)
+    }
+}
+
+/// How an injected failure fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// The call never reaches the wrapped store and reports `Unavailable`.
+    Refuse,
+    /// The wrapped store runs the call; `Unavailable` is reported instead of its answer
+    /// (a write that happened although the caller was told it failed).
+    LoseReply,
+}
+
+/// When a rule fires, counted over the calls its [`Target`] matches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Trigger {
+    /// The next `n` matching calls; the rule is then spent.
+    Next(u32),
+    /// Let `skip` matching calls through, fail the one after, and be spent.
+    After { skip: u32 },
+    /// Every matching call, until [`FaultPlan::heal`].
+    Always,
+    /// Each matching call with this probability (0.0 to 1.0), drawn from a generator
+    /// seeded with `seed`: the same seed and the same calls give the same failures.
+    Chance { probability: f64, seed: u64 },
+}
+
+/// What happened to one call that went through a [`FaultyStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Call {
+    pub method: Method,
+    /// `None` when the call went through untouched.
+    pub fault: Option<FaultKind>,
+}
+
+#[derive(Debug)]
+enum Firing {
+    Next(u32),
+    After(u32),
+    Always,
+    Chance { probability: f64, rng: SplitMix64 },
+}
+
+#[derive(Debug)]
+struct Rule {
+    target: Target,
+    kind: FaultKind,
+    firing: Firing,
+}
+
+impl Rule {
+    /// Whether the rule fails this matching call, updating its counters.
+    fn fires(&mut self) -> bool {
+        match &mut self.firing {
+            Firing::Next(n) => {
+                if *n == 0 {
+                    return false;
+                }
+                *n -= 1;
+                true
+            }
+            Firing::After(skip) => match skip.checked_sub(1) {
+                Some(left) => {
+                    *skip = left;
+                    false
+                }
+                None => {
+                    self.firing = Firing::Next(0);
+                    true
+                }
+            },
+            Firing::Always => true,
+            Firing::Chance { probability, rng } => rng.next_unit() < *probability,
+        }
+    }
+
+    fn spent(&self) -> bool {
+        matches!(self.firing, Firing::Next(0))
+    }
+}
+
+/// A small, good-enough generator (SplitMix64), so that chatzz-core needs no `rand`.
+#[derive(Debug, Clone)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)`.
+    fn next_unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[derive(Debug, Default)]
+struct PlanState {
+    rules: Vec<Rule>,
+    delays: Vec<(Target, Duration)>,
+    calls: Vec<Call>,
+}
+
+/// What to inject, shared between a [`FaultyStore`] and the test that steers it: clone it
+/// freely, every clone is the same plan. Rules are consulted in the order they were
+/// added; the first that fires decides the call, and the rules after it do not see that
+/// call (so do not count it). An empty plan passes every call through.
+#[derive(Debug, Clone, Default)]
+pub struct FaultPlan {
+    state: Arc<Mutex<PlanState>>,
+}
+
+impl FaultPlan {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut PlanState) -> T) -> T {
+        // A test that panicked mid-call leaves consistent data: every change is one push
+        // or one counter update.
+        let mut guard = self
+            .state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        f(&mut guard)
+    }
+
+    /// Adds a rule.
+    pub fn inject(&self, target: impl Into<Target>, kind: FaultKind, trigger: Trigger) {
+        let firing = match trigger {
+            Trigger::Next(n) => Firing::Next(n),
+            Trigger::After { skip } => Firing::After(skip),
+            Trigger::Always => Firing::Always,
+            Trigger::Chance { probability, seed } => Firing::Chance {
+                probability,
+                rng: SplitMix64(seed),
+            },
+        };
+        let target = target.into();
+        self.with(|s| {
+            s.rules.push(Rule {
+                target,
+                kind,
+                firing,
+            })
+        });
+    }
+
+    /// Refuses the next `n` calls, whatever their method.
+    pub fn fail_next(&self, n: u32) {
+        self.inject(Target::Any, FaultKind::Refuse, Trigger::Next(n));
+    }
+
+    /// Refuses the next `n` calls of `method`.
+    pub fn fail_next_of(&self, method: Method, n: u32) {
+        self.inject(method, FaultKind::Refuse, Trigger::Next(n));
+    }
+
+    /// Refuses every call of `method` until [`heal`](Self::heal).
+    pub fn fail_method(&self, method: Method) {
+        self.inject(method, FaultKind::Refuse, Trigger::Always);
+    }
+
+    /// Refuses every call until [`heal`](Self::heal): the store is down.
+    pub fn fail_all(&self) {
+        self.inject(Target::Any, FaultKind::Refuse, Trigger::Always);
+    }
+
+    /// Refuses the `nth` call (1-based) from now, whatever its method.
+    pub fn fail_call(&self, nth: u32) {
+        self.inject(
+            Target::Any,
+            FaultKind::Refuse,
+            Trigger::After {
+                skip: nth.saturating_sub(1),
+            },
+        );
+    }
+
+    /// Runs the next `n` calls of `method` in the wrapped store but reports them
+    /// `Unavailable`.
+    pub fn lose_reply_next(&self, method: Method, n: u32) {
+        self.inject(method, FaultKind::LoseReply, Trigger::Next(n));
+    }
+
+    /// Runs the `nth` call (1-based) from now in the wrapped store but reports it
+    /// `Unavailable`, whatever its method.
+    pub fn lose_reply_of_call(&self, nth: u32) {
+        self.inject(
+            Target::Any,
+            FaultKind::LoseReply,
+            Trigger::After {
+                skip: nth.saturating_sub(1),
+            },
+        );
+    }
+
+    /// Refuses each call with `probability`, drawn from a generator seeded with `seed`.
+    pub fn fail_randomly(&self, probability: f64, seed: u64) {
+        self.inject(
+            Target::Any,
+            FaultKind::Refuse,
+            Trigger::Chance { probability, seed },
+        );
+    }
+
+    /// Sleeps `duration` before each matching call, through the function given to
+    /// [`FaultyStore::with_sleep`]. A store without one panics on a delayed call rather
+    /// than silently not delaying.
+    pub fn delay(&self, target: impl Into<Target>, duration: Duration) {
+        let target = target.into();
+        self.with(|s| s.delays.push((target, duration)));
+    }
+
+    /// Forgets every rule and delay: the store works again. The call log is kept.
+    pub fn heal(&self) {
+        self.with(|s| {
+            s.rules.clear();
+            s.delays.clear();
+        });
+    }
+
+    /// Every call so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.with(|s| s.calls.clone())
+    }
+
+    /// How many calls were made so far.
+    pub fn call_count(&self) -> usize {
+        self.with(|s| s.calls.len())
+    }
+
+    /// How many calls were made to `method` so far.
+    pub fn calls_to(&self, method: Method) -> usize {
+        self.with(|s| s.calls.iter().filter(|c| c.method == method).count())
+    }
+
+    /// How many failures were injected so far.
+    pub fn injected(&self) -> usize {
+        self.with(|s| s.calls.iter().filter(|c| c.fault.is_some()).count())
+    }
+
+    /// Decides one call: how long to sleep first and which fault, if any, to inject.
+    fn decide(&self, method: Method) -> (Option<Duration>, Option<FaultKind>) {
+        self.with(|s| {
+            let delay = s
+                .delays
+                .iter()
+                .find(|(target, _)| target.matches(method))
+                .map(|(_, d)| *d);
+            let mut fault = None;
+            for rule in s.rules.iter_mut().filter(|r| r.target.matches(method)) {
+                if rule.fires() {
+                    fault = Some(rule.kind);
+                    break;
+                }
+            }
+            s.rules.retain(|r| !r.spent());
+            s.calls.push(Call { method, fault });
+            (delay, fault)
+        })
+    }
+}
+
+/// An async sleep, injected because chatzz-core has no runtime.
+pub type Sleep = Arc<dyn Fn(Duration) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// A [`ChatStore`] that fails as its [`FaultPlan`] says and otherwise passes every call
+/// to the store it wraps.
+pub struct FaultyStore<S> {
+    inner: S,
+    plan: FaultPlan,
+    sleep: Option<Sleep>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for FaultyStore<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FaultyStore")
+            .field("inner", &self.inner)
+            .field("plan", &self.plan)
+            .field("has_sleep", &self.sleep.is_some())
+            .finish()
+    }
+}
+
+impl<S: ChatStore> FaultyStore<S> {
+    /// Wraps `inner` with an empty plan: every call goes through until the plan changes.
+    pub fn new(inner: S) -> Self {
+        Self::with_plan(inner, FaultPlan::new())
+    }
+
+    /// Wraps `inner`, steered by `plan`.
+    pub fn with_plan(inner: S, plan: FaultPlan) -> Self {
+        Self {
+            inner,
+            plan,
+            sleep: None,
+        }
+    }
+
+    /// Gives planned delays a way to sleep.
+    pub fn with_sleep(
+        mut self,
+        sleep: impl Fn(Duration) -> BoxFuture<'static, ()> + Send + Sync + 'static,
+    ) -> Self {
+        self.sleep = Some(Arc::new(sleep));
+        self
+    }
+
+    /// A handle on the plan (the same plan, not a copy).
+    pub fn plan(&self) -> FaultPlan {
+        self.plan.clone()
+    }
+
+    /// The wrapped store, to look at what is really stored without injecting anything.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// Runs one call under the plan.
+    async fn call<'a, T, F>(
+        &'a self,
+        method: Method,
+        run: impl FnOnce(&'a S) -> F,
+    ) -> Result<T, StoreError>
+    where
+        F: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let (delay, fault) = self.plan.decide(method);
+        if let Some(duration) = delay {
+            let Some(sleep) = &self.sleep else {
+                panic!(
+                    "FaultyStore: a delay is planned for {method} but no sleep function was given \
+                     (build the store with FaultyStore::with_sleep)"
+                );
+            };
+            sleep(duration).await;
+        }
+        let injected = || StoreError::Unavailable(format!("injected failure of {method}"));
+        match fault {
+            None => run(&self.inner).await,
+            Some(FaultKind::Refuse) => Err(injected()),
+            // The store's own error, if it had one, is as good an answer as ours.
+            Some(FaultKind::LoseReply) => run(&self.inner).await.and_then(|_| Err(injected())),
+        }
+    }
+}
+
+#[async_trait]
+impl<S: ChatStore> ChatStore for FaultyStore<S> {
+    async fn register_user(&self, user: &UserId) -> Result<ChatUser, StoreError> {
+        self.call(Method::RegisterUser, |s| s.register_user(user))
+            .await
+    }
+
+    async fn find_user(&self, user: &UserId) -> Result<Option<ChatUser>, StoreError> {
+        self.call(Method::FindUser, |s| s.find_user(user)).await
+    }
+
+    async fn set_last_online(&self, user: &UserId, at: Timestamp) -> Result<(), StoreError> {
+        self.call(Method::SetLastOnline, |s| s.set_last_online(user, at))
+            .await
+    }
+
+    async fn link(&self, a: &UserId, b: &UserId) -> Result<LinkOutcome, StoreError> {
+        self.call(Method::Link, |s| s.link(a, b)).await
+    }
+
+    async fn find_room(&self, a: &UserId, b: &UserId) -> Result<Option<ChatRoomId>, StoreError> {
+        self.call(Method::FindRoom, |s| s.find_room(a, b)).await
+    }
+
+    async fn contacts(&self, user: &UserId) -> Result<Vec<ContactRecord>, StoreError> {
+        self.call(Method::Contacts, |s| s.contacts(user)).await
+    }
+
+    async fn insert_message(
+        &self,
+        message: NewMessage,
+    ) -> Result<(StoredMessage, bool), StoreError> {
+        self.call(Method::InsertMessage, |s| s.insert_message(message))
+            .await
+    }
+
+    async fn find_message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError> {
+        self.call(Method::FindMessage, |s| s.find_message(id)).await
+    }
+
+    async fn mark_sent(&self, ids: &[MessageId]) -> Result<Vec<StoredMessage>, StoreError> {
+        self.call(Method::MarkSent, |s| s.mark_sent(ids)).await
+    }
+
+    async fn mark_read(
+        &self,
+        id: &MessageId,
+        at: Timestamp,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        self.call(Method::MarkRead, |s| s.mark_read(id, at)).await
+    }
+
+    async fn history(
+        &self,
+        room: &ChatRoomId,
+        query: &HistoryQuery,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.call(Method::History, |s| s.history(room, query)).await
+    }
+
+    async fn undelivered(
+        &self,
+        to: &UserId,
+        per_sender: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.call(Method::Undelivered, |s| s.undelivered(to, per_sender))
+            .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    use futures_executor::block_on;
+
+    use crate::id::ClientMessageId;
+    use crate::message::{MessageStatus, MessageText};
+    use crate::ports::MockChatStore;
+
+    fn user(name: &str) -> UserId {
+        UserId::parse(name).unwrap()
+    }
+
+    fn unavailable(result: Result<impl fmt::Debug, StoreError>) -> bool {
+        matches!(result, Err(StoreError::Unavailable(_)))
+    }
+
+    fn new_message() -> NewMessage {
+        NewMessage {
+            room: ChatRoomId::new("r"),
+            from: user("alice"),
+            to: user("bob"),
+            text: MessageText::parse("hi".into(), 10).unwrap(),
+            created_at: Timestamp::from_millis(0).unwrap(),
+            client_message_id: Some(ClientMessageId::parse("c1").unwrap()),
+        }
+    }
+
+    fn stored(message: &NewMessage) -> StoredMessage {
+        StoredMessage {
+            id: MessageId::new("m1"),
+            room: message.room.clone(),
+            from: message.from.clone(),
+            to: message.to.clone(),
+            text: message.text.as_str().to_owned(),
+            status: MessageStatus::NotSent,
+            created_at: message.created_at,
+            read_at: None,
+            client_message_id: message.client_message_id.clone(),
+        }
+    }
+
+    /// A store whose `find_user` answers `Ok(None)` exactly `times` times.
+    fn finding(times: usize) -> FaultyStore<MockChatStore> {
+        let mut inner = MockChatStore::new();
+        inner
+            .expect_find_user()
+            .times(times)
+            .returning(|_| Ok(None));
+        FaultyStore::new(inner)
+    }
+
+    #[test]
+    fn an_empty_plan_passes_every_call_through() {
+        let store = finding(2);
+        let alice = user("alice");
+        assert_eq!(block_on(store.find_user(&alice)), Ok(None));
+        assert_eq!(block_on(store.find_user(&alice)), Ok(None));
+        let plan = store.plan();
+        assert_eq!(plan.call_count(), 2);
+        assert_eq!(plan.injected(), 0);
+        assert_eq!(
+            plan.calls()[0],
+            Call {
+                method: Method::FindUser,
+                fault: None
+            }
+        );
+    }
+
+    #[test]
+    fn fail_next_refuses_calls_before_they_reach_the_store() {
+        let store = finding(1);
+        let plan = store.plan();
+        plan.fail_next(2);
+        let alice = user("alice");
+        assert!(unavailable(block_on(store.find_user(&alice))));
+        assert!(unavailable(block_on(store.find_user(&alice))));
+        assert_eq!(block_on(store.find_user(&alice)), Ok(None));
+        assert_eq!(plan.injected(), 2);
+        assert_eq!(plan.calls()[1].fault, Some(FaultKind::Refuse));
+    }
+
+    #[test]
+    fn fail_method_fails_only_that_method_until_healed() {
+        let mut inner = MockChatStore::new();
+        inner.expect_find_room().times(1).returning(|_, _| Ok(None));
+        inner.expect_link().times(1).returning(|_, _| {
+            Ok(LinkOutcome {
+                room: ChatRoomId::new("r"),
+                created: true,
+            })
+        });
+        let store = FaultyStore::new(inner);
+        let plan = store.plan();
+        plan.fail_method("link".parse().unwrap());
+        let (a, b) = (user("a"), user("b"));
+        assert!(unavailable(block_on(store.link(&a, &b))));
+        assert!(unavailable(block_on(store.link(&a, &b))));
+        assert_eq!(block_on(store.find_room(&a, &b)), Ok(None));
+        plan.heal();
+        assert!(block_on(store.link(&a, &b)).is_ok());
+        assert_eq!(plan.calls_to(Method::Link), 3);
+    }
+
+    #[test]
+    fn fail_next_of_and_writes_pick_their_calls() {
+        let mut inner = MockChatStore::new();
+        inner.expect_find_user().times(2).returning(|_| Ok(None));
+        inner.expect_register_user().never();
+        let store = FaultyStore::new(inner);
+        let plan = store.plan();
+        plan.inject(Target::Writes, FaultKind::Refuse, Trigger::Always);
+        plan.fail_next_of(Method::FindUser, 1);
+        let alice = user("alice");
+        assert!(unavailable(block_on(store.register_user(&alice))));
+        assert!(unavailable(block_on(store.find_user(&alice))));
+        assert_eq!(block_on(store.find_user(&alice)), Ok(None));
+        assert_eq!(block_on(store.find_user(&alice)), Ok(None));
+    }
+
+    #[test]
+    fn fail_call_counts_calls_from_now() {
+        let store = finding(3);
+        let plan = store.plan();
+        let alice = user("alice");
+        assert_eq!(block_on(store.find_user(&alice)), Ok(None));
+        plan.fail_call(2);
+        assert_eq!(block_on(store.find_user(&alice)), Ok(None));
+        assert!(unavailable(block_on(store.find_user(&alice))));
+        assert_eq!(block_on(store.find_user(&alice)), Ok(None));
+        assert_eq!(plan.injected(), 1);
+    }
+
+    #[test]
+    fn a_lost_reply_runs_the_write_and_reports_unavailable() {
+        let message = new_message();
+        let answer = stored(&message);
+        let mut inner = MockChatStore::new();
+        inner
+            .expect_insert_message()
+            .times(2)
+            .returning(move |_| Ok((answer.clone(), true)));
+        let store = FaultyStore::new(inner);
+        let plan = store.plan();
+        plan.lose_reply_next(Method::InsertMessage, 1);
+        assert!(unavailable(block_on(store.insert_message(message.clone()))));
+        assert!(block_on(store.insert_message(message)).is_ok());
+        assert_eq!(plan.calls()[0].fault, Some(FaultKind::LoseReply));
+    }
+
+    #[test]
+    fn a_lost_reply_keeps_the_stores_own_error() {
+        let mut inner = MockChatStore::new();
+        inner
+            .expect_mark_sent()
+            .times(1)
+            .returning(|_| Err(StoreError::Internal("corrupt".into())));
+        let store = FaultyStore::new(inner);
+        store.plan().lose_reply_of_call(1);
+        assert_eq!(
+            block_on(store.mark_sent(&[MessageId::new("m1")])),
+            Err(StoreError::Internal("corrupt".into()))
+        );
+    }
+
+    /// Which of `n` calls fail under `fail_randomly(probability, seed)`.
+    fn random_pattern(probability: f64, seed: u64, n: usize) -> Vec<bool> {
+        let mut inner = MockChatStore::new();
+        inner.expect_find_user().returning(|_| Ok(None));
+        let store = FaultyStore::new(inner);
+        store.plan().fail_randomly(probability, seed);
+        let alice = user("alice");
+        (0..n)
+            .map(|_| block_on(store.find_user(&alice)).is_err())
+            .collect()
+    }
+
+    #[test]
+    fn random_failures_follow_the_seed_and_the_probability() {
+        let first = random_pattern(0.3, 7, 2000);
+        assert_eq!(first, random_pattern(0.3, 7, 2000));
+        assert_ne!(first, random_pattern(0.3, 8, 2000));
+        let failed = first.iter().filter(|f| **f).count();
+        assert!((500..700).contains(&failed), "{failed} of 2000 failed");
+        assert!(random_pattern(0.0, 1, 200).iter().all(|f| !f));
+        assert!(random_pattern(1.0, 1, 200).iter().all(|f| *f));
+    }
+
+    #[test]
+    fn method_names_round_trip() {
+        for method in Method::ALL {
+            assert_eq!(method.name().parse::<Method>(), Ok(method));
+            assert_eq!(method.to_string(), method.name());
+        }
+        assert_eq!(
+            "drop_table".parse::<Method>(),
+            Err(UnknownMethod("drop_table".into()))
+        );
+        let writes: Vec<_> = Method::ALL.into_iter().filter(|m| m.is_write()).collect();
+        assert_eq!(writes.len(), 6);
+    }
+
+    #[test]
+    fn delays_sleep_through_the_injected_function() {
+        let slept = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&slept);
+        let store = finding(1).with_sleep(move |d| {
+            record.lock().unwrap().push(d);
+            Box::pin(std::future::ready(()))
+        });
+        let plan = store.plan();
+        plan.delay(Method::FindUser, Duration::from_millis(250));
+        plan.delay(Method::Link, Duration::from_secs(9));
+        plan.fail_next(1);
+        let alice = user("alice");
+        // A refused call is delayed too: a timeout takes time.
+        assert!(unavailable(block_on(store.find_user(&alice))));
+        assert_eq!(block_on(store.find_user(&alice)), Ok(None));
+        assert_eq!(*slept.lock().unwrap(), vec![Duration::from_millis(250); 2]);
+    }
+
+    #[test]
+    #[should_panic(expected = "no sleep function")]
+    fn a_delay_without_a_sleep_function_is_a_test_bug() {
+        let store = finding(0);
+        store.plan().delay(Target::Any, Duration::from_millis(1));
+        let _ = block_on(store.find_user(&user("alice")));
+    }
+}
