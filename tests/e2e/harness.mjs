@@ -99,7 +99,9 @@ export class Server {
       throw new Error(`chatzz binary not found at ${CHATZZ_BIN}: build it (cargo build) or set CHATZZ_BIN`);
     }
     this.database = this.sharedDatabase ?? freshDatabase();
-    const args = ['--listen', '127.0.0.1:0', '--database', this.database.url, ...this.extraArgs];
+    // The suite sends bursts far beyond a person's pace: no send rate limit unless a
+    // test asks for one (later flags win).
+    const args = ['--listen', '127.0.0.1:0', '--database', this.database.url, '--send-rate', '0', ...this.extraArgs];
     this.args = args;
     const child = spawn(CHATZZ_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -235,8 +237,8 @@ function attachRecorder(socket) {
   socket[REC] = rec;
 }
 
-export function openSocket(url, { transport = 'websocket' } = {}) {
-  const socket = io(url, { transports: [transport], forceNew: true, reconnection: false });
+export function openSocket(url, { transport = 'websocket', auth } = {}) {
+  const socket = io(url, { transports: [transport], forceNew: true, reconnection: false, ...(auth ? { auth } : {}) });
   attachRecorder(socket);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -10,6 +10,7 @@ pub mod id;
 pub mod message;
 pub mod ports;
 pub mod presence;
+pub mod rate;
 pub mod sequence;
 pub mod service;
 pub mod time;
@@ -27,6 +28,7 @@ pub use ports::{
     SystemClock, UserDirectory,
 };
 pub use presence::{Leaving, Presence};
+pub use rate::SendRate;
 pub use service::{ChatService, Config, HistoryRequest, Session, identify};
 pub use time::Timestamp;
 pub use user::{ChatUser, Contact, ContactRecord, LinkOutcome, PresenceStatus, UserDetails};

@@ -48,6 +48,25 @@ impl Presence {
         f(&mut guard)
     }
 
+    /// Adds a live socket unless the user already holds `max` others; `None` then.
+    pub fn add_within(&self, user: &UserId, socket: &SocketId, max: usize) -> Option<Added> {
+        self.with(|map| {
+            let sockets = map.entry(user.clone()).or_default();
+            if sockets.len() >= max && !sockets.contains(socket) {
+                if sockets.is_empty() {
+                    map.remove(user);
+                }
+                return None;
+            }
+            let came_online = sockets.is_empty();
+            let new_socket = sockets.insert(socket.clone());
+            Some(Added {
+                new_socket,
+                came_online,
+            })
+        })
+    }
+
     /// Adds a live socket and says what that changed.
     pub fn add(&self, user: &UserId, socket: &SocketId) -> Added {
         self.with(|map| {
@@ -158,6 +177,29 @@ mod tests {
         assert!(presence.is_online(&alice));
         assert!(presence.remove(&alice, &tab2));
         assert!(!presence.is_online(&alice));
+    }
+
+    #[test]
+    fn sockets_per_user_are_bounded() {
+        let presence = Presence::new();
+        let (alice, tab1) = ids("alice", "s1");
+        let (_, tab2) = ids("alice", "s2");
+        let (_, tab3) = ids("alice", "s3");
+        assert!(presence.add_within(&alice, &tab1, 2).is_some());
+        assert!(presence.add_within(&alice, &tab2, 2).is_some());
+        assert!(presence.add_within(&alice, &tab3, 2).is_none());
+        assert!(
+            presence.add_within(&alice, &tab2, 2).is_some(),
+            "an existing socket again is fine"
+        );
+        assert!(!presence.remove(&alice, &tab1));
+        assert!(presence.add_within(&alice, &tab3, 2).is_some());
+        let bob = UserId::parse("bob").unwrap();
+        assert!(presence.add_within(&bob, &tab1, 0).is_none());
+        assert!(
+            !presence.is_online(&bob),
+            "a refused first socket leaves no trace"
+        );
     }
 
     #[test]

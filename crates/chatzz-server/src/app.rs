@@ -55,10 +55,20 @@ fn authentication(args: &Args, builder: ChatzzBuilder) -> Result<ChatzzBuilder, 
 }
 
 pub async fn run(args: Args) -> Result<(), RunError> {
-    let builder = Chatzz::builder()
+    let mut builder = Chatzz::builder()
         .store_url(&args.database)
         .table_prefix(&args.table_prefix)
-        .max_message_chars(args.max_message_chars as usize);
+        .max_message_chars(args.max_message_chars as usize)
+        .send_rate(args.send_rate, args.send_burst)
+        .max_sockets_per_user(args.max_sockets_per_user as usize)
+        .ping(
+            Duration::from_secs(args.ping_interval),
+            Duration::from_secs(args.ping_timeout),
+        )
+        .connect_timeout(Duration::from_secs(args.connect_timeout));
+    if let Some(bytes) = args.max_packet_bytes {
+        builder = builder.max_packet_bytes(bytes as usize);
+    }
     let (layer, chat) = authentication(&args, builder)?.build().await?;
 
     let app = Router::new()

@@ -5,7 +5,7 @@ use clap::Parser;
 
 /// One-to-one realtime chat over Socket.IO.
 #[derive(Debug, Parser)]
-#[command(name = "chatzz", version, about)]
+#[command(name = "chatzz", version, about, args_override_self = true)]
 pub struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "CHATZZ_LISTEN", default_value = "127.0.0.1:3000")]
@@ -28,6 +28,36 @@ pub struct Args {
     #[arg(long, env = "CHATZZ_MAX_MESSAGE_CHARS", default_value_t = 4096,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_message_chars: u32,
+
+    /// Messages one user may send per second on average (0: no limit).
+    #[arg(long, env = "CHATZZ_SEND_RATE", default_value_t = 20.0)]
+    pub send_rate: f64,
+
+    /// Messages one user may send at once before the rate applies.
+    #[arg(long, env = "CHATZZ_SEND_BURST", default_value_t = 100)]
+    pub send_burst: u32,
+
+    /// Most live sockets one user may hold.
+    #[arg(long, env = "CHATZZ_MAX_SOCKETS_PER_USER", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_sockets_per_user: u32,
+
+    /// Largest client packet in bytes (WebSocket message or frame, polling body);
+    /// default: room for one longest message.
+    #[arg(long, env = "CHATZZ_MAX_PACKET_BYTES", value_parser = clap::value_parser!(u32).range(1024..))]
+    pub max_packet_bytes: Option<u32>,
+
+    /// Seconds between heartbeats.
+    #[arg(long, env = "CHATZZ_PING_INTERVAL", default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ping_interval: u64,
+
+    /// Seconds a client may miss a heartbeat before it is disconnected.
+    #[arg(long, env = "CHATZZ_PING_TIMEOUT", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ping_timeout: u64,
+
+    /// Seconds a transport may stay open without joining the namespace.
+    #[arg(long, env = "CHATZZ_CONNECT_TIMEOUT", default_value_t = 45, value_parser = clap::value_parser!(u64).range(1..))]
+    pub connect_timeout: u64,
 
     /// Require an HS256 JSON Web Token (`auth: { token }`) signed with this secret.
     #[arg(

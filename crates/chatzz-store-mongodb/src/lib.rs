@@ -27,6 +27,7 @@
 //! become visible out of number order, for the few milliseconds between taking a number
 //! and inserting.
 
+mod directory;
 mod docs;
 mod error;
 
@@ -42,6 +43,8 @@ use mongodb::{Client, Collection, Database, IndexModel};
 
 use crate::docs::{CounterDoc, MessageDoc, Numbered, RoomDoc, UserDoc, field};
 use crate::error::{doing, is_duplicate_key};
+
+pub use directory::MongoUserDirectory;
 
 /// How many single-document operations one call keeps in flight at once.
 const CONCURRENCY: usize = 8;

@@ -8,6 +8,8 @@
 //! so concurrent starts are safe) with table names from [`StoreNames`]; PostgreSQL folds
 //! them to lower case.
 
+mod directory;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -20,6 +22,8 @@ use chatzz_core::{
 use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
+
+pub use directory::PostgresUserDirectory;
 
 /// The schema, oldest first; `{prefix}` stands for the table prefix.
 const MIGRATIONS: &[(i64, &str, &str)] =

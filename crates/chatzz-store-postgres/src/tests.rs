@@ -624,3 +624,5 @@ fn only_databases_of_finished_runs_are_leftovers() {
     let old = format!("{DB_PREFIX}1_{}_0", now - STALE_AFTER.as_nanos() - 1);
     assert!(is_leftover(&old, now), "stale");
 }
+
+mod directory;

@@ -6,6 +6,8 @@
 //! The schema is in `migrations/`, applied at startup with table names from
 //! [`StoreNames`].
 
+mod directory;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -21,6 +23,8 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
+
+pub use directory::SqliteUserDirectory;
 
 /// The schema, oldest first; `{prefix}` stands for the table prefix.
 const MIGRATIONS: &[(i64, &str, &str)] =

@@ -85,3 +85,5 @@ async fn a_bad_url_is_an_error_not_a_panic() {
     .await;
     assert!(err.is_err());
 }
+
+mod directory;

@@ -223,6 +223,34 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn rs256_and_es256_with_public_keys() {
+        let claims = json!({"sub": "carol", "exp": now() + 600});
+        let rsa = JwtAuthenticator::from_public_key_pem(include_bytes!("test-keys/rsa-public.pem"))
+            .unwrap();
+        let ec = JwtAuthenticator::from_public_key_pem(include_bytes!("test-keys/ec-public.pem"))
+            .unwrap();
+        let rsa_key =
+            EncodingKey::from_rsa_pem(include_bytes!("test-keys/rsa-private.pem")).unwrap();
+        let ec_key = EncodingKey::from_ec_pem(include_bytes!("test-keys/ec-private.pem")).unwrap();
+        let rs256 = encode(&Header::new(Algorithm::RS256), &claims, &rsa_key).unwrap();
+        let es256 = encode(&Header::new(Algorithm::ES256), &claims, &ec_key).unwrap();
+        assert_eq!(rsa.verify(&rs256).unwrap().as_str(), "carol");
+        assert_eq!(ec.verify(&es256).unwrap().as_str(), "carol");
+        // Each is pinned to its own algorithm and key.
+        assert!(rsa.verify(&es256).is_err());
+        assert!(ec.verify(&rs256).is_err());
+        let rs512 = encode(&Header::new(Algorithm::RS512), &claims, &rsa_key).unwrap();
+        assert!(rsa.verify(&rs512).is_err());
+        // An HS256 token "signed" with the public key text must not pass (key confusion).
+        let confused = token(
+            claims,
+            Algorithm::HS256,
+            include_bytes!("test-keys/rsa-public.pem"),
+        );
+        assert!(rsa.verify(&confused).is_err());
+    }
+
     #[test]
     fn public_keys_must_parse() {
         assert!(JwtAuthenticator::from_public_key_pem(b"not a key").is_err());

@@ -58,6 +58,7 @@ impl Chatzz {
             details_cache: Some((10_000, Duration::from_secs(60))),
             authentication: Authentication::Unset,
             config: Config::default(),
+            transport: Transport::default(),
         }
     }
 }
@@ -70,6 +71,28 @@ pub struct ChatzzBuilder {
     details_cache: Option<(u64, Duration)>,
     authentication: Authentication,
     config: Config,
+    transport: Transport,
+}
+
+/// Socket.IO settings.
+#[derive(Debug, Clone)]
+struct Transport {
+    max_packet_bytes: Option<usize>,
+    ping_interval: Duration,
+    ping_timeout: Duration,
+    connect_timeout: Duration,
+}
+
+impl Default for Transport {
+    fn default() -> Self {
+        // socketioxide's own defaults, stated here so that the docs can name them.
+        Self {
+            max_packet_bytes: None,
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(45),
+        }
+    }
 }
 
 impl std::fmt::Debug for ChatzzBuilder {
@@ -141,6 +164,51 @@ impl ChatzzBuilder {
         self
     }
 
+    /// How fast one user may send: `burst` messages at once, then `per_second` on
+    /// average (default 20/s, burst 100). Beyond it `send-message` fails with
+    /// `rate-limited` and stores nothing. A `per_second` of 0 means no limit.
+    pub fn send_rate(mut self, per_second: f64, burst: u32) -> Self {
+        self.config.send_rate = if per_second <= 0.0 {
+            chatzz_core::SendRate::UNLIMITED
+        } else {
+            chatzz_core::SendRate {
+                per_second,
+                burst: f64::from(burst.max(1)),
+            }
+        };
+        self
+    }
+
+    /// Most live sockets one user may hold (default 20); more fail `connect-user` with
+    /// `rate-limited`.
+    pub fn max_sockets_per_user(mut self, sockets: usize) -> Self {
+        self.config.max_sockets_per_user = sockets;
+        self
+    }
+
+    /// Largest client packet accepted, in bytes, over WebSocket (per message and per
+    /// frame) and long-polling (per request body). Default: room for one message of
+    /// `max_message_chars` (6 bytes a character once JSON-escaped) plus 4 KiB, at least
+    /// 64 KiB. Bigger packets close the connection.
+    pub fn max_packet_bytes(mut self, bytes: usize) -> Self {
+        self.transport.max_packet_bytes = Some(bytes);
+        self
+    }
+
+    /// Engine.IO heartbeats: a ping every `interval`; a client silent for `timeout` more
+    /// is disconnected (defaults 25 s and 20 s).
+    pub fn ping(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.transport.ping_interval = interval;
+        self.transport.ping_timeout = timeout;
+        self
+    }
+
+    /// How long a transport may stay open without joining the namespace (default 45 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.connect_timeout = timeout;
+        self
+    }
+
     /// All the use cases' limits at once.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
@@ -175,9 +243,20 @@ impl ChatzzBuilder {
             StoreSource::Url(url) => open_store(&url, names).await?,
             StoreSource::Instance(store) => store,
         };
-        // A packet carries at most one message: its text (up to 6 bytes a character once
-        // JSON-escaped) plus a little JSON around it.
-        let max_packet = (self.config.max_message_chars * 6 + 4096).max(64 * 1024);
+        let max_packet = self
+            .transport
+            .max_packet_bytes
+            .unwrap_or((self.config.max_message_chars * 6 + 4096).max(64 * 1024));
+        if max_packet < 1024 {
+            return Err(BuildError::Config(
+                "max_packet_bytes must be at least 1024".into(),
+            ));
+        }
+        if self.config.max_sockets_per_user == 0 {
+            return Err(BuildError::Config(
+                "max_sockets_per_user must be at least 1".into(),
+            ));
+        }
         let mut service = ChatService::new(store, Arc::new(SystemClock), self.config);
         if let Some(directory) = self.directory {
             service = match self.details_cache {
@@ -195,6 +274,9 @@ impl ChatzzBuilder {
             // of 128 would drop some. The queue only takes memory while it is full.
             .max_buffer_size(4096)
             .max_payload(max_packet as u64)
+            .ping_interval(self.transport.ping_interval)
+            .ping_timeout(self.transport.ping_timeout)
+            .connect_timeout(self.transport.connect_timeout)
             .ws_max_message_size(max_packet)
             .ws_max_frame_size(max_packet)
             .build_layer();

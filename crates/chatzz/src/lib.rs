@@ -44,5 +44,14 @@ pub use chatzz_core::{
     AuthError, Authenticator, ChatError, ChatStore, Config, Contact, DirectoryError, ErrorCode,
     Message, MessageId, MessageStatus, StoreError, StoreNames, UserDetails, UserDirectory, UserId,
 };
+#[cfg(feature = "memory")]
+pub use chatzz_store_memory::MemoryStore;
+#[cfg(feature = "mongodb")]
+pub use chatzz_store_mongodb::{MongoStore, MongoUserDirectory};
+#[cfg(feature = "postgres")]
+pub use chatzz_store_postgres::{PostgresStore, PostgresUserDirectory};
+#[cfg(feature = "sqlite")]
+pub use chatzz_store_sqlite::{SqliteStore, SqliteUserDirectory};
+
 /// The Socket.IO layer to mount on a `Router` (socketioxide's).
 pub use socketioxide::layer::SocketIoLayer;

@@ -22,7 +22,18 @@ impl ChatService {
             None => UserDetails::bare(user),
         };
         let record = self.store.register_user(user).await?;
-        let added = self.presence.add(user, &session.socket);
+        let added = self
+            .presence
+            .add_within(user, &session.socket, self.config.max_sockets_per_user)
+            .ok_or_else(|| {
+                ChatError::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "too many live connections for this user (at most {})",
+                        self.config.max_sockets_per_user
+                    ),
+                )
+            })?;
         let result = self
             .hand_over(user, details, record, added.came_online)
             .await;

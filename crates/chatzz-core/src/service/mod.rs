@@ -16,12 +16,13 @@ use std::sync::Arc;
 use crate::id::{SocketId, UserId};
 use crate::ports::{ChatStore, Clock, UserDirectory};
 use crate::presence::Presence;
+use crate::rate::{RateLimiter, SendRate};
 
 pub use connect::identify;
 pub use history::HistoryRequest;
 
 /// Limits and defaults of the use cases.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Longest message text, in Unicode code points.
     pub max_message_chars: usize,
@@ -31,6 +32,10 @@ pub struct Config {
     pub default_history_limit: usize,
     /// Largest `limit` a client may ask for.
     pub max_history_limit: usize,
+    /// How fast one user may send messages.
+    pub send_rate: SendRate,
+    /// Most live sockets one user may hold.
+    pub max_sockets_per_user: usize,
 }
 
 impl Default for Config {
@@ -40,6 +45,11 @@ impl Default for Config {
             missed_messages_per_sender: 500,
             default_history_limit: 50,
             max_history_limit: 500,
+            send_rate: SendRate {
+                per_second: 20.0,
+                burst: 100.0,
+            },
+            max_sockets_per_user: 20,
         }
     }
 }
@@ -57,6 +67,7 @@ pub struct ChatService {
     directory: Option<Arc<dyn UserDirectory>>,
     clock: Arc<dyn Clock>,
     presence: Presence,
+    send_rate: RateLimiter,
     config: Config,
 }
 
@@ -78,6 +89,7 @@ impl ChatService {
             directory: None,
             clock,
             presence: Presence::new(),
+            send_rate: RateLimiter::new(config.send_rate),
             config,
         }
     }

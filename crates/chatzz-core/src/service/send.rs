@@ -1,5 +1,5 @@
 use super::{ChatService, Session};
-use crate::error::ChatError;
+use crate::error::{ChatError, ErrorCode};
 use crate::event::{Audience, Delivery, Outcome, ServerEvent};
 use crate::id::{ClientMessageId, UserId};
 use crate::message::{Message, MessageStatus, MessageText, NewMessage};
@@ -18,6 +18,12 @@ impl ChatService {
     ) -> Result<Outcome<Message>, ChatError> {
         if *to == session.user {
             return Err(ChatError::invalid("you cannot message yourself"));
+        }
+        if !self.send_rate.try_take(&session.user, self.clock.now()) {
+            return Err(ChatError::new(
+                ErrorCode::RateLimited,
+                "you are sending too fast; slow down and retry",
+            ));
         }
         let text = MessageText::parse(text, self.config.max_message_chars)?;
         let room = self.room_with(session, to).await?;

@@ -1037,7 +1037,7 @@ fn send_rejects_bad_text_before_touching_the_store() {
     let mut store = MockChatStore::new();
     store.expect_find_room().never();
     store.expect_insert_message().never();
-    let service = service(store, unread_clock());
+    let service = service(store, clock_at(NOW));
     online(&service, &[("alice", "a1"), ("bob", "b1")]);
 
     for bad in [
@@ -1096,7 +1096,7 @@ fn send_to_a_user_without_a_shared_room_is_not_a_contact() {
         .times(1)
         .returning(|_, _| Ok(None));
     store.expect_insert_message().never();
-    let service = service(store, unread_clock());
+    let service = service(store, clock_at(NOW));
     online(&service, &[("bob", "b1")]);
 
     assert_eq!(code(send(&service, "hi", None)), ErrorCode::NotAContact);
@@ -1915,4 +1915,64 @@ fn default_config_matches_the_protocol() {
     assert_eq!(config.missed_messages_per_sender, 500);
     assert_eq!(config.default_history_limit, 50);
     assert_eq!(config.max_history_limit, 500);
+}
+
+#[test]
+fn send_beyond_the_rate_is_rate_limited_and_stores_nothing() {
+    let mut store = MockChatStore::new();
+    store
+        .expect_find_room()
+        .returning(|a, b| Ok(Some(room_of(a.as_str(), b.as_str()))));
+    store.expect_insert_message().times(2).returning(|m| {
+        let stored = stored("m", m.from.as_str(), m.to.as_str(), NotSent);
+        Ok((stored, true))
+    });
+    let config = Config {
+        send_rate: chatzz_core_rate(1.0, 2.0),
+        ..Config::default()
+    };
+    let service = ChatService::new(Arc::new(store), Arc::new(clock_at(NOW)), config);
+    let alice = session("alice", "a1");
+    for _ in 0..2 {
+        assert!(block_on(service.send(&alice, &user("bob"), "hi".into(), None)).is_ok());
+    }
+    // insert_message is expected exactly twice: the third send never reaches the store.
+    assert_eq!(
+        code(block_on(service.send(
+            &alice,
+            &user("bob"),
+            "hi".into(),
+            None
+        ))),
+        ErrorCode::RateLimited
+    );
+}
+
+fn chatzz_core_rate(per_second: f64, burst: f64) -> crate::rate::SendRate {
+    crate::rate::SendRate { per_second, burst }
+}
+
+#[test]
+fn connect_beyond_the_socket_limit_is_refused_and_changes_nothing() {
+    let mut store = MockChatStore::new();
+    store
+        .expect_register_user()
+        .returning(|_| Ok(chat_user("alice", None)));
+    store.expect_contacts().returning(|_| Ok(vec![]));
+    store.expect_undelivered().returning(|_, _| Ok(vec![]));
+    let config = Config {
+        max_sockets_per_user: 2,
+        ..Config::default()
+    };
+    let service = ChatService::new(Arc::new(store), Arc::new(unread_clock()), config);
+    assert!(block_on(service.connect(&session("alice", "a1"))).is_ok());
+    assert!(block_on(service.connect(&session("alice", "a2"))).is_ok());
+    assert_eq!(
+        code(block_on(service.connect(&session("alice", "a3")))),
+        ErrorCode::RateLimited
+    );
+    assert!(
+        block_on(service.connect(&session("alice", "a2"))).is_ok(),
+        "a registered socket may register again"
+    );
 }
