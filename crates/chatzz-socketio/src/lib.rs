@@ -8,7 +8,7 @@
 mod connection;
 mod handlers;
 mod reply;
-mod requests;
+pub mod requests;
 
 pub use handlers::attach;
 pub use reply::{EVENT, deliver_from_host, user_room};

@@ -1,4 +1,4 @@
-//! Decoding client payloads. Every field is type-checked here: a wrong JSON type (an
+//! Decoding client payloads (public so that fuzz targets can reach it). Every field is type-checked here: a wrong JSON type (an
 //! operator-shaped object included) is `invalid-argument` and never reaches a use case.
 
 use chatzz_core::{ChatError, ClientMessageId, HistoryRequest, MessageId, Timestamp, UserId};
