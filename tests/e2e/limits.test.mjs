@@ -1,11 +1,15 @@
 // Configured limits: send rate per user, live sockets per user, packet size.
 
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { before, after } from 'node:test';
 import { Server, test, uid, makeContacts, emitAck, ackOk, ackError, openSocket, sleep } from './harness.mjs';
 
 const server = new Server({
-  args: ['--send-rate', '5', '--send-burst', '3', '--max-sockets-per-user', '2', '--max-packet-bytes', '65536'],
+  args: [
+    '--send-rate', '5', '--send-burst', '3', '--max-sockets-per-user', '2',
+    '--max-packet-bytes', '65536', '--header-read-timeout', '1',
+  ],
 });
 before(() => server.start());
 after(() => server.stop());
@@ -51,4 +55,25 @@ test('a packet bigger than the limit closes the connection', async () => {
   const other = await openSocket(server.url);
   await ackOk(other, 'connect-user', { userId: uid('after-big') });
   other.close();
+});
+
+test('a client that dribbles its request headers is cut off (slowloris)', async () => {
+  const { port } = new URL(server.url);
+  const started = Date.now();
+  const closedAfter = await new Promise((resolve, reject) => {
+    const tcp = net.connect(Number(port), '127.0.0.1', () => {
+      tcp.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+      // One more header line every 300 ms, never the blank line that ends them.
+      const drip = setInterval(() => tcp.write('X-Slow: 1\r\n'), 300);
+      tcp.once('close', () => {
+        clearInterval(drip);
+        resolve(Date.now() - started);
+      });
+    });
+    tcp.on('error', () => {});
+    setTimeout(() => reject(new Error('the server kept a dribbling connection open for 5 s')), 5000);
+  });
+  assert.ok(closedAfter < 4000, `closed after ${closedAfter} ms`);
+  const res = await fetch(`${server.url}/healthz`);
+  assert.equal(res.status, 200, 'a normal request still works');
 });

@@ -4,12 +4,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use chatzz::{BuildError, Chatzz, ChatzzBuilder, ChatzzHandle, JwtAuthenticator};
 use tokio::net::TcpListener;
 
 use crate::cli::Args;
-use crate::demo;
+use crate::{demo, serve};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -22,8 +21,6 @@ pub enum RunError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
-    #[error("server failed: {0}")]
-    Serve(std::io::Error),
 }
 
 /// How connections authenticate, from the flags: a JWT key, or trusting the claimed
@@ -86,19 +83,18 @@ pub async fn run(args: Args) -> Result<(), RunError> {
         addr: args.listen,
         source,
     })?;
-    // Small writes (acks, events) must leave at once, not wait for delayed ACKs.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::warn!("cannot set TCP_NODELAY: {err}");
-        }
-    });
     tracing::info!(%addr, "chatzz listening");
     println!("chatzz listening on http://{addr}");
 
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown(chat))
-        .await
-        .map_err(RunError::Serve)
+    serve::serve(
+        listener,
+        app,
+        Duration::from_secs(args.header_read_timeout),
+        shutdown(chat),
+        Duration::from_secs(5),
+    )
+    .await;
+    Ok(())
 }
 
 /// Resolves on SIGTERM or Ctrl-C, after closing every socket so that presence is

@@ -4,6 +4,7 @@
 mod app;
 mod cli;
 mod demo;
+mod serve;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
