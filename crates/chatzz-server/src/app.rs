@@ -8,7 +8,7 @@ use chatzz::{BuildError, Chatzz, ChatzzBuilder, ChatzzHandle, JwtAuthenticator};
 use tokio::net::TcpListener;
 
 use crate::cli::Args;
-use crate::{demo, serve};
+use crate::{demo, metrics, serve};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -66,11 +66,13 @@ pub async fn run(args: Args) -> Result<(), RunError> {
     if let Some(bytes) = args.max_packet_bytes {
         builder = builder.max_packet_bytes(bytes as usize);
     }
+    let prometheus = metrics::install().map_err(|e| RunError::Config(format!("metrics: {e}")))?;
     let (layer, chat) = authentication(&args, builder)?.build().await?;
 
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(demo::routes())
+        .merge(metrics::routes(prometheus, chat.clone()))
         .layer(layer);
 
     let listener = TcpListener::bind(args.listen)

@@ -4,6 +4,7 @@
 mod app;
 mod cli;
 mod demo;
+mod metrics;
 mod serve;
 
 use clap::Parser;

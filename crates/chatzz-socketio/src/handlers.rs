@@ -61,6 +61,7 @@ fn register_handlers<A: Adapter>(
         verified,
     ));
     tracing::debug!(socket = %socket.id, "socket connected");
+    metrics::gauge!("chatzz_sockets").increment(1.0);
 
     macro_rules! on {
         ($event:literal, $handler:ident) => {{
@@ -83,9 +84,16 @@ fn register_handlers<A: Adapter>(
                         let payload = payload.unwrap_or(Value::Null);
                         let mut responder =
                             Responder::new(socket.clone(), $event, ack, arrival.wants_ack);
+                        metrics::counter!("chatzz_events_total", "event" => $event).increment(1);
                         if let Err(error) =
                             $handler(&socket, &service, &turn, payload, &mut responder).await
                         {
+                            metrics::counter!(
+                                "chatzz_errors_total",
+                                "event" => $event,
+                                "code" => error.code.as_str()
+                            )
+                            .increment(1);
                             responder.fail(error);
                         }
                     }
@@ -101,6 +109,7 @@ fn register_handlers<A: Adapter>(
 
     let service = service.clone();
     socket.on_disconnect(move |socket: SocketRef<A>| async move {
+        metrics::gauge!("chatzz_sockets").decrement(1.0);
         let Some(connection) = socket.extensions.get::<Arc<Connection>>() else {
             return;
         };
@@ -232,6 +241,13 @@ async fn send_message<A: Adapter>(
             request.client_message_id,
         )
         .await?;
+    if outcome
+        .deliveries
+        .iter()
+        .any(|d| matches!(d.event, ServerEvent::NewMessage(_)))
+    {
+        metrics::counter!("chatzz_messages_sent_total").increment(1);
+    }
     deliver(socket, outcome.deliveries).await;
     responder.ok(&outcome.reply);
     Ok(())

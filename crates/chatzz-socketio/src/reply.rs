@@ -1,7 +1,7 @@
 //! Emitting outcomes: deliveries to users' rooms, replies as acks or events, errors.
 
 use chatzz_core::event::ErrorData;
-use chatzz_core::{Audience, ChatError, Delivery, ServerEvent, UserId};
+use chatzz_core::{Audience, ChatError, Delivery, MessageStatus, ServerEvent, UserId};
 use serde::Serialize;
 use serde_json::Value;
 use socketioxide::SocketIo;
@@ -17,9 +17,21 @@ pub fn user_room(user: &UserId) -> String {
     format!("user:{user}")
 }
 
+/// Counts messages that reached a recipient: each gets exactly one `sent` status change
+/// addressed to its sender.
+fn count_delivered(to: &Audience, event: &ServerEvent) {
+    if let (Audience::User(user), ServerEvent::MessageStatusChanged(message)) = (to, event)
+        && message.status == MessageStatus::Sent
+        && message.from.fields().get("_id").and_then(|id| id.as_str()) == Some(user.as_str())
+    {
+        metrics::counter!("chatzz_messages_delivered_total").increment(1);
+    }
+}
+
 /// Emits each delivery in order. A socket that went away meanwhile is no error.
 pub async fn deliver<A: Adapter>(socket: &SocketRef<A>, deliveries: Vec<Delivery>) {
     for Delivery { to, event } in deliveries {
+        count_delivered(&to, &event);
         let result = match &to {
             Audience::User(user) => socket.within(user_room(user)).emit(EVENT, &event).await,
             Audience::OtherSocketsOf(user) => socket.to(user_room(user)).emit(EVENT, &event).await,
@@ -34,6 +46,7 @@ pub async fn deliver<A: Adapter>(socket: &SocketRef<A>, deliveries: Vec<Delivery
 /// calls): `OtherSocketsOf` then means every socket of the user.
 pub async fn deliver_from_host(io: &SocketIo, deliveries: Vec<Delivery>) {
     for Delivery { to, event } in deliveries {
+        count_delivered(&to, &event);
         let (Audience::User(user) | Audience::OtherSocketsOf(user)) = &to;
         if let Err(err) = io.within(user_room(user)).emit(EVENT, &event).await {
             tracing::debug!(?to, error = %err, "delivery failed");

@@ -12,6 +12,7 @@ use socketioxide::layer::SocketIoLayer;
 use crate::auth::JwtAuthenticator;
 use crate::details::CachedDirectory;
 use crate::handle::ChatzzHandle;
+use crate::instrumented::InstrumentedStore;
 use crate::store::{OpenError, open_store};
 
 /// Why [`ChatzzBuilder::build`] failed.
@@ -257,6 +258,7 @@ impl ChatzzBuilder {
                 "max_sockets_per_user must be at least 1".into(),
             ));
         }
+        let store = Arc::new(InstrumentedStore(store));
         let mut service = ChatService::new(store, Arc::new(SystemClock), self.config);
         if let Some(directory) = self.directory {
             service = match self.details_cache {

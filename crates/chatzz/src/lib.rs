@@ -32,6 +32,7 @@ mod auth;
 mod builder;
 mod details;
 mod handle;
+mod instrumented;
 mod store;
 
 pub use auth::{ClosureAuthenticator, JwtAuthenticator, JwtKeyError};
