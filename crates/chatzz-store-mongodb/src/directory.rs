@@ -18,9 +18,10 @@ const MAX_COLLECTION_LEN: usize = 255;
 /// Reads user details from a collection of the host application in a MongoDB database,
 /// by id: `find_one({ <id field>: <user id> })` with a projection of the fields.
 ///
-/// - The details are the configured fields, keyed by their names, in MongoDB's relaxed
-///   extended JSON: numbers, strings, booleans, arrays and embedded documents as
-///   themselves; an `ObjectId` as `{"$oid": "..."}`, a date as `{"$date": "..."}`. A
+/// - The details are the configured fields, keyed by their names, as a Mongoose
+///   document's `toJSON` shows them (what the original chatzz sent): numbers, strings,
+///   booleans, arrays and embedded documents as themselves, an `ObjectId` as its hex
+///   string, a date as an ISO-8601 string; other BSON types in relaxed extended JSON. A
 ///   field the document lacks is `null`, as a `NULL` column is in the SQL directories.
 ///   `_id` is shown only when it is one of the fields.
 /// - A user is the document whose id field is the user id as a string. Hosts often
@@ -160,13 +161,29 @@ impl UserDirectory for MongoUserDirectory {
             .fields
             .iter()
             .map(|field| {
-                let value = document
-                    .remove(field)
-                    .map_or(Value::Null, Bson::into_relaxed_extjson);
+                let value = document.remove(field).map_or(Value::Null, plain_json);
                 (field.clone(), value)
             })
             .collect();
         Ok(Some(details))
+    }
+}
+
+/// BSON as JSON the way Mongoose's `toJSON` writes it, recursively.
+fn plain_json(value: Bson) -> Value {
+    match value {
+        Bson::ObjectId(id) => Value::String(id.to_hex()),
+        Bson::DateTime(at) => {
+            match chrono::DateTime::from_timestamp_millis(at.timestamp_millis()) {
+                Some(at) => Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                None => Bson::DateTime(at).into_relaxed_extjson(),
+            }
+        }
+        Bson::Array(items) => Value::Array(items.into_iter().map(plain_json).collect()),
+        Bson::Document(doc) => {
+            Value::Object(doc.into_iter().map(|(k, v)| (k, plain_json(v))).collect())
+        }
+        other => other.into_relaxed_extjson(),
     }
 }
 
@@ -218,6 +235,22 @@ fn directory_error(doing: &'static str) -> impl FnOnce(mongodb::error::Error) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bson_shows_as_mongoose_would() {
+        let id = ObjectId::parse_str("65a1b2c3d4e5f60718293a4b").unwrap();
+        let at = mongodb::bson::DateTime::from_millis(1_767_323_045_678);
+        let value = plain_json(Bson::Document(doc! {
+            "ref": id, "at": at, "n": 3_i64, "tags": [id], "deep": { "at": at }, "none": Bson::Null,
+        }));
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "ref": "65a1b2c3d4e5f60718293a4b", "at": "2026-01-02T03:04:05.678Z", "n": 3,
+                "tags": ["65a1b2c3d4e5f60718293a4b"], "deep": { "at": "2026-01-02T03:04:05.678Z" }, "none": null,
+            })
+        );
+    }
 
     async fn directory(id_field: &str) -> MongoUserDirectory {
         // No connection is made until a call.
