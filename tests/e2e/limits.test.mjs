@@ -44,8 +44,8 @@ test('a user holds at most the configured number of live sockets', async () => {
   three.close();
 });
 
-test('a packet bigger than the limit closes the connection', async () => {
-  const s = await openSocket(server.url);
+for (const transport of ['websocket', 'polling']) test(`a packet bigger than the limit closes the connection (${transport})`, async () => {
+  const s = await openSocket(server.url, { transport });
   await ackOk(s, 'connect-user', { userId: uid('big') });
   const closed = new Promise((resolve) => s.once('disconnect', resolve));
   s.emit('send-message', { userId: 'nobody', message: 'x'.repeat(70 * 1024) });
