@@ -26,3 +26,35 @@ browser:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+# cargo-fuzz (libFuzzer) on the stable toolchain, installed if missing: with
+# `--sanitizer none` cargo-fuzz passes only stable rustc flags (sancov instrumentation,
+# --cfg fuzzing, debug assertions and overflow checks), and chatzz forbids unsafe code, so
+# libFuzzer's panic, hang (-timeout) and memory (-rss_limit_mb) checks are what matter.
+# FUZZ_SANITIZER=address adds AddressSanitizer, whose -Zsanitizer flag stable rustc takes
+# only under RUSTC_BOOTSTRAP=1 (set here then). Crashes land in fuzz/artifacts/TARGET/;
+# fuzz/README.md says how to reproduce and minimize them.
+#
+# Fuzz every target in fuzz/ for SECONDS each (`just fuzz 300`); not part of CI.
+fuzz SECONDS="60":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+    sanitizer="${FUZZ_SANITIZER:-none}"
+    if [ "$sanitizer" != none ]; then export RUSTC_BOOTSTRAP=1; fi
+    cd fuzz
+    cargo fuzz build --sanitizer "$sanitizer"
+    failed=()
+    for target in $(cargo fuzz list); do
+        echo "== fuzz $target for {{SECONDS}} s (sanitizer: $sanitizer)"
+        dict=()
+        if [ -f "dicts/$target.dict" ]; then dict=("-dict=dicts/$target.dict"); fi
+        cargo fuzz run --sanitizer "$sanitizer" "$target" -- \
+            -max_total_time={{SECONDS}} -timeout=10 -print_final_stats=1 "${dict[@]}" \
+            || failed+=("$target")
+    done
+    if [ ${#failed[@]} -gt 0 ]; then
+        echo "fuzz: crashes in ${failed[*]}: see fuzz/artifacts/" >&2
+        exit 1
+    fi
+    echo "fuzz: no crash in $(cargo fuzz list | wc -l) targets, {{SECONDS}} s each"
