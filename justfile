@@ -58,3 +58,10 @@ fuzz SECONDS="60":
         exit 1
     fi
     echo "fuzz: no crash in $(cargo fuzz list | wc -l) targets, {{SECONDS}} s each"
+
+# A short standard load run against a fresh release server on the memory store (or
+# STORE=sqlite://bench.db etc.), printing the load tool's table. See docs/benchmarks.md.
+bench rate="3000" duration="10" store="memory:":
+    cargo build --release -p chatzz-server --all-features
+    cargo build --release -p chatzz-bench
+    scripts/bench "{{rate}}" "{{duration}}" "{{store}}"
