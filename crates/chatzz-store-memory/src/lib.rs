@@ -2,7 +2,7 @@
 //! the port holds trivially; gone when the process exits. Good for tests, demos and
 //! single-process deployments that need no history across restarts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -23,8 +23,21 @@ struct State {
     messages: BTreeMap<MessageId, StoredMessage>,
     by_room: HashMap<ChatRoomId, Vec<MessageId>>,
     by_client_id: HashMap<(UserId, ClientMessageId), MessageId>,
+    /// Each recipient's `not_sent` messages, so a connect does not scan all messages.
+    undelivered: HashMap<UserId, BTreeSet<MessageId>>,
     next_room: u64,
     next_message: u64,
+}
+
+impl State {
+    fn forget_undelivered(&mut self, message: &StoredMessage) {
+        if let Some(waiting) = self.undelivered.get_mut(&message.to) {
+            waiting.remove(&message.id);
+            if waiting.is_empty() {
+                self.undelivered.remove(&message.to);
+            }
+        }
+    }
 }
 
 /// The in-memory store.
@@ -166,6 +179,10 @@ impl ChatStore for MemoryStore {
             if let Some(key) = client_key {
                 s.by_client_id.insert(key, id.clone());
             }
+            s.undelivered
+                .entry(stored.to.clone())
+                .or_default()
+                .insert(id.clone());
             s.messages.insert(id, stored.clone());
             (stored, true)
         })
@@ -187,7 +204,9 @@ impl ChatStore for MemoryStore {
                         return None;
                     }
                     message.status = MessageStatus::Sent;
-                    Some(message.clone())
+                    let message = message.clone();
+                    s.forget_undelivered(&message);
+                    Some(message)
                 })
                 .collect()
         })
@@ -205,7 +224,9 @@ impl ChatStore for MemoryStore {
             }
             message.status = MessageStatus::Read;
             message.read_at = Some(at);
-            Some(message.clone())
+            let message = message.clone();
+            s.forget_undelivered(&message);
+            Some(message)
         })
     }
 
@@ -218,12 +239,17 @@ impl ChatStore for MemoryStore {
             let Some(ids) = s.by_room.get(room) else {
                 return Vec::new();
             };
-            // Ids in a room are appended in increasing order.
-            let matching = ids.iter().filter(|id| {
-                query.before.as_ref().is_none_or(|before| *id < before)
-                    && query.after.as_ref().is_none_or(|after| *id > after)
-            });
-            let matching = matching
+            // Ids in a room are appended in increasing order: the cursors are a range.
+            let start = query
+                .after
+                .as_ref()
+                .map_or(0, |after| ids.partition_point(|id| id <= after));
+            let end = query
+                .before
+                .as_ref()
+                .map_or(ids.len(), |before| ids.partition_point(|id| id < before));
+            let matching = ids[start..end.max(start)]
+                .iter()
                 .filter_map(|id| s.messages.get(id))
                 .filter(|m| query.since.is_none_or(|since| m.created_at >= since));
             let page: Vec<StoredMessage> = if query.after.is_some() {
@@ -243,10 +269,13 @@ impl ChatStore for MemoryStore {
         per_sender: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         self.with(|s| {
+            let Some(waiting) = s.undelivered.get(to) else {
+                return Vec::new();
+            };
             let mut taken: HashMap<&UserId, usize> = HashMap::new();
-            s.messages
-                .values()
-                .filter(|m| m.to == *to && m.status == MessageStatus::NotSent)
+            waiting
+                .iter()
+                .filter_map(|id| s.messages.get(id))
                 .filter(|m| {
                     let count = taken.entry(&m.from).or_default();
                     *count += 1;
