@@ -41,15 +41,20 @@ fuzz SECONDS="60":
     set -euo pipefail
     command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
     sanitizer="${FUZZ_SANITIZER:-none}"
-    if [ "$sanitizer" != none ]; then export RUSTC_BOOTSTRAP=1; fi
+    # Each sanitizer builds into its own folder: switching would otherwise rebuild it all.
+    opts=(--sanitizer "$sanitizer")
+    if [ "$sanitizer" != none ]; then
+        export RUSTC_BOOTSTRAP=1
+        opts+=(--target-dir "target/$sanitizer")
+    fi
     cd fuzz
-    cargo fuzz build --sanitizer "$sanitizer"
+    cargo fuzz build "${opts[@]}"
     failed=()
     for target in $(cargo fuzz list); do
         echo "== fuzz $target for {{SECONDS}} s (sanitizer: $sanitizer)"
         dict=()
         if [ -f "dicts/$target.dict" ]; then dict=("-dict=dicts/$target.dict"); fi
-        cargo fuzz run --sanitizer "$sanitizer" "$target" -- \
+        cargo fuzz run "${opts[@]}" "$target" -- \
             -max_total_time={{SECONDS}} -timeout=10 -print_final_stats=1 "${dict[@]}" \
             || failed+=("$target")
     done

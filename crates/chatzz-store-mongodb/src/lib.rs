@@ -1,8 +1,8 @@
 //! A MongoDB [`ChatStore`] for chatzz (MongoDB 6.0 and later, official `mongodb` 3.x
 //! driver): chats survive restarts and any number of server processes can share one
-//! database. Every rule of the port about uniqueness and order is enforced by the
-//! server itself — unique indexes, insert-then-catch-duplicate and compare-and-set
-//! filters — never by reading first and writing after.
+//! database. Every rule of the port about uniqueness is enforced by the server itself —
+//! unique indexes, insert-then-catch-duplicate and compare-and-set filters — never by
+//! reading first and writing after. Order within a room is not fully (see the end).
 //!
 //! Four collections, named from [`StoreNames`] (default prefix `chatzz_`):
 //!
@@ -22,10 +22,12 @@
 //! `seq`, and cursors are translated into bounds on it. Times are stored as epoch
 //! milliseconds. Counters and indexes are created at startup, idempotently.
 //!
-//! One limit, shared with every sequence-numbered store: the number is taken before the
-//! insert, so two messages sent into one room at the same instant by two processes can
-//! become visible out of number order, for the few milliseconds between taking a number
-//! and inserting.
+//! Known gap: the number is taken before the insert, so two messages sent into one room
+//! concurrently (by one server process or several) can become visible out of number
+//! order for as long as an insert takes, and a client catching up with `after` in that
+//! window can miss the lower one. The PostgreSQL adapter closes this with a room lock,
+//! SQLite by writing one at a time; here it needs the counter increment and the insert
+//! in one transaction, which requires a replica set.
 
 mod directory;
 mod docs;
