@@ -62,7 +62,8 @@ pub async fn run(args: Args) -> Result<(), RunError> {
             Duration::from_secs(args.ping_interval),
             Duration::from_secs(args.ping_timeout),
         )
-        .connect_timeout(Duration::from_secs(args.connect_timeout));
+        .connect_timeout(Duration::from_secs(args.connect_timeout))
+        .store_timeout(Duration::from_secs(args.store_timeout));
     if let Some(bytes) = args.max_packet_bytes {
         builder = builder.max_packet_bytes(bytes as usize);
     }

@@ -59,6 +59,10 @@ pub struct Args {
     #[arg(long, env = "CHATZZ_CONNECT_TIMEOUT", default_value_t = 45, value_parser = clap::value_parser!(u64).range(1..))]
     pub connect_timeout: u64,
 
+    /// Seconds a store call may take before the client gets `unavailable`.
+    #[arg(long, env = "CHATZZ_STORE_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub store_timeout: u64,
+
     /// Seconds a client may take to send its request headers (slowloris guard).
     #[arg(long, env = "CHATZZ_HEADER_READ_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_read_timeout: u64,

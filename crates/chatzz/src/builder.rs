@@ -60,6 +60,7 @@ impl Chatzz {
             authentication: Authentication::Unset,
             config: Config::default(),
             transport: Transport::default(),
+            store_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -73,6 +74,7 @@ pub struct ChatzzBuilder {
     authentication: Authentication,
     config: Config,
     transport: Transport,
+    store_timeout: Duration,
 }
 
 /// Socket.IO settings.
@@ -210,6 +212,12 @@ impl ChatzzBuilder {
         self
     }
 
+    /// Longest a store call may take before the client gets `unavailable` (default 10 s).
+    pub fn store_timeout(mut self, timeout: Duration) -> Self {
+        self.store_timeout = timeout;
+        self
+    }
+
     /// All the use cases' limits at once.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
@@ -258,7 +266,10 @@ impl ChatzzBuilder {
                 "max_sockets_per_user must be at least 1".into(),
             ));
         }
-        let store = Arc::new(InstrumentedStore(store));
+        let store = Arc::new(InstrumentedStore {
+            inner: store,
+            timeout: self.store_timeout,
+        });
         let mut service = ChatService::new(store, Arc::new(SystemClock), self.config);
         if let Some(directory) = self.directory {
             service = match self.details_cache {
