@@ -1,14 +1,12 @@
 //! The host application's own users table as chatzz's [`UserDirectory`]: the
 //! replacement for the original package's `userModelName` option.
 
-use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chatzz_core::{DirectoryError, UserDirectory, UserId};
 use serde_json::{Map, Value};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::store_error;
@@ -16,9 +14,6 @@ use crate::store_error;
 /// Connections of the pool [`PostgresUserDirectory::connect`] opens: lookups are single
 /// indexed reads.
 const MAX_CONNECTIONS: u32 = 4;
-
-/// How long a lookup waits for a connection.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Fields per `json_build_object(...)` call: two arguments each, within PostgreSQL's
 /// limit of 100 function arguments. More fields take more calls, merged here.
@@ -119,18 +114,9 @@ impl PostgresUserDirectory {
         id_column: &str,
         fields: &[&str],
     ) -> Result<Self, DirectoryError> {
-        // The URL may hold a password: keep it out of the error.
-        let mut options = PgConnectOptions::from_str(url)
-            .map_err(|e| DirectoryError(format!("bad PostgreSQL URL: {e}")))?;
-        if options.get_application_name().is_none() {
-            options = options.application_name("chatzz");
-        }
-        let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+        let pool = crate::connect_pool(url, MAX_CONNECTIONS)
             .await
-            .map_err(directory_error)?;
+            .map_err(|e| DirectoryError(e.to_string()))?;
         Self::new(pool, table, id_column, fields)
     }
 

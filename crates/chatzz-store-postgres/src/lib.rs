@@ -42,23 +42,28 @@ pub struct PostgresStore {
     sql: Queries,
 }
 
+/// A pool of at most `max_connections` for `url`, as every PostgreSQL pool of chatzz
+/// opens one.
+pub(crate) async fn connect_pool(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
+    // The URL may hold a password: keep it out of the error.
+    let mut options = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Internal(format!("bad PostgreSQL URL: {e}")))?;
+    if options.get_application_name().is_none() {
+        options = options.application_name("chatzz");
+    }
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(store_error)
+}
+
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`;
     /// the database must exist) and brings its schema up to date.
     pub async fn connect(url: &str, names: StoreNames) -> Result<Self, StoreError> {
-        // The URL may hold a password: keep it out of the error.
-        let mut options = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Internal(format!("bad PostgreSQL URL: {e}")))?;
-        if options.get_application_name().is_none() {
-            options = options.application_name("chatzz");
-        }
-        let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(store_error)?;
-        Self::new(pool, names).await
+        Self::new(connect_pool(url, MAX_CONNECTIONS).await?, names).await
     }
 
     /// Uses an existing pool and brings its schema up to date.
