@@ -4,13 +4,16 @@
 //! `INSERT ... ON CONFLICT DO NOTHING`, status changes are single conditional `UPDATE`s,
 //! and an insert holds its room's row lock while it takes its id and writes, so ids
 //! within a room are committed in id order and a client catching up with `after` never
-//! skips one. The schema is in `migrations/`, applied at startup (under an advisory lock,
-//! so concurrent starts are safe) with table names from [`StoreNames`]; PostgreSQL folds
-//! them to lower case.
+//! skips one. `insert_message` and `mark_sent` are group-committed: concurrent calls
+//! share one transaction (`writer.rs`). The schema is in `migrations/`, applied at
+//! startup (under an advisory lock, so concurrent starts are safe) with table names from
+//! [`StoreNames`]; PostgreSQL folds them to lower case.
 
 mod directory;
+mod writer;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,6 +27,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 
 pub use directory::PostgresUserDirectory;
+use writer::{Done, Op, Writer};
 
 /// The schema, oldest first; `{prefix}` stands for the table prefix.
 const MIGRATIONS: &[(i64, &str, &str)] =
@@ -35,11 +39,12 @@ const MAX_CONNECTIONS: u32 = 10;
 /// How long a call waits for a connection before reporting the store unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The PostgreSQL store.
+/// The PostgreSQL store. Clones share one pool and one set of writers.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
-    sql: Queries,
+    sql: Arc<Queries>,
+    writer: Writer,
 }
 
 /// A pool of at most `max_connections` for `url`, as every PostgreSQL pool of chatzz
@@ -66,18 +71,26 @@ impl PostgresStore {
         Self::new(connect_pool(url, MAX_CONNECTIONS).await?, names).await
     }
 
-    /// Uses an existing pool and brings its schema up to date.
+    /// Uses an existing pool and brings its schema up to date. Must run inside a tokio
+    /// runtime: it starts the tasks that commit `insert_message` and `mark_sent` in
+    /// batches (see `writer.rs`), which live as long as the store and its clones.
     pub async fn new(pool: PgPool, names: StoreNames) -> Result<Self, StoreError> {
         migrate(&pool, &names).await?;
-        Ok(Self {
-            pool,
-            sql: Queries::new(&names),
-        })
+        let sql = Arc::new(Queries::new(&names));
+        let writer = Writer::spawn(pool.clone(), Arc::clone(&sql));
+        Ok(Self { pool, sql, writer })
     }
 
     /// The pool, for closing it or sharing it with the host application.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// How many batches the group commit has written so far (one transaction or
+    /// statement each, whatever number of `insert_message` and `mark_sent` calls it
+    /// carried).
+    pub fn write_batches(&self) -> u64 {
+        self.writer.batches()
     }
 }
 
@@ -121,8 +134,9 @@ struct Queries {
     link: String,
     find_room: String,
     contacts: String,
-    lock_room: String,
+    lock_rooms: String,
     insert_message: String,
+    insert_batch: String,
     find_by_client_id: String,
     find_message: String,
     mark_sent: String,
@@ -159,10 +173,21 @@ impl Queries {
                        FROM {rooms} WHERE user_a = $1 OR user_b = $1) AS r \
                  LEFT JOIN {users} AS u ON u.id = r.other ORDER BY r.id"
             ),
-            lock_room: format!("SELECT id FROM {rooms} WHERE id = $1 FOR UPDATE"),
+            // In id order, so that two batches never wait for each other's rooms.
+            lock_rooms: format!("SELECT id FROM {rooms} WHERE id = ANY($1) ORDER BY id FOR UPDATE"),
             insert_message: format!(
                 "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \
                  VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
+                 RETURNING {cols}"
+            ),
+            // Ids are taken in the order of the arrays: the writer relies on it.
+            insert_batch: format!(
+                "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \
+                 SELECT room_id, sender, recipient, body, created_at_ms, client_message_id \
+                 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
+                 WITH ORDINALITY AS batch (room_id, sender, recipient, body, created_at_ms, client_message_id, n) \
+                 ORDER BY n \
                  ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
                  RETURNING {cols}"
             ),
@@ -405,51 +430,10 @@ impl ChatStore for PostgresStore {
     ) -> Result<(StoredMessage, bool), StoreError> {
         let room = row_id(message.room.as_str())
             .ok_or_else(|| StoreError::Internal(format!("unknown room {}", message.room)))?;
-        let client_id = message
-            .client_message_id
-            .as_ref()
-            .map(|c| c.as_str().to_owned());
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        // Inserts into one room queue here, so each takes its id (below) only after the
-        // previous one committed: ids within a room become visible in id order.
-        let locked: Option<i64> = sqlx::query_scalar(sql(&self.sql.lock_room))
-            .bind(room)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        if locked.is_none() {
-            return Err(StoreError::Internal(format!(
-                "unknown room {}",
-                message.room
-            )));
+        match self.writer.write(Op::Insert { room, message }).await? {
+            Done::Inserted(stored, created) => Ok((stored, created)),
+            Done::Marked(_) => Err(StoreError::Internal("the writer answered a mark".into())),
         }
-        let inserted = sqlx::query(sql(&self.sql.insert_message))
-            .bind(room)
-            .bind(message.from.as_str())
-            .bind(message.to.as_str())
-            .bind(message.text.as_str())
-            .bind(message.created_at.millis())
-            .bind(client_id.as_deref())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let outcome = match inserted {
-            Some(row) => (message_from(&row)?, true),
-            None => {
-                // Only a committed row with this sender and client message id makes the
-                // insert do nothing (it waits for one in flight), and this statement's
-                // fresh snapshot sees it.
-                let row = sqlx::query(sql(&self.sql.find_by_client_id))
-                    .bind(message.from.as_str())
-                    .bind(client_id.as_deref())
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                (message_from(&row)?, false)
-            }
-        };
-        tx.commit().await.map_err(store_error)?;
-        Ok(outcome)
     }
 
     async fn find_message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError> {
@@ -471,14 +455,10 @@ impl ChatStore for PostgresStore {
         }
         ids.sort_unstable();
         ids.dedup();
-        let rows = sqlx::query(sql(&self.sql.mark_sent))
-            .bind(ids)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
-        let mut moved = messages_from(&rows)?;
-        moved.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(moved)
+        match self.writer.write(Op::MarkSent(ids)).await? {
+            Done::Marked(moved) => Ok(moved),
+            Done::Inserted(..) => Err(StoreError::Internal("the writer answered an insert".into())),
+        }
     }
 
     async fn mark_read(

@@ -113,13 +113,13 @@ async fn sweep_leftovers() {
 
 /// A database of one test's own, dropped (with any connection still open) on drop.
 #[derive(Debug)]
-struct TestDb {
+pub(crate) struct TestDb {
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl TestDb {
-    async fn create() -> Self {
+    pub(crate) async fn create() -> Self {
         Self::create_with("").await
     }
 
@@ -174,12 +174,12 @@ impl Drop for TestDb {
 
 /// A store on a fresh database, which goes when the store does.
 #[derive(Debug)]
-struct TestStore {
-    store: PostgresStore,
+pub(crate) struct TestStore {
+    pub(crate) store: PostgresStore,
     _db: TestDb,
 }
 
-async fn fresh_store() -> TestStore {
+pub(crate) async fn fresh_store() -> TestStore {
     let db = TestDb::create().await;
     let store = PostgresStore::connect(&db.url, StoreNames::default())
         .await
@@ -625,4 +625,5 @@ fn only_databases_of_finished_runs_are_leftovers() {
     assert!(is_leftover(&old, now), "stale");
 }
 
+mod batching;
 mod directory;

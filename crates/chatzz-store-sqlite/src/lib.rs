@@ -3,12 +3,15 @@
 //! acked message survives a crash or `kill -9`. Uniqueness (one room per pair, one
 //! message per sender and client message id) lives in unique indexes and status
 //! changes are single conditional `UPDATE`s, so the rules hold for every connection.
-//! The schema is in `migrations/`, applied at startup with table names from
-//! [`StoreNames`].
+//! `insert_message` and `mark_sent` are group-committed: concurrent calls share one
+//! transaction, and so one fsync (`writer.rs`). The schema is in `migrations/`, applied
+//! at startup with table names from [`StoreNames`].
 
 mod directory;
+mod writer;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,6 +28,7 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 
 pub use directory::SqliteUserDirectory;
+use writer::{Done, Op, Writer};
 
 /// The schema, oldest first; `{prefix}` stands for the table prefix.
 const MIGRATIONS: &[(i64, &str, &str)] =
@@ -33,11 +37,12 @@ const MIGRATIONS: &[(i64, &str, &str)] =
 /// Pool connections: SQLite writes one at a time, reads run beside it in WAL mode.
 const MAX_CONNECTIONS: u32 = 4;
 
-/// The SQLite store.
+/// The SQLite store. Clones share one pool and one writer.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    sql: Queries,
+    sql: Arc<Queries>,
+    writer: Writer,
 }
 
 impl SqliteStore {
@@ -60,18 +65,25 @@ impl SqliteStore {
         Self::new(pool, names).await
     }
 
-    /// Uses an existing pool and brings its schema up to date.
+    /// Uses an existing pool and brings its schema up to date. Must run inside a tokio
+    /// runtime: it starts the task that commits `insert_message` and `mark_sent` in
+    /// batches (see `writer.rs`), which lives as long as the store and its clones.
     pub async fn new(pool: SqlitePool, names: StoreNames) -> Result<Self, StoreError> {
         migrate(&pool, &names).await?;
-        Ok(Self {
-            pool,
-            sql: Queries::new(&names),
-        })
+        let sql = Arc::new(Queries::new(&names));
+        let writer = Writer::spawn(pool.clone(), Arc::clone(&sql));
+        Ok(Self { pool, sql, writer })
     }
 
     /// The pool, for closing it or sharing it with the host application.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// How many batches the group commit has written so far (one transaction each,
+    /// whatever number of `insert_message` and `mark_sent` calls it carried).
+    pub fn write_batches(&self) -> u64 {
+        self.writer.batches()
     }
 }
 
@@ -105,14 +117,16 @@ struct Queries {
     link: String,
     find_room: String,
     contacts: String,
-    insert_message: String,
+    /// `insert_values[n - 1]` inserts `n` messages.
+    insert_values: Vec<String>,
+    /// `mark_sent[n - 1]` marks `n` ids.
+    mark_sent: Vec<String>,
     find_by_client_id: String,
     find_message: String,
     mark_read: String,
     history_newest: String,
     history_oldest: String,
     undelivered: String,
-    messages: String,
 }
 
 const MESSAGE_COLUMNS: &str =
@@ -142,12 +156,26 @@ impl Queries {
                        FROM {rooms} WHERE user_a = ?1 OR user_b = ?1) r \
                  LEFT JOIN {users} u ON u.id = r.other ORDER BY r.id"
             ),
-            insert_message: format!(
-                "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                 ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
-                 RETURNING {cols}"
-            ),
+            // Rows are numbered in the order listed (tested): the writer relies on it.
+            insert_values: (1..=writer::INSERT_CHUNK)
+                .map(|n| {
+                    let rows = vec!["(?, ?, ?, ?, ?, ?)"; n].join(", ");
+                    format!(
+                        "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \
+                         VALUES {rows} \
+                         ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
+                         RETURNING {cols}"
+                    )
+                })
+                .collect(),
+            mark_sent: (1..=writer::MARK_CHUNK)
+                .map(|n| {
+                    let ids = vec!["?"; n].join(", ");
+                    format!(
+                        "UPDATE {messages} SET status = 1 WHERE status = 0 AND id IN ({ids}) RETURNING {cols}"
+                    )
+                })
+                .collect(),
             find_by_client_id: format!(
                 "SELECT {cols} FROM {messages} WHERE sender = ?1 AND client_message_id = ?2"
             ),
@@ -167,17 +195,7 @@ impl Queries {
                 "SELECT {cols} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY sender ORDER BY id) AS nth \
                  FROM {messages} WHERE recipient = ?1 AND status = 0) WHERE nth <= ?2 ORDER BY id"
             ),
-            messages,
         }
-    }
-
-    /// `UPDATE ... status = 1` for `count` ids, as one statement.
-    fn mark_sent(&self, count: usize) -> String {
-        let placeholders = vec!["?"; count].join(", ");
-        format!(
-            "UPDATE {} SET status = 1 WHERE status = 0 AND id IN ({placeholders}) RETURNING {MESSAGE_COLUMNS}",
-            self.messages
-        )
     }
 }
 
@@ -381,31 +399,10 @@ impl ChatStore for SqliteStore {
     ) -> Result<(StoredMessage, bool), StoreError> {
         let room = row_id(message.room.as_str())
             .ok_or_else(|| StoreError::Internal(format!("unknown room {}", message.room)))?;
-        let client_id = message
-            .client_message_id
-            .as_ref()
-            .map(|c| c.as_str().to_owned());
-        let inserted = sqlx::query(sql(&self.sql.insert_message))
-            .bind(room)
-            .bind(message.from.as_str())
-            .bind(message.to.as_str())
-            .bind(message.text.as_str())
-            .bind(message.created_at.millis())
-            .bind(client_id.as_deref())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
-        if let Some(row) = inserted {
-            return Ok((message_from(&row)?, true));
+        match self.writer.write(Op::Insert { room, message }).await? {
+            Done::Inserted(stored, created) => Ok((stored, created)),
+            Done::Marked(_) => Err(StoreError::Internal("the writer answered a mark".into())),
         }
-        // Only a known client message id makes the insert do nothing.
-        let row = sqlx::query(sql(&self.sql.find_by_client_id))
-            .bind(message.from.as_str())
-            .bind(client_id.as_deref())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok((message_from(&row)?, false))
     }
 
     async fn find_message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError> {
@@ -422,21 +419,15 @@ impl ChatStore for SqliteStore {
 
     async fn mark_sent(&self, ids: &[MessageId]) -> Result<Vec<StoredMessage>, StoreError> {
         let mut ids: Vec<i64> = ids.iter().filter_map(|id| row_id(id.as_str())).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         ids.sort_unstable();
         ids.dedup();
-        let mut moved = Vec::with_capacity(ids.len());
-        // Stay far below SQLite's limit on bound parameters.
-        for chunk in ids.chunks(500) {
-            let statement = self.sql.mark_sent(chunk.len());
-            let mut query = sqlx::query(AssertSqlSafe(statement));
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            let rows = query.fetch_all(&self.pool).await.map_err(store_error)?;
-            moved.extend(messages_from(&rows)?);
+        match self.writer.write(Op::MarkSent(ids)).await? {
+            Done::Marked(moved) => Ok(moved),
+            Done::Inserted(..) => Err(StoreError::Internal("the writer answered an insert".into())),
         }
-        moved.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(moved)
     }
 
     async fn mark_read(

@@ -6,14 +6,14 @@ use chatzz_core::{ChatStore, StoreNames, UserId};
 use super::SqliteStore;
 
 /// A fresh database file under the system's temp directory.
-fn fresh_path() -> PathBuf {
+pub(crate) fn fresh_path() -> PathBuf {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!("chatzz-sqlite-tests-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir.join(format!("{}.db", NEXT.fetch_add(1, Ordering::SeqCst)))
 }
 
-async fn fresh_store() -> SqliteStore {
+pub(crate) async fn fresh_store() -> SqliteStore {
     let url = format!("sqlite://{}", fresh_path().display());
     SqliteStore::connect(&url, StoreNames::default())
         .await
@@ -86,4 +86,5 @@ async fn a_bad_url_is_an_error_not_a_panic() {
     assert!(err.is_err());
 }
 
+mod batching;
 mod directory;

@@ -1,0 +1,702 @@
+//! Group commit for the hot writes (`insert_message` and `mark_sent`).
+//!
+//! Callers queue their write and wait for its answer. [`WRITERS`] writer tasks share the
+//! queue; a writer takes everything queued at that moment (at most [`MAX_BATCH`]) and
+//! commits it in one transaction, so concurrent senders share one commit and one WAL
+//! flush, while a lone sender is served at once: no writer waits for company. An answer
+//! is sent only after `COMMIT` returned, so nothing acknowledged can be lost.
+//!
+//! A batch with inserts first locks the rows of every room it writes to, in id order,
+//! and holds them until it commits, exactly as a single insert did: inserts into one room
+//! (from this process or any other) take their ids and commit one after the other, so a
+//! client catching up with `after` never skips a message. Locking in id order keeps two
+//! batches from deadlocking on rooms; a held room stalls only the writer that waits for
+//! it, which is why there is more than one.
+//!
+//! A batch first runs as few statements (the fast path): one `INSERT ... SELECT FROM
+//! unnest(...)` for every insert and one `UPDATE` for every mark. If a statement fails,
+//! the transaction is rolled back and the batch runs again one entry at a time, each in
+//! its own savepoint (the careful path), so one bad entry fails alone. Two entries with
+//! the same sender and client message id in one batch store one message: the fast path
+//! inserts the first and answers the second with it, the careful path meets the first
+//! row through the unique index.
+//!
+//! If the writers are gone (their runtime shut down) callers get `Unavailable`; a
+//! panicking writer is restarted and the callers of its batch get `Unavailable`. When
+//! the database cannot be reached, everyone queued is answered `Unavailable` at once.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chatzz_core::{NewMessage, StoreError, StoredMessage};
+use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::{Acquire, Connection};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::{Queries, message_from, messages_from, row_id, sql, store_error};
+
+/// Most writes committed in one transaction.
+pub(crate) const MAX_BATCH: usize = 256;
+
+/// Writer tasks, each with at most one transaction (one pooled connection) at a time.
+pub(crate) const WRITERS: usize = 2;
+
+/// Writes queued before callers wait to queue theirs.
+const QUEUE: usize = 4096;
+
+/// One write.
+#[derive(Debug)]
+pub(crate) enum Op {
+    /// `insert_message` into the room with this row id.
+    Insert { room: i64, message: NewMessage },
+    /// `mark_sent` of these row ids (sorted, no duplicates, not empty).
+    MarkSent(Vec<i64>),
+}
+
+/// What a write did.
+#[derive(Debug, Clone)]
+pub(crate) enum Done {
+    Inserted(StoredMessage, bool),
+    Marked(Vec<StoredMessage>),
+}
+
+type Answer = Result<Done, StoreError>;
+
+#[derive(Debug)]
+struct Job {
+    op: Op,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// The handle callers queue writes through; clones share the writer tasks, which stop
+/// when the last handle is dropped.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    jobs: mpsc::Sender<Job>,
+    batches: Arc<AtomicU64>,
+}
+
+impl Writer {
+    /// Starts the writer tasks on the current tokio runtime.
+    pub(crate) fn spawn(pool: PgPool, q: Arc<Queries>) -> Self {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        let queue = Arc::new(Mutex::new(queue));
+        let batches = Arc::new(AtomicU64::new(0));
+        for _ in 0..WRITERS {
+            tokio::spawn(supervise(
+                Arc::clone(&queue),
+                pool.clone(),
+                Arc::clone(&q),
+                Arc::clone(&batches),
+            ));
+        }
+        Self { jobs, batches }
+    }
+
+    /// Batches taken off the queue so far.
+    pub(crate) fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
+    /// Queues `op` and waits until it is committed (or failed).
+    pub(crate) async fn write(&self, op: Op) -> Answer {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { op, reply })
+            .await
+            .map_err(|_| StoreError::Unavailable("the PostgreSQL writer has stopped".into()))?;
+        answer.await.map_err(|_| {
+            StoreError::Unavailable("the PostgreSQL writer stopped before committing".into())
+        })?
+    }
+}
+
+type Queue = Arc<Mutex<mpsc::Receiver<Job>>>;
+
+/// Runs one writer, restarting it if it panics.
+async fn supervise(queue: Queue, pool: PgPool, q: Arc<Queries>, batches: Arc<AtomicU64>) {
+    loop {
+        let worker = tokio::spawn(work(
+            Arc::clone(&queue),
+            pool.clone(),
+            Arc::clone(&q),
+            Arc::clone(&batches),
+        ));
+        match worker.await {
+            Err(err) if err.is_panic() => {
+                tracing::error!("a PostgreSQL writer panicked; restarting it");
+            }
+            // Every handle is gone, or the runtime is shutting down.
+            _ => return,
+        }
+    }
+}
+
+async fn work(queue: Queue, pool: PgPool, q: Arc<Queries>, batches: Arc<AtomicU64>) {
+    loop {
+        let mut jobs = {
+            let mut queue = queue.lock().await;
+            let Some(first) = queue.recv().await else {
+                return;
+            };
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            jobs
+        };
+        // A caller that gave up (timed out) no longer needs its write.
+        jobs.retain(|job| !job.reply.is_closed());
+        if jobs.is_empty() {
+            continue;
+        }
+        batches.fetch_add(1, Ordering::Relaxed);
+        let ops: Vec<&Op> = jobs.iter().map(|job| &job.op).collect();
+        match commit(&pool, &q, &ops).await {
+            Ok(answers) => {
+                for (job, answer) in jobs.into_iter().zip(answers) {
+                    let _ = job.reply.send(answer);
+                }
+            }
+            Err(err) => {
+                for job in jobs {
+                    let _ = job.reply.send(Err(err.clone()));
+                }
+                if matches!(err, StoreError::Unavailable(_)) {
+                    // The database is out of reach: answer everyone waiting now rather
+                    // than let each batch wait out its own timeout.
+                    let mut queue = queue.lock().await;
+                    while let Ok(job) = queue.try_recv() {
+                        let _ = job.reply.send(Err(err.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A failed entry: the error to answer, and whether the connection or transaction is
+/// lost with it (then the batch fails as a whole).
+#[derive(Debug)]
+struct Failed {
+    error: StoreError,
+    fatal: bool,
+}
+
+impl From<StoreError> for Failed {
+    fn from(error: StoreError) -> Self {
+        Self {
+            error,
+            fatal: false,
+        }
+    }
+}
+
+impl From<sqlx::Error> for Failed {
+    fn from(err: sqlx::Error) -> Self {
+        let fatal = match &err {
+            // A savepoint undoes any failed statement, except when the connection is
+            // lost (class 08) or the server is going away (57P01-57P03).
+            sqlx::Error::Database(db) => db.code().is_none_or(|code| {
+                code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+            }),
+            sqlx::Error::RowNotFound
+            | sqlx::Error::ColumnNotFound(_)
+            | sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::Encode(_) => false,
+            _ => true,
+        };
+        Self {
+            error: store_error(err),
+            fatal,
+        }
+    }
+}
+
+/// Commits `ops` and answers each; `Err` when the whole batch failed.
+async fn commit(pool: &PgPool, q: &Queries, ops: &[&Op]) -> Result<Vec<Answer>, StoreError> {
+    let mut conn = pool.acquire().await.map_err(store_error)?;
+    if !ops.iter().any(|op| matches!(op, Op::Insert { .. })) {
+        // Marks only: one statement, which commits on its own.
+        return mark_all(&mut conn, q, ops).await.map_err(|f| f.error);
+    }
+    let mut tx = conn.begin().await.map_err(store_error)?;
+    match fast(&mut tx, q, ops).await {
+        Ok(answers) => {
+            tx.commit().await.map_err(store_error)?;
+            Ok(answers)
+        }
+        Err(Failed { error, fatal: true }) => Err(error),
+        Err(failed) => {
+            tx.rollback().await.map_err(store_error)?;
+            tracing::debug!(error = %failed.error, entries = ops.len(), "batch failed; retrying entry by entry");
+            careful(&mut conn, q, ops).await
+        }
+    }
+}
+
+/// Locks the rows of the rooms the batch inserts into, in id order; returns those that
+/// exist.
+async fn lock_rooms(
+    conn: &mut PgConnection,
+    q: &Queries,
+    ops: &[&Op],
+) -> Result<HashSet<i64>, Failed> {
+    let mut rooms: Vec<i64> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Insert { room, .. } => Some(*room),
+            Op::MarkSent(_) => None,
+        })
+        .collect();
+    rooms.sort_unstable();
+    rooms.dedup();
+    let locked: Vec<i64> = sqlx::query_scalar(sql(&q.lock_rooms))
+        .bind(rooms)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(locked.into_iter().collect())
+}
+
+fn unknown_room(message: &NewMessage) -> StoreError {
+    StoreError::Internal(format!("unknown room {}", message.room))
+}
+
+/// Each entry in a savepoint of its own, in one transaction.
+async fn careful(
+    conn: &mut PgConnection,
+    q: &Queries,
+    ops: &[&Op],
+) -> Result<Vec<Answer>, StoreError> {
+    let mut tx = Connection::begin(conn).await.map_err(store_error)?;
+    let rooms = lock_rooms(&mut tx, q, ops).await.map_err(|f| f.error)?;
+    let mut answers = Vec::with_capacity(ops.len());
+    for op in ops {
+        if let Op::Insert { room, message } = op
+            && !rooms.contains(room)
+        {
+            answers.push(Err(unknown_room(message)));
+            continue;
+        }
+        let mut savepoint = tx.begin().await.map_err(store_error)?;
+        match one(&mut savepoint, q, op).await {
+            Ok(done) => {
+                savepoint.commit().await.map_err(store_error)?;
+                answers.push(Ok(done));
+            }
+            Err(Failed { error, fatal: true }) => return Err(error),
+            Err(Failed { error, .. }) => {
+                savepoint.rollback().await.map_err(store_error)?;
+                answers.push(Err(error));
+            }
+        }
+    }
+    tx.commit().await.map_err(store_error)?;
+    Ok(answers)
+}
+
+/// One write on its own, inside a transaction that holds its room.
+async fn one(conn: &mut PgConnection, q: &Queries, op: &Op) -> Result<Done, Failed> {
+    match op {
+        Op::Insert { room, message } => {
+            let inserted = sqlx::query(sql(&q.insert_message))
+                .bind(room)
+                .bind(message.from.as_str())
+                .bind(message.to.as_str())
+                .bind(message.text.as_str())
+                .bind(message.created_at.millis())
+                .bind(message.client_message_id.as_ref().map(|c| c.as_str()))
+                .fetch_optional(&mut *conn)
+                .await?;
+            match inserted {
+                Some(row) => Ok(Done::Inserted(message_from(&row)?, true)),
+                None => Ok(Done::Inserted(
+                    find_by_client_id(conn, q, message).await?,
+                    false,
+                )),
+            }
+        }
+        Op::MarkSent(ids) => Ok(Done::Marked(mark_sent(conn, q, ids).await?)),
+    }
+}
+
+/// Only a committed row with this sender and client message id makes an insert do
+/// nothing (it waits for one in flight), and this statement's fresh snapshot sees it.
+async fn find_by_client_id(
+    conn: &mut PgConnection,
+    q: &Queries,
+    message: &NewMessage,
+) -> Result<StoredMessage, Failed> {
+    let client_id = message.client_message_id.as_ref().map(|c| c.as_str());
+    let row = sqlx::query(sql(&q.find_by_client_id))
+        .bind(message.from.as_str())
+        .bind(client_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| {
+            StoreError::Internal(format!(
+                "message {client_id:?} of {} neither inserted nor found",
+                message.from
+            ))
+        })?;
+    Ok(message_from(&row)?)
+}
+
+/// Moves those of `ids` that are `not_sent`; returns them in id order.
+async fn mark_sent(
+    conn: &mut PgConnection,
+    q: &Queries,
+    ids: &[i64],
+) -> Result<Vec<StoredMessage>, Failed> {
+    let rows = sqlx::query(sql(&q.mark_sent))
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut moved = messages_from(&rows)?;
+    moved.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(moved)
+}
+
+/// Every mark of the batch in one `UPDATE`; each moved row goes to the first entry
+/// that asked for it. Answers `None` for the entries that are not marks.
+async fn marks(
+    conn: &mut PgConnection,
+    q: &Queries,
+    ops: &[&Op],
+) -> Result<Vec<Option<Answer>>, Failed> {
+    let mut ids: Vec<i64> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::MarkSent(ids) => Some(ids.iter().copied()),
+            Op::Insert { .. } => None,
+        })
+        .flatten()
+        .collect();
+    let mut answers: Vec<Option<Answer>> = vec![None; ops.len()];
+    if ids.is_empty() {
+        return Ok(answers);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let mut moved: HashMap<i64, StoredMessage> = HashMap::new();
+    for row in mark_sent(conn, q, &ids).await? {
+        let id = row_id(row.id.as_str())
+            .ok_or_else(|| StoreError::Internal(format!("bad id {} from the database", row.id)))?;
+        moved.insert(id, row);
+    }
+    for (answer, op) in answers.iter_mut().zip(ops) {
+        if let Op::MarkSent(ids) = op {
+            // `ids` is sorted, so the moved rows come out in id order.
+            let mine = ids.iter().filter_map(|id| moved.remove(id)).collect();
+            *answer = Some(Ok(Done::Marked(mine)));
+        }
+    }
+    Ok(answers)
+}
+
+async fn mark_all(
+    conn: &mut PgConnection,
+    q: &Queries,
+    ops: &[&Op],
+) -> Result<Vec<Answer>, Failed> {
+    marks(conn, q, ops)
+        .await?
+        .into_iter()
+        .map(settled)
+        .collect()
+}
+
+fn settled(answer: Option<Answer>) -> Result<Answer, Failed> {
+    answer.ok_or_else(|| Failed::from(StoreError::Internal("an entry was skipped".into())))
+}
+
+/// Who sent a message and with which client message id.
+type ClientKey<'a> = (&'a str, &'a str);
+
+fn client_key(message: &NewMessage) -> Option<ClientKey<'_>> {
+    message
+        .client_message_id
+        .as_ref()
+        .map(|c| (message.from.as_str(), c.as_str()))
+}
+
+/// The whole batch in few statements; any failure sends it down the careful path.
+async fn fast(conn: &mut PgConnection, q: &Queries, ops: &[&Op]) -> Result<Vec<Answer>, Failed> {
+    let rooms = lock_rooms(conn, q, ops).await?;
+    let mut answers: Vec<Option<Answer>> = vec![None; ops.len()];
+
+    // Inserts: the first entry of each (sender, client message id) is written, later
+    // ones answer with what the first got.
+    let mut writes: Vec<(usize, i64, &NewMessage)> = Vec::new();
+    let mut repeats: Vec<(usize, usize)> = Vec::new();
+    let mut first_with: HashMap<ClientKey<'_>, usize> = HashMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        let Op::Insert { room, message } = op else {
+            continue;
+        };
+        if !rooms.contains(room) {
+            answers[i] = Some(Err(unknown_room(message)));
+            continue;
+        }
+        match client_key(message).map(|key| (key, first_with.get(&key).copied())) {
+            Some((_, Some(first))) => repeats.push((i, first)),
+            Some((key, None)) => {
+                first_with.insert(key, i);
+                writes.push((i, *room, message));
+            }
+            None => writes.push((i, *room, message)),
+        }
+    }
+    let mut columns = Columns::default();
+    for (_, room, message) in &writes {
+        columns.push(*room, message);
+    }
+    let mut rows = if writes.is_empty() {
+        Vec::new()
+    } else {
+        messages_from(
+            &sqlx::query(sql(&q.insert_batch))
+                .bind(columns.rooms)
+                .bind(columns.senders)
+                .bind(columns.recipients)
+                .bind(columns.bodies)
+                .bind(columns.created)
+                .bind(columns.client_ids)
+                .fetch_all(&mut *conn)
+                .await?,
+        )?
+    };
+    // Rows are numbered in the order they were listed (`ORDER BY` the ordinality).
+    // Those with a client message id are matched by it; the others, in id order, belong
+    // to the entries without one.
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut keyed: HashMap<(String, String), StoredMessage> = HashMap::new();
+    let mut unkeyed: VecDeque<StoredMessage> = VecDeque::new();
+    for row in rows {
+        match &row.client_message_id {
+            Some(c) => {
+                keyed.insert((row.from.as_str().to_owned(), c.as_str().to_owned()), row);
+            }
+            None => unkeyed.push_back(row),
+        }
+    }
+    for (i, _, message) in &writes {
+        let done = match client_key(message) {
+            Some((from, client_id)) => {
+                match keyed.remove(&(from.to_owned(), client_id.to_owned())) {
+                    Some(row) => Done::Inserted(row, true),
+                    None => Done::Inserted(find_by_client_id(conn, q, message).await?, false),
+                }
+            }
+            None => Done::Inserted(
+                unkeyed.pop_front().ok_or_else(|| {
+                    StoreError::Internal("a batch insert returned too few rows".into())
+                })?,
+                true,
+            ),
+        };
+        answers[*i] = Some(Ok(done));
+    }
+    if !keyed.is_empty() || !unkeyed.is_empty() {
+        return Err(StoreError::Internal("a batch insert returned unexpected rows".into()).into());
+    }
+    for (i, first) in repeats {
+        if let Some(Ok(Done::Inserted(row, _))) = &answers[first] {
+            answers[i] = Some(Ok(Done::Inserted(row.clone(), false)));
+        }
+    }
+
+    for (answer, marked) in answers.iter_mut().zip(marks(conn, q, ops).await?) {
+        if marked.is_some() {
+            *answer = marked;
+        }
+    }
+    answers.into_iter().map(settled).collect()
+}
+
+/// The inserts of a batch as one array per column, for `unnest`.
+#[derive(Debug, Default)]
+struct Columns<'a> {
+    rooms: Vec<i64>,
+    senders: Vec<&'a str>,
+    recipients: Vec<&'a str>,
+    bodies: Vec<&'a str>,
+    created: Vec<i64>,
+    client_ids: Vec<Option<&'a str>>,
+}
+
+impl<'a> Columns<'a> {
+    fn push(&mut self, room: i64, message: &'a NewMessage) {
+        self.rooms.push(room);
+        self.senders.push(message.from.as_str());
+        self.recipients.push(message.to.as_str());
+        self.bodies.push(message.text.as_str());
+        self.created.push(message.created_at.millis());
+        self.client_ids
+            .push(message.client_message_id.as_ref().map(|c| c.as_str()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chatzz_core::{
+        ChatRoomId, ChatStore, ClientMessageId, HistoryQuery, MessageStatus, MessageText,
+        NewMessage, StoreError, Timestamp, UserId, sequence,
+    };
+
+    use super::{Answer, Done, Op, commit};
+    use crate::PostgresStore;
+    use crate::tests::fresh_store;
+
+    fn user(name: &str) -> UserId {
+        UserId::parse(name).expect("user id")
+    }
+
+    fn insert(room: &ChatRoomId, text: &str, client_id: Option<&str>) -> Op {
+        Op::Insert {
+            room: crate::row_id(room.as_str()).expect("room id"),
+            message: NewMessage {
+                room: room.clone(),
+                from: user("alice"),
+                to: user("bob"),
+                text: MessageText::parse(text.to_owned(), 1000).expect("text"),
+                created_at: Timestamp::from_millis(1_000).expect("time"),
+                client_message_id: client_id.map(|c| ClientMessageId::parse(c).expect("id")),
+            },
+        }
+    }
+
+    async fn run(store: &PostgresStore, ops: &[Op]) -> Vec<Answer> {
+        let ops: Vec<&Op> = ops.iter().collect();
+        commit(&store.pool, &store.sql, &ops).await.expect("batch")
+    }
+
+    fn inserted(answer: &Answer) -> (String, String, bool) {
+        match answer {
+            Ok(Done::Inserted(m, created)) => (m.id.as_str().to_owned(), m.text.clone(), *created),
+            other => panic!("not an insert: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_numbers_rows_in_queue_order_and_answers_repeats_with_the_first() {
+        let test = fresh_store().await;
+        let store = &test.store;
+        let room = store
+            .link(&user("alice"), &user("bob"))
+            .await
+            .expect("link")
+            .room;
+        let ops: Vec<Op> = (0..40)
+            .map(|i| match i % 5 {
+                0 => insert(
+                    &room,
+                    &format!("k{}", i / 10),
+                    Some(&format!("k{}", i / 10)),
+                ),
+                _ => insert(&room, &format!("m{i}"), None),
+            })
+            .collect();
+        let answers = run(store, &ops).await;
+        let mut last = String::new();
+        for (i, answer) in answers.iter().enumerate() {
+            let (id, text, created) = inserted(answer);
+            if i % 5 == 0 {
+                assert_eq!(text, format!("k{}", i / 10));
+                assert_eq!(created, i % 10 == 0, "the first of the twins is created");
+                if i % 10 == 5 {
+                    assert_eq!(id, inserted(&answers[i - 5]).0, "the twin gets the first");
+                    continue;
+                }
+            } else {
+                assert_eq!(text, format!("m{i}"));
+                assert!(created);
+            }
+            assert!(id > last, "ids follow the queue");
+            last = id;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_entry_fails_alone_and_the_rest_still_commit_together() {
+        let test = fresh_store().await;
+        let store = &test.store;
+        let room = store
+            .link(&user("alice"), &user("bob"))
+            .await
+            .expect("link")
+            .room;
+        let (earlier, _) = store
+            .insert_message(NewMessage {
+                room: room.clone(),
+                from: user("alice"),
+                to: user("bob"),
+                text: MessageText::parse("earlier".to_owned(), 1000).expect("text"),
+                created_at: Timestamp::from_millis(1_000).expect("time"),
+                client_message_id: None,
+            })
+            .await
+            .expect("insert");
+        let nowhere = ChatRoomId::new(sequence::encode(999));
+        // A trigger refuses one text: that entry fails inside the batch insert.
+        sqlx::raw_sql(
+            "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF NEW.body = 'boom' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER boom BEFORE INSERT ON chatzz_messages \
+             FOR EACH ROW EXECUTE FUNCTION boom();",
+        )
+        .execute(store.pool())
+        .await
+        .expect("trigger");
+        let ops = vec![
+            insert(&room, "first", Some("x")),
+            insert(&nowhere, "lost", None),
+            insert(&room, "again", Some("x")),
+            insert(&room, "boom", None),
+            insert(&room, "plain", None),
+            Op::MarkSent(vec![crate::row_id(earlier.id.as_str()).expect("id")]),
+        ];
+        let answers = run(store, &ops).await;
+        let (first, text, created) = inserted(&answers[0]);
+        assert_eq!((text.as_str(), created), ("first", true));
+        assert!(
+            matches!(answers[1], Err(StoreError::Internal(_))),
+            "{:?}",
+            answers[1]
+        );
+        assert_eq!(inserted(&answers[2]), (first, "first".to_owned(), false));
+        assert!(
+            matches!(&answers[3], Err(StoreError::Internal(e)) if e.contains("boom")),
+            "{:?}",
+            answers[3]
+        );
+        assert_eq!(inserted(&answers[4]).1, "plain");
+        match &answers[5] {
+            Ok(Done::Marked(moved)) => {
+                assert_eq!(moved.len(), 1);
+                assert_eq!(moved[0].id, earlier.id);
+                assert_eq!(moved[0].status, MessageStatus::Sent);
+            }
+            other => panic!("{other:?}"),
+        }
+        let all = store
+            .history(
+                &room,
+                &HistoryQuery {
+                    since: None,
+                    before: None,
+                    after: None,
+                    limit: 100,
+                },
+            )
+            .await
+            .expect("history");
+        let texts: Vec<_> = all.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, ["earlier", "first", "plain"]);
+    }
+}
