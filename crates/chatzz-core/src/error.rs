@@ -76,6 +76,16 @@ impl From<crate::ports::StoreError> for ChatError {
     }
 }
 
+impl From<crate::ports::PresenceError> for ChatError {
+    fn from(err: crate::ports::PresenceError) -> Self {
+        tracing::warn!(error = %err, "presence call failed");
+        Self::new(
+            ErrorCode::Unavailable,
+            "presence is unavailable; retry later",
+        )
+    }
+}
+
 impl From<crate::ports::DirectoryError> for ChatError {
     fn from(err: crate::ports::DirectoryError) -> Self {
         tracing::warn!(error = %err, "user directory call failed");

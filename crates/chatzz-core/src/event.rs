@@ -79,3 +79,13 @@ pub struct Outcome<T> {
     pub reply: T,
     pub deliveries: Vec<Delivery>,
 }
+
+impl Outcome<()> {
+    /// Nothing to reply and nobody to tell.
+    pub fn nothing() -> Self {
+        Self {
+            reply: (),
+            deliveries: Vec::new(),
+        }
+    }
+}

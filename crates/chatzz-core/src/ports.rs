@@ -4,16 +4,18 @@ mod authenticator;
 mod clock;
 mod directory;
 mod names;
+mod presence;
 mod store;
 
 pub use authenticator::{AuthError, Authenticator};
 pub use clock::{Clock, SystemClock};
 pub use directory::{DirectoryError, UserDirectory};
 pub use names::StoreNames;
+pub use presence::{Added, Leaving, PresenceError, PresenceRegistry, Sweep};
 pub use store::{ChatStore, StoreError};
 
 #[cfg(any(test, feature = "testing"))]
 pub use {
     authenticator::MockAuthenticator, clock::MockClock, directory::MockUserDirectory,
-    store::MockChatStore,
+    presence::MockPresenceRegistry, store::MockChatStore,
 };

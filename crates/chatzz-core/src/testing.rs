@@ -1,6 +1,8 @@
 //! Test support for adapters (feature `testing`): the one conformance suite of the
 //! [`ChatStore`](crate::ChatStore) port that every storage adapter runs, and
-//! [`FaultyStore`](faulty::FaultyStore), a decorator that makes any store fail on demand.
+//! [`FaultyStore`](faulty::FaultyStore), a decorator that makes any store fail on demand;
+//! and the conformance suite of the [`PresenceRegistry`](crate::PresenceRegistry) port.
 
 pub mod conformance;
 pub mod faulty;
+pub mod presence_conformance;

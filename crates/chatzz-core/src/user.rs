@@ -61,6 +61,12 @@ pub enum PresenceStatus {
     Offline,
 }
 
+impl PresenceStatus {
+    pub fn of(online: bool) -> Self {
+        if online { Self::Online } else { Self::Offline }
+    }
+}
+
 /// A contact as the wire shows it: details plus room and presence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

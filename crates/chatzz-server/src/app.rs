@@ -67,6 +67,12 @@ pub async fn run(args: Args) -> Result<(), RunError> {
     if let Some(bytes) = args.max_packet_bytes {
         builder = builder.max_packet_bytes(bytes as usize);
     }
+    if let Some(redis) = &args.redis {
+        builder = builder
+            .redis(redis)
+            .presence_lease(Duration::from_secs(args.presence_lease))
+            .cluster_prefix(&args.cluster_prefix);
+    }
     let prometheus = metrics::install().map_err(|e| RunError::Config(format!("metrics: {e}")))?;
     let (layer, chat) = authentication(&args, builder)?.build().await?;
 

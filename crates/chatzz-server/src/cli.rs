@@ -84,4 +84,18 @@ pub struct Args {
     /// loopback. Anyone could then act as anyone: for trusted networks only.
     #[arg(long, env = "CHATZZ_INSECURE_TRUST_CLIENT_IDS")]
     pub insecure_trust_client_ids: bool,
+
+    /// Join the other chatzz servers on this Redis (`redis://HOST:PORT/DB`, Redis 7+):
+    /// they then act as one. Needs a shared store and a build with the `redis` feature.
+    #[arg(long, env = "CHATZZ_REDIS_URL", hide_env_values = true)]
+    pub redis: Option<String>,
+
+    /// With --redis: seconds a server that stopped answering still counts its users
+    /// online; they go offline within about 4/3 of it.
+    #[arg(long, env = "CHATZZ_PRESENCE_LEASE", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub presence_lease: u64,
+
+    /// With --redis: prefix of chatzz's keys and channels in Redis; one per cluster.
+    #[arg(long, env = "CHATZZ_CLUSTER_PREFIX", default_value = "chatzz")]
+    pub cluster_prefix: String,
 }

@@ -31,7 +31,10 @@ pub fn routes(prometheus: PrometheusHandle, chat: ChatzzHandle) -> Router {
             let prometheus = prometheus.clone();
             let chat = chat.clone();
             async move {
-                metrics::gauge!("chatzz_users_online").set(chat.online_users() as f64);
+                match chat.online_users().await {
+                    Ok(online) => metrics::gauge!("chatzz_users_online").set(online as f64),
+                    Err(err) => tracing::debug!(error = %err.message, "users online unknown"),
+                }
                 (
                     [(
                         header::CONTENT_TYPE,

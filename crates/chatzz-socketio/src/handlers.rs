@@ -8,9 +8,10 @@ use chatzz_core::{
 };
 use serde_json::Value;
 use socketioxide::SocketIo;
-use socketioxide::adapter::{Adapter, LocalAdapter};
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
+use socketioxide_core::adapter::DefinedAdapter;
 
 use crate::connection::{Arrival, Connection, Turn};
 use crate::reply::{Responder, deliver, emit_here, user_room};
@@ -18,16 +19,18 @@ use crate::requests;
 
 /// Serves chatzz on the default namespace of `io`. With an authenticator, a connection
 /// whose handshake `auth` does not check out is refused (`connect_error`), and the
-/// verified user is the only one its `connect-user` may name.
-pub fn attach(
-    io: &SocketIo,
+/// verified user is the only one its `connect-user` may name. With an adapter that joins
+/// several servers (socketioxide's Redis adapter, say), the returned value must be
+/// awaited before serving: it subscribes this server to the others.
+pub fn attach<A: Adapter + DefinedAdapter>(
+    io: &SocketIo<A>,
     service: Arc<ChatService>,
     authenticator: Option<Arc<dyn Authenticator>>,
-) {
+) -> A::InitRes {
     // socketioxide sends CONNECT before it runs the connect handler in a task of its own,
     // so an event emitted right at connect could beat the handler. Middlewares finish
     // before CONNECT is sent: authentication and the event handlers happen in one.
-    let admit = move |socket: SocketRef<LocalAdapter>, TryData(auth): TryData<Value>| {
+    let admit = move |socket: SocketRef<A>, TryData(auth): TryData<Value>| {
         let service = service.clone();
         let authenticator = authenticator.clone();
         async move {
@@ -48,7 +51,7 @@ pub fn attach(
             Ok(())
         }
     };
-    io.ns("/", (async || {}).with(admit));
+    io.ns("/", (async || {}).with(admit))
 }
 
 fn register_handlers<A: Adapter>(
@@ -130,7 +133,7 @@ fn register_handlers<A: Adapter>(
                 }
             }
         }
-        service.abandon(&session);
+        service.abandon(&session).await;
     });
 }
 

@@ -7,8 +7,10 @@
 
 mod connection;
 mod handlers;
+mod host;
 mod reply;
 pub mod requests;
 
 pub use handlers::attach;
+pub use host::{Broadcaster, spawn_presence_sweeper};
 pub use reply::{EVENT, deliver_from_host, user_room};

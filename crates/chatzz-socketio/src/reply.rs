@@ -43,8 +43,8 @@ pub async fn deliver<A: Adapter>(socket: &SocketRef<A>, deliveries: Vec<Delivery
 }
 
 /// Emits each delivery in order from outside any socket (the host application's own
-/// calls): `OtherSocketsOf` then means every socket of the user.
-pub async fn deliver_from_host(io: &SocketIo, deliveries: Vec<Delivery>) {
+/// calls, the presence sweeper): `OtherSocketsOf` then means every socket of the user.
+pub async fn deliver_from_host<A: Adapter>(io: &SocketIo<A>, deliveries: Vec<Delivery>) {
     for Delivery { to, event } in deliveries {
         count_delivered(&to, &event);
         let (Audience::User(user) | Audience::OtherSocketsOf(user)) = &to;

@@ -267,7 +267,7 @@ impl World {
             snapshot.contacts.push(store.contacts(&user).await.unwrap());
             snapshot
                 .online
-                .push(self.service.presence().is_online(&user));
+                .push(self.service.presence().is_online(&user).await.unwrap());
             for other in &USERS[i + 1..] {
                 let room = store.find_room(&user, &uid(other)).await.unwrap();
                 let messages = match room {

@@ -1071,10 +1071,16 @@ impl Model {
     fn check_world(&self, sut: &Sut<'_>) -> Result<(), String> {
         let presence = sut.service.presence();
         for (u, name) in NAMES.iter().enumerate() {
-            ensure_eq!(presence.is_online(&uid(u)), self.online(u), "{name} online");
+            let online = sut
+                .rt
+                .block_on(presence.is_online(&uid(u)))
+                .map_err(|e| e.to_string())?;
+            ensure_eq!(online, self.online(u), "{name} online");
         }
         ensure_eq!(
-            presence.online_users(),
+            sut.rt
+                .block_on(presence.online_users())
+                .map_err(|e| e.to_string())?,
             (0..USERS).filter(|u| self.online(*u)).count(),
             "users online"
         );

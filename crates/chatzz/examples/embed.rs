@@ -111,9 +111,12 @@ async fn contacts(
         .contacts(&user)
         .await
         .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.message))?;
-    Ok(Json(
-        json!({ "online": state.chat.is_online(&user), "contacts": contacts }),
-    ))
+    let online = state
+        .chat
+        .is_online(&user)
+        .await
+        .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.message))?;
+    Ok(Json(json!({ "online": online, "contacts": contacts })))
 }
 
 #[derive(Deserialize)]

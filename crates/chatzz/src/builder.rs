@@ -6,13 +6,13 @@ use std::time::Duration;
 use chatzz_core::{
     Authenticator, ChatService, ChatStore, Config, StoreNames, SystemClock, UserDirectory,
 };
-use socketioxide::SocketIo;
-use socketioxide::layer::SocketIoLayer;
+use socketioxide::{SocketIo, SocketIoBuilder};
 
 use crate::auth::JwtAuthenticator;
 use crate::details::CachedDirectory;
 use crate::handle::ChatzzHandle;
 use crate::instrumented::InstrumentedStore;
+use crate::layer::ChatzzLayer;
 use crate::store::{OpenError, open_store};
 
 /// Why [`ChatzzBuilder::build`] failed.
@@ -32,6 +32,25 @@ pub enum BuildError {
     /// A setting is out of range.
     #[error("bad configuration: {0}")]
     Config(String),
+    /// Redis could not be reached while joining a cluster.
+    #[error("cannot join the cluster through Redis at {0}")]
+    Redis(String),
+    /// A setting needs a cargo feature this build left out.
+    #[error("{what} needs the `{feature}` feature of chatzz")]
+    NotCompiled {
+        /// The setting.
+        what: &'static str,
+        /// The cargo feature that would bring it in.
+        feature: &'static str,
+    },
+}
+
+/// How this server joins others (see [`ChatzzBuilder::redis`]).
+#[derive(Debug, Clone)]
+pub(crate) struct ClusterSettings {
+    pub url: String,
+    pub prefix: String,
+    pub presence_lease: Duration,
 }
 
 enum StoreSource {
@@ -61,6 +80,9 @@ impl Chatzz {
             config: Config::default(),
             transport: Transport::default(),
             store_timeout: Duration::from_secs(10),
+            cluster: None,
+            presence_lease: Duration::from_secs(15),
+            cluster_prefix: "chatzz".to_owned(),
         }
     }
 }
@@ -75,6 +97,9 @@ pub struct ChatzzBuilder {
     config: Config,
     transport: Transport,
     store_timeout: Duration,
+    cluster: Option<String>,
+    presence_lease: Duration,
+    cluster_prefix: String,
 }
 
 /// Socket.IO settings.
@@ -218,6 +243,30 @@ impl ChatzzBuilder {
         self
     }
 
+    /// Joins the other chatzz servers that use the Redis at `url` (`redis://HOST:PORT/DB`,
+    /// Redis 7 or later; feature `redis`): emits to a user reach their sockets on every
+    /// server, and presence is cluster-wide. The servers must share one store
+    /// (PostgreSQL or MongoDB, say); `docs/scaling.md` describes the topology.
+    pub fn redis(mut self, url: impl Into<String>) -> Self {
+        self.cluster = Some(url.into());
+        self
+    }
+
+    /// How long a server that stopped answering still counts its users online (default
+    /// 15 s); they go offline, announced, within about 4/3 of it. Only with
+    /// [`redis`](Self::redis).
+    pub fn presence_lease(mut self, lease: Duration) -> Self {
+        self.presence_lease = lease;
+        self
+    }
+
+    /// Prefix of chatzz's keys and channels in Redis (default `chatzz`); servers of one
+    /// cluster use the same one, separate clusters on one Redis different ones.
+    pub fn cluster_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.cluster_prefix = prefix.into();
+        self
+    }
+
     /// All the use cases' limits at once.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
@@ -226,7 +275,7 @@ impl ChatzzBuilder {
 
     /// Opens the store and returns the layer to mount on your `Router` and the handle
     /// for your own code.
-    pub async fn build(self) -> Result<(SocketIoLayer, ChatzzHandle), BuildError> {
+    pub async fn build(self) -> Result<(ChatzzLayer, ChatzzHandle), BuildError> {
         if self.config.max_message_chars == 0 || self.config.max_message_chars > 1_000_000 {
             return Err(BuildError::Config(
                 "max_message_chars must be from 1 to 1,000,000".into(),
@@ -248,7 +297,23 @@ impl ChatzzBuilder {
             }
             None => StoreNames::default(),
         };
+        let cluster = self.cluster.map(|url| ClusterSettings {
+            url,
+            prefix: self.cluster_prefix.clone(),
+            presence_lease: self.presence_lease,
+        });
+        if cluster.is_some() && self.presence_lease < Duration::from_millis(300) {
+            return Err(BuildError::Config(
+                "presence_lease must be at least 300 ms".into(),
+            ));
+        }
         let store = match self.store.ok_or(BuildError::NoStore)? {
+            StoreSource::Url(url) if cluster.is_some() && url.starts_with("memory:") => {
+                return Err(BuildError::Config(
+                    "a cluster needs a store its servers share; memory: is each server's own"
+                        .into(),
+                ));
+            }
             StoreSource::Url(url) => open_store(&url, names).await?,
             StoreSource::Instance(store) => store,
         };
@@ -279,21 +344,56 @@ impl ChatzzBuilder {
                 None => service.with_directory(directory),
             };
         }
-        let service = Arc::new(service);
-
-        let (layer, io) = SocketIo::builder()
-            // Packets queued per socket before emits to it fail. A connect can owe one
-            // sender a status change per missed message (500 by default), so the default
-            // of 128 would drop some. The queue only takes memory while it is full.
-            .max_buffer_size(4096)
-            .max_payload(max_packet as u64)
-            .ping_interval(self.transport.ping_interval)
-            .ping_timeout(self.transport.ping_timeout)
-            .connect_timeout(self.transport.connect_timeout)
-            .ws_max_message_size(max_packet)
-            .ws_max_frame_size(max_packet)
-            .build_layer();
-        chatzz_socketio::attach(&io, service.clone(), authenticator);
-        Ok((layer, ChatzzHandle::new(service, io)))
+        let io = configure(SocketIo::builder(), &self.transport, max_packet);
+        match cluster {
+            None => {
+                let service = Arc::new(service);
+                let (layer, io) = io.build_layer();
+                chatzz_socketio::attach(&io, service.clone(), authenticator);
+                Ok((
+                    ChatzzLayer::local(layer),
+                    ChatzzHandle::new(service, Arc::new(io), None),
+                ))
+            }
+            #[cfg(feature = "redis")]
+            Some(settings) => {
+                let presence = crate::cluster::presence(&settings).await?;
+                let sweep_every = presence.sweep_interval();
+                let service = Arc::new(service.with_presence(Arc::new(presence)));
+                let joined = crate::cluster::join(
+                    &settings,
+                    sweep_every,
+                    io,
+                    service.clone(),
+                    authenticator,
+                )
+                .await?;
+                tracing::info!("joined the cluster through Redis");
+                Ok((
+                    joined.layer,
+                    ChatzzHandle::new(service, joined.broadcaster, Some(joined.sweeper)),
+                ))
+            }
+            #[cfg(not(feature = "redis"))]
+            Some(_) => Err(BuildError::NotCompiled {
+                what: "joining a cluster through Redis",
+                feature: "redis",
+            }),
+        }
     }
+}
+
+/// The Socket.IO settings, whichever adapter the server ends up on.
+fn configure(io: SocketIoBuilder, transport: &Transport, max_packet: usize) -> SocketIoBuilder {
+    io
+        // Packets queued per socket before emits to it fail. A connect can owe one
+        // sender a status change per missed message (500 by default), so the default
+        // of 128 would drop some. The queue only takes memory while it is full.
+        .max_buffer_size(4096)
+        .max_payload(max_packet as u64)
+        .ping_interval(transport.ping_interval)
+        .ping_timeout(transport.ping_timeout)
+        .connect_timeout(transport.connect_timeout)
+        .ws_max_message_size(max_packet)
+        .ws_max_frame_size(max_packet)
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chatzz_core::{
     ChatError, ChatService, ClientMessageId, Contact, Message, MessageId, Session, SocketId, UserId,
 };
-use socketioxide::SocketIo;
+use chatzz_socketio::Broadcaster;
 
 /// The host's own calls act from no socket: every socket of the user hears of them.
 const HOST_SOCKET: &str = "host";
@@ -16,7 +16,8 @@ const HOST_SOCKET: &str = "host";
 #[derive(Clone)]
 pub struct ChatzzHandle {
     service: Arc<ChatService>,
-    io: SocketIo,
+    io: Arc<dyn Broadcaster>,
+    sweeper: Option<tokio::task::AbortHandle>,
 }
 
 impl std::fmt::Debug for ChatzzHandle {
@@ -26,8 +27,16 @@ impl std::fmt::Debug for ChatzzHandle {
 }
 
 impl ChatzzHandle {
-    pub(crate) fn new(service: Arc<ChatService>, io: SocketIo) -> Self {
-        Self { service, io }
+    pub(crate) fn new(
+        service: Arc<ChatService>,
+        io: Arc<dyn Broadcaster>,
+        sweeper: Option<tokio::task::AbortHandle>,
+    ) -> Self {
+        Self {
+            service,
+            io,
+            sweeper,
+        }
     }
 
     fn session(user: &UserId) -> Session {
@@ -52,7 +61,7 @@ impl ChatzzHandle {
             .service
             .send(&Self::session(from), to, text.into(), client_message_id)
             .await?;
-        chatzz_socketio::deliver_from_host(&self.io, outcome.deliveries).await;
+        self.io.deliver(outcome.deliveries).await;
         Ok(outcome.reply)
     }
 
@@ -62,7 +71,7 @@ impl ChatzzHandle {
             .service
             .add_contact(&Self::session(user), other)
             .await?;
-        chatzz_socketio::deliver_from_host(&self.io, outcome.deliveries).await;
+        self.io.deliver(outcome.deliveries).await;
         Ok(outcome.reply)
     }
 
@@ -76,7 +85,7 @@ impl ChatzzHandle {
             .service
             .mark_read(&Self::session(user), message)
             .await?;
-        chatzz_socketio::deliver_from_host(&self.io, outcome.deliveries).await;
+        self.io.deliver(outcome.deliveries).await;
         Ok(outcome.reply)
     }
 
@@ -85,18 +94,22 @@ impl ChatzzHandle {
         self.service.contacts(user).await
     }
 
-    /// Whether `user` has a live socket on this server.
-    pub fn is_online(&self, user: &UserId) -> bool {
-        self.service.presence().is_online(user)
+    /// Whether `user` has a live socket (on any server of a cluster).
+    pub async fn is_online(&self, user: &UserId) -> Result<bool, ChatError> {
+        Ok(self.service.presence().is_online(user).await?)
     }
 
-    /// How many users are online on this server.
-    pub fn online_users(&self) -> usize {
-        self.service.presence().online_users()
+    /// How many users are online (on every server of a cluster).
+    pub async fn online_users(&self) -> Result<usize, ChatError> {
+        Ok(self.service.presence().online_users().await?)
     }
 
-    /// Closes every socket, announcing each user offline; call it on shutdown.
+    /// Closes every socket of this server, announcing each user offline where it was
+    /// their last, then stops sweeping presence; call it on shutdown.
     pub async fn close(&self) {
         self.io.close().await;
+        if let Some(sweeper) = &self.sweeper {
+            sweeper.abort();
+        }
     }
 }

@@ -30,15 +30,19 @@
 
 mod auth;
 mod builder;
+#[cfg(feature = "redis")]
+mod cluster;
 mod details;
 mod handle;
 mod instrumented;
+mod layer;
 mod store;
 
 pub use auth::{ClosureAuthenticator, JwtAuthenticator, JwtKeyError};
 pub use builder::{BuildError, Chatzz, ChatzzBuilder};
 pub use details::{CachedDirectory, ClosureDirectory};
 pub use handle::ChatzzHandle;
+pub use layer::ChatzzLayer;
 pub use store::{OpenError, open_store};
 
 pub use chatzz_core::{
@@ -53,6 +57,3 @@ pub use chatzz_store_mongodb::{MongoStore, MongoUserDirectory};
 pub use chatzz_store_postgres::{PostgresStore, PostgresUserDirectory};
 #[cfg(feature = "sqlite")]
 pub use chatzz_store_sqlite::{SqliteStore, SqliteUserDirectory};
-
-/// The Socket.IO layer to mount on a `Router` (socketioxide's).
-pub use socketioxide::layer::SocketIoLayer;

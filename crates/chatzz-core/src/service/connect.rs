@@ -25,6 +25,7 @@ impl ChatService {
         let added = self
             .presence
             .add_within(user, &session.socket, self.config.max_sockets_per_user)
+            .await?
             .ok_or_else(|| {
                 ChatError::new(
                     ErrorCode::RateLimited,
@@ -37,8 +38,13 @@ impl ChatService {
         let result = self
             .hand_over(user, details, record, added.came_online)
             .await;
-        if result.is_err() && added.new_socket {
-            self.presence.remove(user, &session.socket);
+        if result.is_err()
+            && added.new_socket
+            && let Err(err) = self.presence.remove(user, &session.socket).await
+        {
+            // The socket stays counted until the registry answers again; its disconnect
+            // removes it then.
+            tracing::warn!(%user, error = %err, "could not take a failed connect out of presence");
         }
         result
     }
@@ -54,16 +60,14 @@ impl ChatService {
         views.remember(user, &details);
 
         let contacts = self.store.contacts(user).await?;
-        let mut connected_users = Vec::with_capacity(contacts.len());
-        let mut online_contacts = Vec::new();
-        for record in contacts {
-            let id = record.user.clone();
-            let contact = views.contact(record).await?;
-            if contact.status == PresenceStatus::Online {
-                online_contacts.push(id);
-            }
-            connected_users.push(contact);
-        }
+        let ids: Vec<UserId> = contacts.iter().map(|c| c.user.clone()).collect();
+        let connected_users = self.contacts_of(&mut views, contacts).await?;
+        let online_contacts: Vec<UserId> = ids
+            .into_iter()
+            .zip(&connected_users)
+            .filter(|(_, c)| c.status == PresenceStatus::Online)
+            .map(|(id, _)| id)
+            .collect();
 
         let waiting = self
             .store

@@ -27,11 +27,12 @@ impl ChatService {
         let my_record = self.store.find_user(me).await?;
         let mut views = self.views();
         let my_details = views.details(me).await?;
+        let other_status = PresenceStatus::of(self.presence.is_online(other).await?);
         let link = self.store.link(me, other).await?;
         let contact = Contact {
             details: other_details,
             chat_room_id: link.room.clone(),
-            status: self.status_of(other),
+            status: other_status,
             last_online: other_record.and_then(|u| u.last_online),
         };
 
@@ -58,11 +59,7 @@ impl ChatService {
     pub async fn contacts(&self, user: &UserId) -> Result<Vec<Contact>, ChatError> {
         let records = self.store.contacts(user).await?;
         let mut views = self.views();
-        let mut contacts = Vec::with_capacity(records.len());
-        for record in records {
-            contacts.push(views.contact(record).await?);
-        }
-        Ok(contacts)
+        self.contacts_of(&mut views, records).await
     }
 
     /// The room the session's user shares with `other`, or `not-a-contact`.

@@ -6,6 +6,7 @@ mod disconnect;
 mod history;
 mod read;
 mod send;
+mod sweep;
 mod views;
 
 #[cfg(test)]
@@ -14,8 +15,8 @@ mod tests;
 use std::sync::Arc;
 
 use crate::id::{SocketId, UserId};
-use crate::ports::{ChatStore, Clock, UserDirectory};
-use crate::presence::Presence;
+use crate::ports::{ChatStore, Clock, PresenceRegistry, UserDirectory};
+use crate::presence::LocalPresence;
 use crate::rate::{RateLimiter, SendRate};
 
 pub use connect::identify;
@@ -66,7 +67,9 @@ pub struct ChatService {
     store: Arc<dyn ChatStore>,
     directory: Option<Arc<dyn UserDirectory>>,
     clock: Arc<dyn Clock>,
-    presence: Presence,
+    presence: Arc<dyn PresenceRegistry>,
+    /// Users a sweep found offline whose departure is still to be recorded.
+    unannounced: std::sync::Mutex<Vec<UserId>>,
     send_rate: RateLimiter,
     config: Config,
 }
@@ -88,7 +91,8 @@ impl ChatService {
             store,
             directory: None,
             clock,
-            presence: Presence::new(),
+            presence: Arc::new(LocalPresence::new()),
+            unannounced: std::sync::Mutex::default(),
             send_rate: RateLimiter::new(config.send_rate),
             config,
         }
@@ -100,11 +104,18 @@ impl ChatService {
         self
     }
 
+    /// Keeps presence in `presence` (shared by several servers, say) instead of in
+    /// this process.
+    pub fn with_presence(mut self, presence: Arc<dyn PresenceRegistry>) -> Self {
+        self.presence = presence;
+        self
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }
 
-    pub fn presence(&self) -> &Presence {
-        &self.presence
+    pub fn presence(&self) -> &dyn PresenceRegistry {
+        self.presence.as_ref()
     }
 }

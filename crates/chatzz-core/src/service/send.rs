@@ -40,8 +40,17 @@ impl ChatService {
             .await?;
 
         let mut views = self.views();
-        let deliverable =
-            stored.status == MessageStatus::NotSent && self.presence.is_online(&stored.to);
+        // The message is stored: if presence cannot tell, it waits as `not_sent` for the
+        // recipient's next connect or history read rather than failing the send.
+        let deliverable = stored.status == MessageStatus::NotSent
+            && self
+                .presence
+                .is_online(&stored.to)
+                .await
+                .unwrap_or_else(|err| {
+                    tracing::warn!(error = %err, "presence unknown; the message waits");
+                    false
+                });
         if !created && !deliverable {
             return Ok(Outcome {
                 reply: views.message(stored).await?,

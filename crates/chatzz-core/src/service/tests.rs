@@ -16,7 +16,10 @@ use crate::error::{ChatError, ErrorCode};
 use crate::event::{Audience, Delivery, ServerEvent, StatusChange};
 use crate::id::{ChatRoomId, ClientMessageId, MessageId, SocketId, UserId};
 use crate::message::{HistoryQuery, Message, MessageStatus, NewMessage, StoredMessage};
-use crate::ports::{DirectoryError, MockChatStore, MockClock, MockUserDirectory, StoreError};
+use crate::ports::{
+    DirectoryError, MockChatStore, MockClock, MockPresenceRegistry, MockUserDirectory,
+    PresenceError, StoreError, Sweep,
+};
 use crate::time::Timestamp;
 use crate::user::{ChatUser, Contact, ContactRecord, LinkOutcome, PresenceStatus, UserDetails};
 
@@ -167,7 +170,13 @@ fn service_with_directory(
 /// Marks users online without going through `connect`.
 fn online(service: &ChatService, users: &[(&str, &str)]) {
     for (user_id, socket_id) in users {
-        service.presence().add(&user(user_id), &socket(socket_id));
+        block_on(
+            service
+                .presence()
+                .add_within(&user(user_id), &socket(socket_id), usize::MAX),
+        )
+        .unwrap()
+        .unwrap();
     }
 }
 
@@ -278,7 +287,7 @@ fn connect_replies_user_details_with_contacts_and_last_online() {
         ]
     );
     assert!(reply.missed_messages.is_empty());
-    assert!(service.presence().is_online(&user("alice")));
+    assert!(block_on(service.presence().is_online(&user("alice"))).unwrap());
 }
 
 #[test]
@@ -454,8 +463,8 @@ fn connect_on_a_second_socket_does_not_announce_online() {
     assert!(out.deliveries.is_empty());
     assert_eq!(out.reply.connected_users[0].status, PresenceStatus::Online);
     // Both sockets are live: dropping one does not take alice offline.
-    assert!(!service.presence().remove(&user("alice"), &socket("a1")));
-    assert!(service.presence().is_online(&user("alice")));
+    assert!(!block_on(service.presence().remove(&user("alice"), &socket("a1"))).unwrap());
+    assert!(block_on(service.presence().is_online(&user("alice"))).unwrap());
 }
 
 #[test]
@@ -477,7 +486,7 @@ fn connect_again_on_the_same_socket_replies_again_and_changes_no_presence() {
 
     assert!(out.deliveries.is_empty());
     assert_eq!(out.reply.user, UserDetails::bare(&user("alice")));
-    assert!(service.presence().remove(&user("alice"), &socket("a1")));
+    assert!(block_on(service.presence().remove(&user("alice"), &socket("a1"))).unwrap());
 }
 
 #[test]
@@ -564,7 +573,7 @@ fn connect_of_a_user_the_directory_does_not_know_is_unknown_user() {
     let result = block_on(service.connect(&session("mallory", "m1")));
 
     assert_eq!(code(result), ErrorCode::UnknownUser);
-    assert!(!service.presence().is_online(&user("mallory")));
+    assert!(!block_on(service.presence().is_online(&user("mallory"))).unwrap());
 }
 
 #[test]
@@ -594,7 +603,7 @@ fn connect_when_the_directory_fails_is_unavailable() {
         code(block_on(service.connect(&session("alice", "a1")))),
         ErrorCode::Unavailable
     );
-    assert!(!service.presence().is_online(&user("alice")));
+    assert!(!block_on(service.presence().is_online(&user("alice"))).unwrap());
 }
 
 #[test]
@@ -611,7 +620,7 @@ fn connect_when_register_user_fails_is_unavailable_and_not_live() {
         code(block_on(service.connect(&session("alice", "a1")))),
         ErrorCode::Unavailable
     );
-    assert!(!service.presence().is_online(&user("alice")));
+    assert!(!block_on(service.presence().is_online(&user("alice"))).unwrap());
 }
 
 #[test]
@@ -632,8 +641,8 @@ fn connect_when_contacts_fail_is_unavailable_and_the_socket_is_not_counted_live(
         code(block_on(service.connect(&session("alice", "a1")))),
         ErrorCode::Unavailable
     );
-    assert!(!service.presence().is_online(&user("alice")));
-    assert_eq!(service.presence().online_users(), 0);
+    assert!(!block_on(service.presence().is_online(&user("alice"))).unwrap());
+    assert_eq!(block_on(service.presence().online_users()).unwrap(), 0);
 }
 
 #[test]
@@ -662,7 +671,7 @@ fn connect_hands_missed_messages_over_even_when_marking_them_sent_fails() {
     assert_eq!(missed[0].id, MessageId::new("m1"));
     assert_eq!(missed[0].status, NotSent);
     assert!(out.deliveries.is_empty());
-    assert!(service.presence().is_online(&user("alice")));
+    assert!(block_on(service.presence().is_online(&user("alice"))).unwrap());
 }
 
 #[test]
@@ -694,10 +703,10 @@ fn a_failed_connect_on_a_second_socket_leaves_the_first_socket_live() {
         ErrorCode::Unavailable
     );
 
-    assert!(service.presence().is_online(&user("alice")));
+    assert!(block_on(service.presence().is_online(&user("alice"))).unwrap());
     // a2 was never counted; a1 is still alice's only socket.
-    assert!(!service.presence().remove(&user("alice"), &socket("a2")));
-    assert!(service.presence().remove(&user("alice"), &socket("a1")));
+    assert!(!block_on(service.presence().remove(&user("alice"), &socket("a2"))).unwrap());
+    assert!(block_on(service.presence().remove(&user("alice"), &socket("a1"))).unwrap());
 }
 
 #[test]
@@ -1734,7 +1743,7 @@ fn disconnect_of_one_of_several_sockets_announces_nothing() {
     let out = block_on(service.disconnect(&session("alice", "a1"))).unwrap();
 
     assert!(out.deliveries.is_empty());
-    assert!(service.presence().is_online(&user("alice")));
+    assert!(block_on(service.presence().is_online(&user("alice"))).unwrap());
 }
 
 #[test]
@@ -1749,7 +1758,7 @@ fn disconnect_of_a_socket_that_never_connected_does_nothing() {
     assert!(out.deliveries.is_empty());
     let out = block_on(service.disconnect(&session("nobody", "n1"))).unwrap();
     assert!(out.deliveries.is_empty());
-    assert!(service.presence().is_online(&user("alice")));
+    assert!(block_on(service.presence().is_online(&user("alice"))).unwrap());
 }
 
 #[test]
@@ -1784,7 +1793,7 @@ fn disconnect_of_the_last_socket_goes_offline_now_and_tells_online_contacts_only
             presence_changed("dave", alice, PresenceStatus::Offline, Some(NOW)),
         ]
     );
-    assert!(!service.presence().is_online(&user("alice")));
+    assert!(!block_on(service.presence().is_online(&user("alice"))).unwrap());
 }
 
 #[test]
@@ -1814,7 +1823,7 @@ fn disconnect_that_cannot_store_last_online_changes_nothing_and_can_be_retried()
         ErrorCode::Unavailable
     );
     assert!(
-        service.presence().is_online(&user("alice")),
+        block_on(service.presence().is_online(&user("alice"))).unwrap(),
         "nothing changed"
     );
 
@@ -1828,7 +1837,7 @@ fn disconnect_that_cannot_store_last_online_changes_nothing_and_can_be_retried()
             Some(NOW)
         )]
     );
-    assert!(!service.presence().is_online(&user("alice")));
+    assert!(!block_on(service.presence().is_online(&user("alice"))).unwrap());
 }
 
 #[test]
@@ -1905,7 +1914,7 @@ fn connect_then_disconnect_flips_presence_once_each_way() {
             Some(NOW)
         )]
     );
-    assert_eq!(service.presence().online_users(), 1);
+    assert_eq!(block_on(service.presence().online_users()).unwrap(), 1);
 }
 
 #[test]
@@ -1974,5 +1983,218 @@ fn connect_beyond_the_socket_limit_is_refused_and_changes_nothing() {
     assert!(
         block_on(service.connect(&session("alice", "a2"))).is_ok(),
         "a registered socket may register again"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Presence sweeps (shared presence: servers that die, servers that come back)
+// ---------------------------------------------------------------------------------------
+
+fn presence_finding(went_offline: &[&str], came_online: &[&str]) -> MockPresenceRegistry {
+    let mut presence = MockPresenceRegistry::new();
+    let sweep = Sweep {
+        went_offline: went_offline.iter().map(|u| user(u)).collect(),
+        came_online: came_online.iter().map(|u| user(u)).collect(),
+    };
+    presence
+        .expect_sweep()
+        .times(1)
+        .returning(move || Ok(sweep.clone()));
+    presence
+}
+
+/// `online` are online; everyone else is not.
+fn presence_with_online(presence: &mut MockPresenceRegistry, online: &'static [&'static str]) {
+    presence
+        .expect_is_online()
+        .returning(move |u| Ok(online.contains(&u.as_str())));
+    presence.expect_online_among().returning(move |users| {
+        Ok(users
+            .iter()
+            .filter(|u| online.contains(&u.as_str()))
+            .cloned()
+            .collect())
+    });
+}
+
+#[test]
+fn a_sweep_announces_users_of_a_dead_server_offline_to_their_online_contacts() {
+    let mut presence = presence_finding(&["alice"], &[]);
+    presence_with_online(&mut presence, &["bob"]);
+    let mut store = MockChatStore::new();
+    store
+        .expect_set_last_online()
+        .with(eq(user("alice")), eq(at(NOW)))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    store
+        .expect_contacts()
+        .with(eq(user("alice")))
+        .times(1)
+        .returning(|_| {
+            Ok(vec![
+                record("bob", "alice", None),
+                record("carol", "alice", None),
+            ])
+        });
+    let service = service(store, clock_at(NOW)).with_presence(Arc::new(presence));
+
+    let out = block_on(service.sweep_presence()).unwrap();
+
+    assert_eq!(
+        out.deliveries,
+        vec![presence_changed(
+            "bob",
+            UserDetails::bare(&user("alice")),
+            PresenceStatus::Offline,
+            Some(NOW)
+        )]
+    );
+}
+
+#[test]
+fn a_departure_the_store_cannot_record_is_retried_on_the_next_sweep() {
+    let mut presence = MockPresenceRegistry::new();
+    let mut sweeps = 0;
+    presence.expect_sweep().times(2).returning(move || {
+        sweeps += 1;
+        Ok(Sweep {
+            went_offline: if sweeps == 1 {
+                vec![user("alice")]
+            } else {
+                vec![]
+            },
+            came_online: vec![],
+        })
+    });
+    presence_with_online(&mut presence, &["bob"]);
+    let mut store = MockChatStore::new();
+    let mut writes = 0;
+    store
+        .expect_set_last_online()
+        .times(2)
+        .returning(move |_, _| {
+            writes += 1;
+            if writes == 1 {
+                Err(StoreError::Unavailable("down".into()))
+            } else {
+                Ok(())
+            }
+        });
+    store
+        .expect_contacts()
+        .times(1)
+        .returning(|_| Ok(vec![record("bob", "alice", None)]));
+    let service = service(store, clock_at(NOW)).with_presence(Arc::new(presence));
+
+    let first = block_on(service.sweep_presence()).unwrap();
+    assert!(
+        first.deliveries.is_empty(),
+        "nothing announced while unrecorded"
+    );
+    let second = block_on(service.sweep_presence()).unwrap();
+    assert_eq!(
+        second.deliveries,
+        vec![presence_changed(
+            "bob",
+            UserDetails::bare(&user("alice")),
+            PresenceStatus::Offline,
+            Some(NOW)
+        )]
+    );
+}
+
+#[test]
+fn a_swept_user_back_online_meanwhile_is_not_announced_offline() {
+    let mut presence = presence_finding(&["alice"], &[]);
+    presence_with_online(&mut presence, &["alice", "bob"]);
+    let mut store = MockChatStore::new();
+    store.expect_set_last_online().never();
+    store.expect_contacts().never();
+    let service = service(store, unread_clock()).with_presence(Arc::new(presence));
+
+    let out = block_on(service.sweep_presence()).unwrap();
+    assert!(out.deliveries.is_empty());
+}
+
+#[test]
+fn users_of_a_server_back_from_the_dead_are_announced_online_with_their_last_online() {
+    let mut presence = presence_finding(&[], &["alice"]);
+    presence_with_online(&mut presence, &["alice", "carol"]);
+    let mut store = MockChatStore::new();
+    store
+        .expect_find_user()
+        .with(eq(user("alice")))
+        .times(1)
+        .returning(|_| Ok(Some(chat_user("alice", Some(EARLIER)))));
+    store.expect_contacts().times(1).returning(|_| {
+        Ok(vec![
+            record("bob", "alice", None),
+            record("carol", "alice", None),
+        ])
+    });
+    let service = service(store, unread_clock()).with_presence(Arc::new(presence));
+
+    let out = block_on(service.sweep_presence()).unwrap();
+    assert_eq!(
+        out.deliveries,
+        vec![presence_changed(
+            "carol",
+            UserDetails::bare(&user("alice")),
+            PresenceStatus::Online,
+            Some(EARLIER)
+        )]
+    );
+}
+
+#[test]
+fn a_presence_outage_fails_connect_with_unavailable_and_counts_no_socket() {
+    let mut presence = MockPresenceRegistry::new();
+    presence
+        .expect_add_within()
+        .times(1)
+        .returning(|_, _, _| Err(PresenceError("redis down".into())));
+    presence.expect_remove().never();
+    let mut store = MockChatStore::new();
+    store
+        .expect_register_user()
+        .returning(|u| Ok(chat_user(u.as_str(), None)));
+    store.expect_contacts().never();
+    store.expect_undelivered().never();
+    let service = service(store, unread_clock()).with_presence(Arc::new(presence));
+
+    let err = block_on(service.connect(&session("alice", "a1"))).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Unavailable);
+}
+
+#[test]
+fn a_presence_outage_after_storing_a_message_still_acks_it_as_not_sent() {
+    let mut presence = MockPresenceRegistry::new();
+    presence
+        .expect_is_online()
+        .times(1)
+        .returning(|_| Err(PresenceError("redis down".into())));
+    let mut store = MockChatStore::new();
+    store
+        .expect_find_room()
+        .returning(|a, b| Ok(Some(room_of(a.as_str(), b.as_str()))));
+    let stored_message = stored("m1", "alice", "bob", NotSent);
+    let inserted = stored_message.clone();
+    store
+        .expect_insert_message()
+        .times(1)
+        .returning(move |_| Ok((inserted.clone(), true)));
+    store.expect_mark_sent().never();
+    let service = service(store, clock_at(NOW)).with_presence(Arc::new(presence));
+
+    let out =
+        block_on(service.send(&session("alice", "a1"), &user("bob"), "hi".into(), None)).unwrap();
+    assert_eq!(out.reply.status, NotSent);
+    assert_eq!(
+        out.deliveries,
+        vec![
+            new_message("alice", &wire(&stored_message)),
+            new_message("bob", &wire(&stored_message)),
+        ]
     );
 }

@@ -28,12 +28,20 @@ impl ChatService {
         }
     }
 
-    pub(super) fn status_of(&self, user: &UserId) -> PresenceStatus {
-        if self.presence.is_online(user) {
-            PresenceStatus::Online
-        } else {
-            PresenceStatus::Offline
+    /// Each record as a contact, with presence asked once for all of them.
+    pub(super) async fn contacts_of(
+        &self,
+        views: &mut Views<'_>,
+        records: Vec<ContactRecord>,
+    ) -> Result<Vec<Contact>, ChatError> {
+        let ids: Vec<UserId> = records.iter().map(|r| r.user.clone()).collect();
+        let online = self.presence.online_among(&ids).await?;
+        let mut contacts = Vec::with_capacity(records.len());
+        for record in records {
+            let status = PresenceStatus::of(online.contains(&record.user));
+            contacts.push(views.contact(record, status).await?);
         }
+        Ok(contacts)
     }
 
     pub(super) fn views(&self) -> Views<'_> {
@@ -99,10 +107,14 @@ impl Views<'_> {
         Ok(out)
     }
 
-    pub async fn contact(&mut self, record: ContactRecord) -> Result<Contact, ChatError> {
+    pub async fn contact(
+        &mut self,
+        record: ContactRecord,
+        status: PresenceStatus,
+    ) -> Result<Contact, ChatError> {
         let details = self.details(&record.user).await?;
         Ok(Contact {
-            status: self.service.status_of(&record.user),
+            status,
             details,
             chat_room_id: record.room,
             last_online: record.last_online,
