@@ -25,6 +25,9 @@ pub(crate) mod field {
     pub const CREATED_AT: &str = "createdAt";
     pub const READ_AT: &str = "readAt";
     pub const CLIENT_MESSAGE_ID: &str = "clientMessageId";
+    /// On a room: bumped by every transactional message insert into it. The write itself
+    /// is the point: it makes concurrent inserts into one room conflict.
+    pub const INSERTS: &str = "inserts";
 }
 
 /// `{prefix}users`: one per user; `lastOnline` absent until the user first goes offline.
@@ -38,7 +41,8 @@ pub(crate) struct UserDoc {
 }
 
 /// `{prefix}rooms`: one per pair, the pair stored sorted (`a < b`) so that the unique
-/// index on `(a, b)` sees `{x, y}` and `{y, x}` as the same key.
+/// index on `(a, b)` sees `{x, y}` and `{y, x}` as the same key. Transactional message
+/// inserts also keep a count, `inserts`, which is not read (see `field::INSERTS`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct RoomDoc {
     #[serde(rename = "_id")]
@@ -137,6 +141,15 @@ impl MessageDoc {
             created_at: message.created_at.millis(),
             read_at: None,
             client_message_id: message.client_message_id.map(ClientMessageId::into_string),
+        }
+    }
+
+    /// The same message under another number.
+    pub fn numbered(&self, seq: i64) -> Self {
+        Self {
+            id: encode(seq),
+            seq,
+            ..self.clone()
         }
     }
 

@@ -22,12 +22,19 @@
 //! `seq`, and cursors are translated into bounds on it. Times are stored as epoch
 //! milliseconds. Counters and indexes are created at startup, idempotently.
 //!
-//! Known gap: the number is taken before the insert, so two messages sent into one room
-//! concurrently (by one server process or several) can become visible out of number
-//! order for as long as an insert takes, and a client catching up with `after` in that
-//! window can miss the lower one. The PostgreSQL adapter closes this with a room lock,
-//! SQLite by writing one at a time; here it needs the counter increment and the insert
-//! in one transaction, which requires a replica set.
+//! Order within a room: the port promises each new message an id greater than every id
+//! already in its room, so that a client catching up with `after = last id seen` never
+//! skips one. A number taken first and inserted afterwards would break that: two
+//! concurrent sends into one room could become visible out of number order. On a replica
+//! set or behind `mongos` (told apart at startup with `hello`), `insert_message` therefore
+//! runs as one multi-document transaction that first writes the room's document (bumping
+//! its `inserts`), then takes the number, then inserts. Transactions writing one document
+//! conflict, so inserts into one room take turns, and each takes its number only after the
+//! previous one has committed, as the PostgreSQL adapter does with a room row lock.
+//! Different rooms do not conflict: the counter is advanced outside the transaction (a
+//! number spent by an aborted attempt is a harmless gap). A standalone server has no
+//! transactions: there the number is taken before the insert without holding the room,
+//! the window above stays open, and startup logs a warning ([`Transactions`]).
 
 mod directory;
 mod docs;
@@ -40,8 +47,11 @@ use chatzz_core::{
 };
 use futures_util::{StreamExt, TryStreamExt, stream};
 use mongodb::bson::{Document, doc};
-use mongodb::options::{ClientOptions, IndexOptions, ReadPreference, ReturnDocument};
-use mongodb::{Client, Collection, Database, IndexModel};
+use mongodb::options::{
+    ClientOptions, IndexOptions, ReadConcern, ReadPreference, ReturnDocument, TransactionOptions,
+    WriteConcern,
+};
+use mongodb::{Client, ClientSession, Collection, Database, IndexModel};
 
 use crate::docs::{CounterDoc, MessageDoc, Numbered, RoomDoc, UserDoc, field};
 use crate::error::{doing, is_duplicate_key};
@@ -55,13 +65,31 @@ const CONCURRENCY: usize = 8;
 const ROOMS: &str = "rooms";
 const MESSAGES: &str = "messages";
 
+/// Whether `insert_message` runs in a transaction that holds the message's room (see the
+/// crate documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transactions {
+    /// Ask the server at startup (`hello`): a replica set member (`setName`) or a
+    /// `mongos` (`msg: "isdbgrid"`) gets transactions; a standalone server does not, and
+    /// startup logs a warning.
+    #[default]
+    Detect,
+    /// Always: the server must support multi-document transactions.
+    Always,
+    /// Never: the number is taken before the insert, and concurrent inserts into one
+    /// room can become visible out of id order (logged as a warning at startup).
+    Never,
+}
+
 /// The MongoDB store. Cheap to clone: the driver's handles share one connection pool.
 #[derive(Debug, Clone)]
 pub struct MongoStore {
+    client: Client,
     users: Collection<UserDoc>,
     rooms: Collection<RoomDoc>,
     messages: Collection<MessageDoc>,
     counters: Collection<CounterDoc>,
+    transactions: bool,
 }
 
 impl MongoStore {
@@ -82,18 +110,51 @@ impl MongoStore {
     }
 
     /// Uses the collections of `db` named by `names`, creating their indexes and
-    /// counters if they are missing (safe to run from many processes at once).
+    /// counters if they are missing (safe to run from many processes at once), and uses
+    /// transactions if the server supports them ([`Transactions::Detect`]).
     pub async fn new(db: Database, names: StoreNames) -> Result<Self, StoreError> {
-        let store = Self {
+        Self::with_transactions(db, names, Transactions::Detect).await
+    }
+
+    /// As [`MongoStore::new`], with the choice of transactions made by the caller.
+    pub async fn with_transactions(
+        db: Database,
+        names: StoreNames,
+        transactions: Transactions,
+    ) -> Result<Self, StoreError> {
+        let mut store = Self {
+            client: db.client().clone(),
             users: db.collection(&names.users()),
             rooms: db.collection(&names.rooms()),
             messages: db.collection(&names.messages()),
             counters: db.collection(&names.expand("{prefix}counters")),
+            transactions: false,
         };
         store.create_indexes().await?;
         store.create_counter(ROOMS, &store.rooms).await?;
         store.create_counter(MESSAGES, &store.messages).await?;
+        store.transactions = match transactions {
+            Transactions::Detect => supports_transactions(&db).await?,
+            Transactions::Always => true,
+            Transactions::Never => false,
+        };
+        if !store.transactions {
+            tracing::warn!(
+                database = db.name(),
+                "MongoDB without transactions (a standalone server, or turned off): two \
+                 messages sent into one room at the same moment can become visible out of \
+                 id order, and a client catching up with `after` can miss one. Run MongoDB \
+                 as a replica set (a single-node one will do) to close this; see \
+                 docs/storage.md, Known gaps."
+            );
+        }
         Ok(store)
+    }
+
+    /// Whether `insert_message` runs in a transaction holding the room (see
+    /// [`Transactions`]).
+    pub fn uses_transactions(&self) -> bool {
+        self.transactions
     }
 
     async fn create_indexes(&self) -> Result<(), StoreError> {
@@ -206,6 +267,63 @@ impl MongoStore {
         Ok(counter.seq)
     }
 
+    /// Inserts `template` under a fresh number in one transaction that first writes the
+    /// room's document. A concurrent insert into the same room writes that document too,
+    /// so the server lets only one of them hold it until it commits or aborts; the other
+    /// fails with a write conflict (`TransientTransactionError`) and the driver's
+    /// convenient-transaction loop retries it with backoff, as it does a commit whose
+    /// result is unknown (`UnknownTransactionCommitResult`). The number is taken after
+    /// the room is held, so it is greater than that of every message already committed
+    /// to the room, and every message still to come takes a greater one. The counter is
+    /// advanced outside the transaction, so that inserts into different rooms never
+    /// conflict; an attempt that aborts leaves a gap in the numbers, which is harmless.
+    /// Errors of the adapter's own come back as [`mongodb::error::Error::custom`].
+    async fn insert_holding_the_room(
+        &self,
+        template: &MessageDoc,
+    ) -> Result<MessageDoc, mongodb::error::Error> {
+        let mut session = self.client.start_session().await?;
+        let options = TransactionOptions::builder()
+            .read_concern(ReadConcern::snapshot())
+            .write_concern(WriteConcern::majority())
+            .build();
+        session
+            .start_transaction()
+            .with_options(options)
+            .and_run(
+                (self, template),
+                |session: &mut ClientSession, (store, template)| {
+                    Box::pin(async move {
+                        let held = store
+                            .rooms
+                            .update_one(
+                                doc! { field::ID: template.chat_room_id.as_str() },
+                                doc! { "$inc": { field::INSERTS: 1_i64 } },
+                            )
+                            .session(&mut *session)
+                            .await?;
+                        if held.matched_count == 0 {
+                            return Err(mongodb::error::Error::custom(StoreError::Internal(
+                                format!("no room {:?} to insert into", template.chat_room_id),
+                            )));
+                        }
+                        let seq = store
+                            .next_seq(MESSAGES)
+                            .await
+                            .map_err(mongodb::error::Error::custom)?;
+                        let doc = template.numbered(seq);
+                        store
+                            .messages
+                            .insert_one(&doc)
+                            .session(&mut *session)
+                            .await?;
+                        Ok(doc)
+                    })
+                },
+            )
+            .await
+    }
+
     async fn find_room_doc(
         &self,
         a: &UserId,
@@ -258,6 +376,17 @@ impl MongoStore {
             .try_collect()
             .await
     }
+}
+
+/// Whether the server behind `db` runs multi-document transactions: a replica set member
+/// answers `hello` with its `setName`, a `mongos` with `msg: "isdbgrid"`; a standalone
+/// server with neither.
+async fn supports_transactions(db: &Database) -> Result<bool, StoreError> {
+    let hello = db
+        .run_command(doc! { "hello": 1 })
+        .await
+        .map_err(doing("asking the server what it is (hello)"))?;
+    Ok(hello.get_str("setName").is_ok() || hello.get_str("msg") == Ok("isdbgrid"))
 }
 
 /// A `usize` count as a positive MongoDB limit; `None` for zero (which MongoDB would
@@ -424,27 +553,33 @@ impl ChatStore for MongoStore {
         {
             return Ok((existing, false));
         }
-        let doc = MessageDoc::new(self.next_seq(MESSAGES).await?, message);
-        match self.messages.insert_one(&doc).await {
-            Ok(_) => Ok((doc.into_message()?, true)),
+        let template = MessageDoc::new(0, message);
+        let inserted = if self.transactions {
+            self.insert_holding_the_room(&template).await
+        } else {
+            let doc = template.numbered(self.next_seq(MESSAGES).await?);
+            self.messages.insert_one(&doc).await.map(|_| doc)
+        };
+        match inserted {
+            Ok(doc) => Ok((doc.into_message()?, true)),
             // The unique (from, clientMessageId) index refused it: a concurrent call
-            // with the same client id stored the message first.
+            // with the same client id stored the message first. (In a transaction, that
+            // aborted it, and with it the room's bump; the number it took stays unused.)
             Err(e) if is_duplicate_key(&e) => {
+                let taken_twice = || StoreError::Internal(format!("message id taken twice ({e})"));
                 let Some(cid) = &client_id else {
-                    return Err(StoreError::Internal(format!(
-                        "message id {} taken twice",
-                        doc.id
-                    )));
+                    return Err(taken_twice());
                 };
-                let existing =
-                    self.find_by_client_id(&from, cid, true)
-                        .await?
-                        .ok_or_else(|| {
-                            StoreError::Internal(format!("message id {} taken twice", doc.id))
-                        })?;
+                let existing = self
+                    .find_by_client_id(&from, cid, true)
+                    .await?
+                    .ok_or_else(taken_twice)?;
                 Ok((existing, false))
             }
-            Err(e) => Err(error::store_error("inserting a message", e)),
+            Err(e) => Err(match e.get_custom::<StoreError>() {
+                Some(inner) => inner.clone(),
+                None => error::store_error("inserting a message", e),
+            }),
         }
     }
 
