@@ -28,16 +28,60 @@ fn count_delivered(to: &Audience, event: &ServerEvent) {
     }
 }
 
-/// Emits each delivery in order. A socket that went away meanwhile is no error.
-pub async fn deliver<A: Adapter>(socket: &SocketRef<A>, deliveries: Vec<Delivery>) {
+/// One emit: an event for the rooms of several users at once.
+struct Broadcast {
+    rooms: Vec<String>,
+    /// Every socket of those users except the requesting one.
+    others_only: bool,
+    event: ServerEvent,
+}
+
+/// Merges runs of deliveries that carry the same event to different users (a message
+/// announced to both of its users, say) into one emit each, so that the event is
+/// serialized and broadcast once. Each user still gets its events in order: only
+/// neighbours are merged. `host` turns `OtherSocketsOf` into every socket of the user.
+fn broadcasts(deliveries: Vec<Delivery>, host: bool) -> Vec<Broadcast> {
+    let mut out: Vec<Broadcast> = Vec::with_capacity(deliveries.len());
     for Delivery { to, event } in deliveries {
         count_delivered(&to, &event);
-        let result = match &to {
-            Audience::User(user) => socket.within(user_room(user)).emit(EVENT, &event).await,
-            Audience::OtherSocketsOf(user) => socket.to(user_room(user)).emit(EVENT, &event).await,
+        let (room, others_only) = match &to {
+            Audience::User(user) => (user_room(user), false),
+            Audience::OtherSocketsOf(user) => (user_room(user), !host),
+        };
+        match out.last_mut() {
+            Some(last)
+                if last.others_only == others_only
+                    && !others_only
+                    && last.event == event
+                    && !last.rooms.contains(&room) =>
+            {
+                last.rooms.push(room);
+            }
+            _ => out.push(Broadcast {
+                rooms: vec![room],
+                others_only,
+                event,
+            }),
+        }
+    }
+    out
+}
+
+/// Emits each delivery in order. A socket that went away meanwhile is no error.
+pub async fn deliver<A: Adapter>(socket: &SocketRef<A>, deliveries: Vec<Delivery>) {
+    for Broadcast {
+        rooms,
+        others_only,
+        event,
+    } in broadcasts(deliveries, false)
+    {
+        let result = if others_only {
+            socket.to(rooms).emit(EVENT, &event).await
+        } else {
+            socket.within(rooms).emit(EVENT, &event).await
         };
         if let Err(err) = result {
-            tracing::debug!(?to, error = %err, "delivery failed");
+            tracing::debug!(error = %err, "delivery failed");
         }
     }
 }
@@ -45,11 +89,9 @@ pub async fn deliver<A: Adapter>(socket: &SocketRef<A>, deliveries: Vec<Delivery
 /// Emits each delivery in order from outside any socket (the host application's own
 /// calls, the presence sweeper): `OtherSocketsOf` then means every socket of the user.
 pub async fn deliver_from_host<A: Adapter>(io: &SocketIo<A>, deliveries: Vec<Delivery>) {
-    for Delivery { to, event } in deliveries {
-        count_delivered(&to, &event);
-        let (Audience::User(user) | Audience::OtherSocketsOf(user)) = &to;
-        if let Err(err) = io.within(user_room(user)).emit(EVENT, &event).await {
-            tracing::debug!(?to, error = %err, "delivery failed");
+    for Broadcast { rooms, event, .. } in broadcasts(deliveries, true) {
+        if let Err(err) = io.within(rooms).emit(EVENT, &event).await {
+            tracing::debug!(error = %err, "delivery failed");
         }
     }
 }
@@ -117,5 +159,88 @@ impl<A: Adapter> Responder<A> {
                 }),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chatzz_core::event::ErrorData;
+    use chatzz_core::{ErrorCode, UserId};
+
+    use super::*;
+
+    fn user(id: &str) -> UserId {
+        UserId::parse(id).unwrap()
+    }
+
+    fn event(n: u8) -> ServerEvent {
+        ServerEvent::Error(ErrorData {
+            event: format!("e{n}"),
+            code: ErrorCode::Internal,
+            message: String::new(),
+        })
+    }
+
+    fn to(id: &str, n: u8) -> Delivery {
+        Delivery::new(Audience::User(user(id)), event(n))
+    }
+
+    fn shape(out: &[Broadcast]) -> Vec<(Vec<&str>, bool, ServerEvent)> {
+        out.iter()
+            .map(|b| {
+                (
+                    b.rooms.iter().map(String::as_str).collect(),
+                    b.others_only,
+                    b.event.clone(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_event_for_both_users_of_a_message_is_one_broadcast() {
+        let out = broadcasts(vec![to("a", 1), to("b", 1), to("a", 2), to("b", 2)], false);
+        assert_eq!(
+            shape(&out),
+            vec![
+                (vec!["user:a", "user:b"], false, event(1)),
+                (vec!["user:a", "user:b"], false, event(2)),
+            ]
+        );
+    }
+
+    #[test]
+    fn only_neighbours_with_equal_events_merge_so_each_user_keeps_its_order() {
+        let out = broadcasts(vec![to("a", 1), to("b", 2), to("c", 1), to("a", 1)], false);
+        assert_eq!(
+            shape(&out),
+            vec![
+                (vec!["user:a"], false, event(1)),
+                (vec!["user:b"], false, event(2)),
+                (vec!["user:c", "user:a"], false, event(1)),
+            ]
+        );
+        let twice = broadcasts(vec![to("a", 1), to("a", 1)], false);
+        assert_eq!(twice.len(), 2, "the same user twice gets the event twice");
+    }
+
+    #[test]
+    fn other_sockets_stay_apart_except_from_the_host() {
+        let others = |id: &str| Delivery::new(Audience::OtherSocketsOf(user(id)), event(1));
+        let out = broadcasts(vec![others("a"), to("b", 1)], false);
+        assert_eq!(
+            shape(&out),
+            vec![
+                (vec!["user:a"], true, event(1)),
+                (vec!["user:b"], false, event(1)),
+            ]
+        );
+        let from_host = broadcasts(vec![others("a"), to("b", 1)], true);
+        assert_eq!(
+            shape(&from_host),
+            vec![(vec!["user:a", "user:b"], false, event(1))]
+        );
     }
 }
