@@ -134,10 +134,13 @@ impl RedisPresence {
             ));
         }
         let client = redis::Client::open(url).map_err(|e| ConnectError::Url(e.to_string()))?;
+        // Fail fast while Redis is away (callers decide what an unknown presence means);
+        // reconnection goes on meanwhile.
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(5)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_number_of_retries(2);
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
         let connection = client
             .get_connection_manager_with_config(config)
             .await

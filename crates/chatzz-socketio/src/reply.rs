@@ -86,12 +86,29 @@ pub async fn deliver<A: Adapter>(socket: &SocketRef<A>, deliveries: Vec<Delivery
     }
 }
 
+/// Waits before each new attempt of a host delivery that an adapter failed (Redis just
+/// coming back, say). Client events fail fast instead: their clients retry.
+const HOST_RETRY_DELAYS_MS: [u64; 3] = [100, 300, 1_000];
+
 /// Emits each delivery in order from outside any socket (the host application's own
 /// calls, the presence sweeper): `OtherSocketsOf` then means every socket of the user.
 pub async fn deliver_from_host<A: Adapter>(io: &SocketIo<A>, deliveries: Vec<Delivery>) {
     for Broadcast { rooms, event, .. } in broadcasts(deliveries, true) {
-        if let Err(err) = io.within(rooms).emit(EVENT, &event).await {
-            tracing::debug!(error = %err, "delivery failed");
+        let mut delays = HOST_RETRY_DELAYS_MS.iter();
+        loop {
+            match io.within(rooms.clone()).emit(EVENT, &event).await {
+                Ok(()) => break,
+                Err(err) => match delays.next() {
+                    Some(delay) => {
+                        tracing::debug!(error = %err, retry_in_ms = delay, "delivery failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(*delay)).await;
+                    }
+                    None => {
+                        tracing::warn!(error = %err, "delivery failed; given up");
+                        break;
+                    }
+                },
+            }
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Several chatzz servers as one (feature `redis`): socketioxide's Redis adapter carries
 //! emits to users' rooms between servers, and presence lives in Redis.
 
+mod driver;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,7 +10,7 @@ use chatzz_core::{Authenticator, ChatService};
 use chatzz_presence_redis::{RedisPresence, RedisPresenceOptions};
 use socketioxide::SocketIoBuilder;
 use socketioxide::adapter::Emitter;
-use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 
 use crate::builder::{BuildError, ClusterSettings};
 use crate::layer::ChatzzLayer;
@@ -16,7 +18,7 @@ use crate::store::redacted;
 use chatzz_socketio::Broadcaster;
 
 /// The socketioxide adapter of a cluster.
-pub(crate) type Adapter = RedisAdapter<Emitter>;
+pub type Adapter = CustomRedisAdapter<Emitter, driver::ManagedDriver>;
 
 /// What joining a cluster makes.
 pub(crate) struct Joined {
@@ -61,12 +63,13 @@ pub(crate) async fn join(
     let unreachable =
         |e: redis::RedisError| BuildError::Redis(format!("{}: {e}", redacted(&settings.url)));
     let client = redis::Client::open(with_resp3(&settings.url)).map_err(unreachable)?;
-    let adapter = RedisAdapterCtr::new_with_redis_config(
-        &client,
+    let driver = driver::ManagedDriver::connect(&client)
+        .await
+        .map_err(unreachable)?;
+    let adapter = RedisAdapterCtr::new_with_driver(
+        driver,
         RedisAdapterConfig::new().with_prefix(format!("{}:socket.io", settings.prefix)),
-    )
-    .await
-    .map_err(unreachable)?;
+    );
     let (layer, io) = io.with_adapter::<Adapter>(adapter).build_layer();
     chatzz_socketio::attach(&io, service.clone(), authenticator)
         .await
