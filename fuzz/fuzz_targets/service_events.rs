@@ -356,7 +356,7 @@ impl Harness {
             .flatten()
             .for_each(|m| self.observe(m));
         assert_eq!(id_of(&outcome.reply.user), Some(user.as_str()));
-        assert!(self.service.presence().is_online(&user));
+        assert!(block_on(self.service.presence().is_online(&user)).expect("local presence"));
         for (sender, messages) in &outcome.reply.missed_messages {
             for message in messages {
                 assert_eq!(id_of(&message.from), Some(sender.as_str()));
