@@ -147,7 +147,8 @@ test('a room has one order, the store\'s, whichever server each message went thr
 
 test('kill -9 of a server: its users go offline within the lease, nothing acked is lost, clients catch up elsewhere', async () => {
   // A server of its own to kill, so the other tests keep three.
-  const doomed = await new Server({ database, args: clusterArgs }).start();
+  // The whole burst may wait on the one connection: many sends in flight at the kill.
+  const doomed = await new Server({ database, args: [...clusterArgs, '--max-queued-events', '1000'] }).start();
   const a = uid('k9a');
   const b = uid('k9b');
   const sa = await doomed.connectUser(a);

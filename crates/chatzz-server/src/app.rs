@@ -58,6 +58,7 @@ pub async fn run(args: Args) -> Result<(), RunError> {
         .max_message_chars(args.max_message_chars as usize)
         .send_rate(args.send_rate, args.send_burst)
         .max_sockets_per_user(args.max_sockets_per_user as usize)
+        .max_queued_events(args.max_queued_events)
         .ping(
             Duration::from_secs(args.ping_interval),
             Duration::from_secs(args.ping_timeout),

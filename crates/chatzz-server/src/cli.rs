@@ -42,6 +42,11 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_sockets_per_user: u32,
 
+    /// Most events of one connection that may wait for the ones before it; more fail
+    /// at once with `rate-limited`.
+    #[arg(long, env = "CHATZZ_MAX_QUEUED_EVENTS", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_queued_events: u64,
+
     /// Largest client packet in bytes (WebSocket message or frame, polling body);
     /// default: room for one longest message.
     #[arg(long, env = "CHATZZ_MAX_PACKET_BYTES", value_parser = clap::value_parser!(u32).range(1024..))]

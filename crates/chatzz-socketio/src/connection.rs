@@ -21,16 +21,19 @@ pub struct Connection {
     pub socket: SocketId,
     /// Who the handshake credential proved the client to be, if authentication is on.
     pub verified: Option<UserId>,
+    /// Most events that may wait for the ones before them.
+    max_queued: u64,
     user: Mutex<Option<UserId>>,
     issued: AtomicU64,
     done: watch::Sender<u64>,
 }
 
 impl Connection {
-    pub fn new(socket: SocketId, verified: Option<UserId>) -> Arc<Self> {
+    pub fn new(socket: SocketId, verified: Option<UserId>, max_queued: u64) -> Arc<Self> {
         Arc::new(Self {
             socket,
             verified,
+            max_queued,
             user: Mutex::new(None),
             issued: AtomicU64::new(0),
             done: watch::Sender::new(0),
@@ -43,6 +46,21 @@ impl Connection {
             number: self.issued.fetch_add(1, Ordering::SeqCst),
             connection: self.clone(),
         }
+    }
+
+    /// The next ticket, unless `max_queued` events already wait: then `None`, and the
+    /// event takes no place in the queue, so it delays nothing.
+    pub fn ticket_if_room(self: &Arc<Self>) -> Option<Ticket> {
+        let done = *self.done.borrow();
+        self.issued
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |issued| {
+                (issued.saturating_sub(done) < self.max_queued).then_some(issued + 1)
+            })
+            .ok()
+            .map(|number| Ticket {
+                number,
+                connection: self.clone(),
+            })
     }
 
     /// The session of the user this socket registered as, if it did.
@@ -101,11 +119,22 @@ impl Drop for Turn {
     }
 }
 
-/// The extractor: a ticket taken when the event arrives, and whether the client wants
+/// Where an arriving event stands.
+#[derive(Debug)]
+pub enum Place {
+    /// In the socket's queue.
+    Queued(Ticket),
+    /// Too many events already wait: refused without a place.
+    Full,
+    /// The socket is not chatzz's (no [`Connection`]): never expected.
+    Unknown,
+}
+
+/// The extractor: a place taken when the event arrives, and whether the client wants
 /// an acknowledgement (socketioxide's own ack sender does not tell).
 #[derive(Debug)]
 pub struct Arrival {
-    pub ticket: Option<Ticket>,
+    pub place: Place,
     pub wants_ack: bool,
 }
 
@@ -117,11 +146,15 @@ impl<A: Adapter> FromMessageParts<A> for Arrival {
         _: &mut Value,
         ack_id: &Option<i64>,
     ) -> Result<Self, Infallible> {
+        let place = match socket.extensions.get::<Arc<Connection>>() {
+            Some(connection) => match connection.ticket_if_room() {
+                Some(ticket) => Place::Queued(ticket),
+                None => Place::Full,
+            },
+            None => Place::Unknown,
+        };
         Ok(Self {
-            ticket: socket
-                .extensions
-                .get::<Arc<Connection>>()
-                .map(|c| c.ticket()),
+            place,
             wants_ack: ack_id.is_some(),
         })
     }
@@ -134,7 +167,7 @@ mod tests {
 
     #[tokio::test]
     async fn turns_run_in_ticket_order_whatever_order_tasks_start() {
-        let connection = Connection::new(SocketId::new("s"), None);
+        let connection = Connection::new(SocketId::new("s"), None, 64);
         let tickets: Vec<Ticket> = (0..5).map(|_| connection.ticket()).collect();
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
@@ -154,5 +187,25 @@ mod tests {
             *order.lock().unwrap_or_else(|p| p.into_inner()),
             vec![0, 1, 2, 3, 4]
         );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_events_without_giving_them_a_place() {
+        let connection = Connection::new(SocketId::new("s"), None, 2);
+        let first = connection
+            .ticket_if_room()
+            .unwrap_or_else(|| panic!("room for one"));
+        let second = connection
+            .ticket_if_room()
+            .unwrap_or_else(|| panic!("room for two"));
+        assert!(connection.ticket_if_room().is_none(), "two wait already");
+        assert!(connection.ticket_if_room().is_none(), "still full");
+        drop(first.turn().await);
+        let third = connection
+            .ticket_if_room()
+            .unwrap_or_else(|| panic!("room again"));
+        assert_eq!(third.number, 2, "refused events took no number");
+        drop(second.turn().await);
+        drop(third.turn().await);
     }
 }

@@ -13,9 +13,25 @@ use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide_core::adapter::DefinedAdapter;
 
-use crate::connection::{Arrival, Connection, Turn};
+use crate::connection::{Arrival, Connection, Place, Turn};
 use crate::reply::{Responder, deliver, emit_here, user_room};
 use crate::requests;
+
+/// Limits the transport itself enforces, before any use case runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransportLimits {
+    /// Most events of one socket that may wait for the ones before them; more fail at
+    /// once with `rate-limited`, so that a flooding client holds neither memory nor work.
+    pub max_queued_events: u64,
+}
+
+impl Default for TransportLimits {
+    fn default() -> Self {
+        Self {
+            max_queued_events: 64,
+        }
+    }
+}
 
 /// Serves chatzz on the default namespace of `io`. With an authenticator, a connection
 /// whose handshake `auth` does not check out is refused (`connect_error`), and the
@@ -26,6 +42,7 @@ pub fn attach<A: Adapter + DefinedAdapter>(
     io: &SocketIo<A>,
     service: Arc<ChatService>,
     authenticator: Option<Arc<dyn Authenticator>>,
+    limits: TransportLimits,
 ) -> A::InitRes {
     // socketioxide sends CONNECT before it runs the connect handler in a task of its own,
     // so an event emitted right at connect could beat the handler. Middlewares finish
@@ -47,7 +64,7 @@ pub fn attach<A: Adapter + DefinedAdapter>(
                 }
                 None => None,
             };
-            register_handlers(&socket, service, verified);
+            register_handlers(&socket, service, verified, limits);
             Ok(())
         }
     };
@@ -58,10 +75,12 @@ fn register_handlers<A: Adapter>(
     socket: &SocketRef<A>,
     service: Arc<ChatService>,
     verified: Option<UserId>,
+    limits: TransportLimits,
 ) {
     socket.extensions.insert(Connection::new(
         SocketId::new(socket.id.to_string()),
         verified,
+        limits.max_queued_events,
     ));
     tracing::debug!(socket = %socket.id, "socket connected");
     metrics::gauge!("chatzz_sockets").increment(1.0);
@@ -77,9 +96,28 @@ fn register_handlers<A: Adapter>(
                       ack: AckSender<A>| {
                     let service = service.clone();
                     async move {
-                        let Some(ticket) = arrival.ticket else {
-                            tracing::error!(socket = %socket.id, event = $event, "event on a socket chatzz never registered");
-                            return;
+                        let ticket = match arrival.place {
+                            Place::Queued(ticket) => ticket,
+                            Place::Full => {
+                                drop(payload);
+                                metrics::counter!(
+                                    "chatzz_errors_total",
+                                    "event" => $event,
+                                    "code" => ErrorCode::RateLimited.as_str()
+                                )
+                                .increment(1);
+                                Responder::new(socket.clone(), $event, ack, arrival.wants_ack).fail(
+                                    ChatError::new(
+                                        ErrorCode::RateLimited,
+                                        "too many events waiting on this connection; wait for replies before sending more",
+                                    ),
+                                );
+                                return;
+                            }
+                            Place::Unknown => {
+                                tracing::error!(socket = %socket.id, event = $event, "event on a socket chatzz never registered");
+                                return;
+                            }
                         };
                         tracing::trace!(socket = %socket.id, event = $event, "event queued");
                         let turn = ticket.turn().await;

@@ -11,6 +11,6 @@ mod host;
 mod reply;
 pub mod requests;
 
-pub use handlers::attach;
+pub use handlers::{TransportLimits, attach};
 pub use host::{Broadcaster, spawn_presence_sweeper};
 pub use reply::{EVENT, deliver_from_host, user_room};

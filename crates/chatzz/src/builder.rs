@@ -83,6 +83,7 @@ impl Chatzz {
             cluster: None,
             presence_lease: Duration::from_secs(15),
             cluster_prefix: "chatzz".to_owned(),
+            limits: chatzz_socketio::TransportLimits::default(),
         }
     }
 }
@@ -100,6 +101,7 @@ pub struct ChatzzBuilder {
     cluster: Option<String>,
     presence_lease: Duration,
     cluster_prefix: String,
+    limits: chatzz_socketio::TransportLimits,
 }
 
 /// Socket.IO settings.
@@ -211,6 +213,14 @@ impl ChatzzBuilder {
     /// `rate-limited`.
     pub fn max_sockets_per_user(mut self, sockets: usize) -> Self {
         self.config.max_sockets_per_user = sockets;
+        self
+    }
+
+    /// Most events of one connection that may wait for the ones before it (default 64);
+    /// more fail at once with `rate-limited`. Bounds what one flooding client can make
+    /// the server hold.
+    pub fn max_queued_events(mut self, events: u64) -> Self {
+        self.limits.max_queued_events = events;
         self
     }
 
@@ -326,6 +336,11 @@ impl ChatzzBuilder {
                 "max_packet_bytes must be at least 1024".into(),
             ));
         }
+        if self.limits.max_queued_events == 0 {
+            return Err(BuildError::Config(
+                "max_queued_events must be at least 1".into(),
+            ));
+        }
         if self.config.max_sockets_per_user == 0 {
             return Err(BuildError::Config(
                 "max_sockets_per_user must be at least 1".into(),
@@ -349,7 +364,7 @@ impl ChatzzBuilder {
             None => {
                 let service = Arc::new(service);
                 let (layer, io) = io.build_layer();
-                chatzz_socketio::attach(&io, service.clone(), authenticator);
+                chatzz_socketio::attach(&io, service.clone(), authenticator, self.limits);
                 Ok((
                     ChatzzLayer::local(layer),
                     ChatzzHandle::new(service, Arc::new(io), None),
@@ -366,6 +381,7 @@ impl ChatzzBuilder {
                     io,
                     service.clone(),
                     authenticator,
+                    self.limits,
                 )
                 .await?;
                 tracing::info!("joined the cluster through Redis");

@@ -59,6 +59,7 @@ pub(crate) async fn join(
     io: SocketIoBuilder,
     service: Arc<ChatService>,
     authenticator: Option<Arc<dyn Authenticator>>,
+    limits: chatzz_socketio::TransportLimits,
 ) -> Result<Joined, BuildError> {
     let unreachable =
         |e: redis::RedisError| BuildError::Redis(format!("{}: {e}", redacted(&settings.url)));
@@ -71,7 +72,7 @@ pub(crate) async fn join(
         RedisAdapterConfig::new().with_prefix(format!("{}:socket.io", settings.prefix)),
     );
     let (layer, io) = io.with_adapter::<Adapter>(adapter).build_layer();
-    chatzz_socketio::attach(&io, service.clone(), authenticator)
+    chatzz_socketio::attach(&io, service.clone(), authenticator, limits)
         .await
         .map_err(|e| BuildError::Redis(format!("cannot subscribe to the other servers: {e}")))?;
     let broadcaster: Arc<dyn Broadcaster> = Arc::new(io);
