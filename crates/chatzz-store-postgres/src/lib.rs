@@ -10,6 +10,7 @@
 //! [`StoreNames`]; PostgreSQL folds them to lower case.
 
 mod directory;
+mod rooms;
 mod writer;
 
 use std::str::FromStr;
@@ -27,6 +28,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 
 pub use directory::PostgresUserDirectory;
+use rooms::KnownRooms;
 use writer::{Done, Op, Writer};
 
 /// The schema, oldest first; `{prefix}` stands for the table prefix.
@@ -45,6 +47,7 @@ pub struct PostgresStore {
     pool: PgPool,
     sql: Arc<Queries>,
     writer: Writer,
+    rooms: Arc<KnownRooms>,
 }
 
 /// A pool of at most `max_connections` for `url`, as every PostgreSQL pool of chatzz
@@ -77,8 +80,13 @@ impl PostgresStore {
     pub async fn new(pool: PgPool, names: StoreNames) -> Result<Self, StoreError> {
         migrate(&pool, &names).await?;
         let sql = Arc::new(Queries::new(&names));
-        let writer = Writer::spawn(pool.clone(), Arc::clone(&sql));
-        Ok(Self { pool, sql, writer })
+        let writer = Writer::spawn(pool.clone(), writer_pool(&pool), Arc::clone(&sql));
+        Ok(Self {
+            pool,
+            sql,
+            writer,
+            rooms: Arc::default(),
+        })
     }
 
     /// The pool, for closing it or sharing it with the host application.
@@ -92,6 +100,25 @@ impl PostgresStore {
     pub fn write_batches(&self) -> u64 {
         self.writer.batches()
     }
+}
+
+/// The writers' own connections (see `writer.rs`), opened as `pool` opens its own, at
+/// most one per writer, with generic plans: the batch statement costs more to plan than
+/// to run, and left to itself PostgreSQL plans it afresh for every batch. Only the
+/// writers' statements run there, and each has a plan that is right for any data,
+/// even the empty tables of a new database (tested).
+fn writer_pool(pool: &PgPool) -> PgPool {
+    let mut options = (*pool.connect_options()).clone();
+    if !options
+        .get_options()
+        .is_some_and(|set| set.contains("plan_cache_mode"))
+    {
+        options = options.options([("plan_cache_mode", "force_generic_plan")]);
+    }
+    PgPoolOptions::new()
+        .max_connections(u32::try_from(writer::WRITERS).unwrap_or(u32::MAX))
+        .acquire_timeout(pool.options().get_acquire_timeout())
+        .connect_lazy_with(options)
 }
 
 async fn migrate(pool: &PgPool, names: &StoreNames) -> Result<(), StoreError> {
@@ -136,7 +163,7 @@ struct Queries {
     contacts: String,
     lock_rooms: String,
     insert_message: String,
-    insert_batch: String,
+    batch: String,
     find_by_client_id: String,
     find_message: String,
     mark_sent: String,
@@ -181,22 +208,33 @@ impl Queries {
                  ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
                  RETURNING {cols}"
             ),
-            // Ids are taken in the order of the arrays: the writer relies on it.
-            insert_batch: format!(
-                "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \
-                 SELECT room_id, sender, recipient, body, created_at_ms, client_message_id \
-                 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
-                 WITH ORDINALITY AS batch (room_id, sender, recipient, body, created_at_ms, client_message_id, n) \
-                 ORDER BY n \
-                 ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
-                 RETURNING {cols}"
+            // One statement for a whole batch (see `writer.rs`): the marks, then the
+            // inserts, each row locking its room before it takes an id; ids are taken
+            // in the order of the arrays, which the writer relies on.
+            batch: format!(
+                "WITH marked AS ( \
+                   UPDATE {messages} SET status = 1 WHERE status + 0 = 0 AND id = ANY($7) \
+                   RETURNING {cols}), \
+                 inserted AS ( \
+                   INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \
+                   SELECT b.room_id, b.sender, b.recipient, b.body, b.created_at_ms, b.client_message_id \
+                   FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
+                     WITH ORDINALITY AS b (room_id, sender, recipient, body, created_at_ms, client_message_id, n) \
+                   LEFT JOIN LATERAL (SELECT r.id FROM {rooms} AS r WHERE r.id = b.room_id FOR UPDATE) AS held ON true \
+                   ORDER BY b.n \
+                   ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
+                   RETURNING {cols}) \
+                 SELECT true AS inserted, * FROM inserted UNION ALL SELECT false, * FROM marked"
             ),
             find_by_client_id: format!(
                 "SELECT {cols} FROM {messages} WHERE sender = $1 AND client_message_id = $2"
             ),
             find_message: format!("SELECT {cols} FROM {messages} WHERE id = $1"),
+            // `status + 0`: the plan must look ids up by primary key, never scan the
+            // partial index of undelivered messages (which a plan made while the table
+            // is empty would).
             mark_sent: format!(
-                "UPDATE {messages} SET status = 1 WHERE status = 0 AND id = ANY($1) RETURNING {cols}"
+                "UPDATE {messages} SET status = 1 WHERE status + 0 = 0 AND id = ANY($1) RETURNING {cols}"
             ),
             mark_read: format!(
                 "UPDATE {messages} SET status = 2, read_at_ms = $2 WHERE id = $1 AND status < 2 \
@@ -377,8 +415,10 @@ impl ChatStore for PostgresStore {
             .await
             .map_err(store_error)?;
         if let Some(id) = created {
+            let room = ChatRoomId::new(seq_id(id)?);
+            self.rooms.remember(low, high, &room);
             return Ok(LinkOutcome {
-                room: ChatRoomId::new(seq_id(id)?),
+                room,
                 created: true,
             });
         }
@@ -394,13 +434,20 @@ impl ChatStore for PostgresStore {
 
     async fn find_room(&self, a: &UserId, b: &UserId) -> Result<Option<ChatRoomId>, StoreError> {
         let (low, high) = sorted_pair(a, b);
+        if let Some(room) = self.rooms.get(low, high) {
+            return Ok(Some(room));
+        }
         let id: Option<i64> = sqlx::query_scalar(sql(&self.sql.find_room))
             .bind(low)
             .bind(high)
             .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?;
-        id.map(|id| seq_id(id).map(ChatRoomId::new)).transpose()
+        let room = id.map(|id| seq_id(id).map(ChatRoomId::new)).transpose()?;
+        if let Some(room) = &room {
+            self.rooms.remember(low, high, room);
+        }
+        Ok(room)
     }
 
     async fn contacts(&self, user: &UserId) -> Result<Vec<ContactRecord>, StoreError> {

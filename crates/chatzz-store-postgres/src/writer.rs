@@ -1,7 +1,8 @@
 //! Group commit for the hot writes (`insert_message` and `mark_sent`).
 //!
-//! Callers queue their write and wait for its answer. [`WRITERS`] writer tasks share the
-//! queue; a writer takes everything queued at that moment (at most [`MAX_BATCH`]) and
+//! Callers queue their write and wait for its answer. There are [`WRITERS`] writer
+//! tasks, each with its own queue; the inserts of a room always go to the same one. A
+//! writer takes everything queued for it at that moment (at most [`MAX_BATCH`]) and
 //! commits it in one transaction, so concurrent senders share one commit and one WAL
 //! flush, while a lone sender is served at once: no writer waits for company. An answer
 //! is sent only after `COMMIT` returned, so nothing acknowledged can be lost.
@@ -9,9 +10,10 @@
 //! A batch with inserts first locks the rows of every room it writes to, in id order,
 //! and holds them until it commits, exactly as a single insert did: inserts into one room
 //! (from this process or any other) take their ids and commit one after the other, so a
-//! client catching up with `after` never skips a message. Locking in id order keeps two
-//! batches from deadlocking on rooms; a held room stalls only the writer that waits for
-//! it, which is why there is more than one.
+//! client catching up with `after` never skips a message. Locking in id order keeps
+//! batches of different processes from deadlocking on rooms; within one process the
+//! writers never share a room. A room held by another process stalls only the writer
+//! whose rooms it belongs to.
 //!
 //! A batch first runs as few statements (the fast path): one `INSERT ... SELECT FROM
 //! unnest(...)` for every insert and one `UPDATE` for every mark. If a statement fails,
@@ -30,16 +32,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chatzz_core::{NewMessage, StoreError, StoredMessage};
-use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnection, PgPool, Postgres};
 use sqlx::{Acquire, Connection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::{Queries, message_from, messages_from, row_id, sql, store_error};
+use sqlx::Row;
 
 /// Most writes committed in one transaction.
-pub(crate) const MAX_BATCH: usize = 256;
+pub(crate) const MAX_BATCH: usize = 1024;
 
-/// Writer tasks, each with at most one transaction (one pooled connection) at a time.
+/// Writer tasks, each with its own queue and at most one transaction (one pooled
+/// connection) at a time. Rooms are spread over them by id, so two writers of one
+/// process never wait for each other's rooms.
 pub(crate) const WRITERS: usize = 2;
 
 /// Writes queued before callers wait to queue theirs.
@@ -73,25 +79,31 @@ struct Job {
 /// when the last handle is dropped.
 #[derive(Debug, Clone)]
 pub(crate) struct Writer {
-    jobs: mpsc::Sender<Job>,
+    /// One queue per writer; a room's inserts always go to the same one.
+    shards: Arc<[mpsc::Sender<Job>]>,
     batches: Arc<AtomicU64>,
 }
 
 impl Writer {
     /// Starts the writer tasks on the current tokio runtime.
-    pub(crate) fn spawn(pool: PgPool, q: Arc<Queries>) -> Self {
-        let (jobs, queue) = mpsc::channel(QUEUE);
-        let queue = Arc::new(Mutex::new(queue));
+    /// `store` is the store's pool: once it is closed the writers stop using `pool`,
+    /// their own.
+    pub(crate) fn spawn(store: PgPool, pool: PgPool, q: Arc<Queries>) -> Self {
         let batches = Arc::new(AtomicU64::new(0));
-        for _ in 0..WRITERS {
-            tokio::spawn(supervise(
-                Arc::clone(&queue),
-                pool.clone(),
-                Arc::clone(&q),
-                Arc::clone(&batches),
-            ));
-        }
-        Self { jobs, batches }
+        let shards = (0..WRITERS)
+            .map(|_| {
+                let (jobs, queue) = mpsc::channel(QUEUE);
+                tokio::spawn(supervise(
+                    Arc::new(Mutex::new(queue)),
+                    store.clone(),
+                    pool.clone(),
+                    Arc::clone(&q),
+                    Arc::clone(&batches),
+                ));
+                jobs
+            })
+            .collect();
+        Self { shards, batches }
     }
 
     /// Batches taken off the queue so far.
@@ -101,8 +113,13 @@ impl Writer {
 
     /// Queues `op` and waits until it is committed (or failed).
     pub(crate) async fn write(&self, op: Op) -> Answer {
+        let key = match &op {
+            Op::Insert { room, .. } => *room,
+            Op::MarkSent(ids) => ids.first().copied().unwrap_or_default(),
+        };
+        let shard = usize::try_from(key.rem_euclid(WRITERS as i64)).unwrap_or_default();
         let (reply, answer) = oneshot::channel();
-        self.jobs
+        self.shards[shard]
             .send(Job { op, reply })
             .await
             .map_err(|_| StoreError::Unavailable("the PostgreSQL writer has stopped".into()))?;
@@ -115,10 +132,17 @@ impl Writer {
 type Queue = Arc<Mutex<mpsc::Receiver<Job>>>;
 
 /// Runs one writer, restarting it if it panics.
-async fn supervise(queue: Queue, pool: PgPool, q: Arc<Queries>, batches: Arc<AtomicU64>) {
+async fn supervise(
+    queue: Queue,
+    store: PgPool,
+    pool: PgPool,
+    q: Arc<Queries>,
+    batches: Arc<AtomicU64>,
+) {
     loop {
         let worker = tokio::spawn(work(
             Arc::clone(&queue),
+            store.clone(),
             pool.clone(),
             Arc::clone(&q),
             Arc::clone(&batches),
@@ -133,12 +157,24 @@ async fn supervise(queue: Queue, pool: PgPool, q: Arc<Queries>, batches: Arc<Ato
     }
 }
 
-async fn work(queue: Queue, pool: PgPool, q: Arc<Queries>, batches: Arc<AtomicU64>) {
+async fn work(queue: Queue, store: PgPool, pool: PgPool, q: Arc<Queries>, batches: Arc<AtomicU64>) {
+    // The connection of the batches in progress. It is kept while more work is queued,
+    // so a busy writer does not pay the pool's check of a connection (a round trip)
+    // for each batch, and given back as soon as the queue runs dry, so that closing the
+    // pool never waits for it.
+    let mut held: Option<PoolConnection<Postgres>> = None;
     loop {
         let mut jobs = {
             let mut queue = queue.lock().await;
-            let Some(first) = queue.recv().await else {
-                return;
+            let first = match queue.try_recv() {
+                Ok(job) => job,
+                Err(_) => {
+                    held = None;
+                    let Some(job) = queue.recv().await else {
+                        return;
+                    };
+                    job
+                }
             };
             let mut jobs = vec![first];
             while jobs.len() < MAX_BATCH {
@@ -156,7 +192,28 @@ async fn work(queue: Queue, pool: PgPool, q: Arc<Queries>, batches: Arc<AtomicU6
         }
         batches.fetch_add(1, Ordering::Relaxed);
         let ops: Vec<&Op> = jobs.iter().map(|job| &job.op).collect();
-        match commit(&pool, &q, &ops).await {
+        if store.is_closed() && !pool.is_closed() {
+            // The store's pool was closed: so are the writers' connections.
+            held = None;
+            pool.close().await;
+        }
+        let conn = match held.take() {
+            Some(conn) => Ok(conn),
+            None => pool.acquire().await.map_err(store_error),
+        };
+        let result = match conn {
+            Ok(mut conn) => {
+                let result = commit(&mut conn, &q, &ops).await;
+                // After a failure of the whole batch the connection may be broken: the
+                // pool checks it before anyone uses it again.
+                if result.is_ok() {
+                    held = Some(conn);
+                }
+                result
+            }
+            Err(err) => Err(err),
+        };
+        match result {
             Ok(answers) => {
                 for (job, answer) in jobs.into_iter().zip(answers) {
                     let _ = job.reply.send(answer);
@@ -219,23 +276,17 @@ impl From<sqlx::Error> for Failed {
 }
 
 /// Commits `ops` and answers each; `Err` when the whole batch failed.
-async fn commit(pool: &PgPool, q: &Queries, ops: &[&Op]) -> Result<Vec<Answer>, StoreError> {
-    let mut conn = pool.acquire().await.map_err(store_error)?;
-    if !ops.iter().any(|op| matches!(op, Op::Insert { .. })) {
-        // Marks only: one statement, which commits on its own.
-        return mark_all(&mut conn, q, ops).await.map_err(|f| f.error);
-    }
-    let mut tx = conn.begin().await.map_err(store_error)?;
-    match fast(&mut tx, q, ops).await {
-        Ok(answers) => {
-            tx.commit().await.map_err(store_error)?;
-            Ok(answers)
-        }
+async fn commit(
+    conn: &mut PgConnection,
+    q: &Queries,
+    ops: &[&Op],
+) -> Result<Vec<Answer>, StoreError> {
+    match fast(conn, q, ops).await {
+        Ok(answers) => Ok(answers),
         Err(Failed { error, fatal: true }) => Err(error),
         Err(failed) => {
-            tx.rollback().await.map_err(store_error)?;
             tracing::debug!(error = %failed.error, entries = ops.len(), "batch failed; retrying entry by entry");
-            careful(&mut conn, q, ops).await
+            careful(conn, q, ops).await
         }
     }
 }
@@ -362,57 +413,8 @@ async fn mark_sent(
     Ok(moved)
 }
 
-/// Every mark of the batch in one `UPDATE`; each moved row goes to the first entry
-/// that asked for it. Answers `None` for the entries that are not marks.
-async fn marks(
-    conn: &mut PgConnection,
-    q: &Queries,
-    ops: &[&Op],
-) -> Result<Vec<Option<Answer>>, Failed> {
-    let mut ids: Vec<i64> = ops
-        .iter()
-        .filter_map(|op| match op {
-            Op::MarkSent(ids) => Some(ids.iter().copied()),
-            Op::Insert { .. } => None,
-        })
-        .flatten()
-        .collect();
-    let mut answers: Vec<Option<Answer>> = vec![None; ops.len()];
-    if ids.is_empty() {
-        return Ok(answers);
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    let mut moved: HashMap<i64, StoredMessage> = HashMap::new();
-    for row in mark_sent(conn, q, &ids).await? {
-        let id = row_id(row.id.as_str())
-            .ok_or_else(|| StoreError::Internal(format!("bad id {} from the database", row.id)))?;
-        moved.insert(id, row);
-    }
-    for (answer, op) in answers.iter_mut().zip(ops) {
-        if let Op::MarkSent(ids) = op {
-            // `ids` is sorted, so the moved rows come out in id order.
-            let mine = ids.iter().filter_map(|id| moved.remove(id)).collect();
-            *answer = Some(Ok(Done::Marked(mine)));
-        }
-    }
-    Ok(answers)
-}
-
-async fn mark_all(
-    conn: &mut PgConnection,
-    q: &Queries,
-    ops: &[&Op],
-) -> Result<Vec<Answer>, Failed> {
-    marks(conn, q, ops)
-        .await?
-        .into_iter()
-        .map(settled)
-        .collect()
-}
-
-fn settled(answer: Option<Answer>) -> Result<Answer, Failed> {
-    answer.ok_or_else(|| Failed::from(StoreError::Internal("an entry was skipped".into())))
+fn settled(answer: Option<Answer>) -> Answer {
+    answer.unwrap_or_else(|| Err(StoreError::Internal("an entry was skipped".into())))
 }
 
 /// Who sent a message and with which client message id.
@@ -425,13 +427,17 @@ fn client_key(message: &NewMessage) -> Option<ClientKey<'_>> {
         .map(|c| (message.from.as_str(), c.as_str()))
 }
 
-/// The whole batch in few statements; any failure sends it down the careful path.
+/// The whole batch as one statement, which commits on its own: every mark in one
+/// `UPDATE`, every insert in one `INSERT` whose rows each lock their room (in room id
+/// order) before taking an id. If it fails nothing is stored, and the batch goes down
+/// the careful path; once it succeeded everything is committed, and what follows only
+/// reads.
 async fn fast(conn: &mut PgConnection, q: &Queries, ops: &[&Op]) -> Result<Vec<Answer>, Failed> {
-    let rooms = lock_rooms(conn, q, ops).await?;
     let mut answers: Vec<Option<Answer>> = vec![None; ops.len()];
 
     // Inserts: the first entry of each (sender, client message id) is written, later
-    // ones answer with what the first got.
+    // ones answer with what the first got. Rooms are locked in the order the rows are
+    // listed, so they are listed by room (and in queue order within a room).
     let mut writes: Vec<(usize, i64, &NewMessage)> = Vec::new();
     let mut repeats: Vec<(usize, usize)> = Vec::new();
     let mut first_with: HashMap<ClientKey<'_>, usize> = HashMap::new();
@@ -439,10 +445,6 @@ async fn fast(conn: &mut PgConnection, q: &Queries, ops: &[&Op]) -> Result<Vec<A
         let Op::Insert { room, message } = op else {
             continue;
         };
-        if !rooms.contains(room) {
-            answers[i] = Some(Err(unknown_room(message)));
-            continue;
-        }
         match client_key(message).map(|key| (key, first_with.get(&key).copied())) {
             Some((_, Some(first))) => repeats.push((i, first)),
             Some((key, None)) => {
@@ -452,32 +454,56 @@ async fn fast(conn: &mut PgConnection, q: &Queries, ops: &[&Op]) -> Result<Vec<A
             None => writes.push((i, *room, message)),
         }
     }
+    writes.sort_by_key(|(_, room, _)| *room);
     let mut columns = Columns::default();
     for (_, room, message) in &writes {
         columns.push(*room, message);
     }
-    let mut rows = if writes.is_empty() {
-        Vec::new()
-    } else {
-        messages_from(
-            &sqlx::query(sql(&q.insert_batch))
-                .bind(columns.rooms)
-                .bind(columns.senders)
-                .bind(columns.recipients)
-                .bind(columns.bodies)
-                .bind(columns.created)
-                .bind(columns.client_ids)
-                .fetch_all(&mut *conn)
-                .await?,
-        )?
-    };
-    // Rows are numbered in the order they were listed (`ORDER BY` the ordinality).
-    // Those with a client message id are matched by it; the others, in id order, belong
-    // to the entries without one.
-    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut marks: Vec<i64> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::MarkSent(ids) => Some(ids.iter().copied()),
+            Op::Insert { .. } => None,
+        })
+        .flatten()
+        .collect();
+    marks.sort_unstable();
+    marks.dedup();
+
+    let rows = sqlx::query(sql(&q.batch))
+        .bind(columns.rooms)
+        .bind(columns.senders)
+        .bind(columns.recipients)
+        .bind(columns.bodies)
+        .bind(columns.created)
+        .bind(columns.client_ids)
+        .bind(marks)
+        .fetch_all(&mut *conn)
+        .await?;
+
+    // Committed. Rows are numbered in the order they were listed: those with a client
+    // message id are matched by it, the others, in id order, belong to the entries
+    // without one.
+    let mut inserted: Vec<StoredMessage> = Vec::new();
+    let mut moved: HashMap<i64, StoredMessage> = HashMap::new();
+    for row in &rows {
+        let message = message_from(row);
+        let was_inserted = row.try_get::<bool, _>("inserted");
+        let (message, was_inserted) = match (message, was_inserted) {
+            (Ok(message), Ok(was_inserted)) => (message, was_inserted),
+            (Err(err), _) => return Ok(all_failed(ops, &err)),
+            (_, Err(err)) => return Ok(all_failed(ops, &store_error(err))),
+        };
+        if was_inserted {
+            inserted.push(message);
+        } else if let Some(id) = row_id(message.id.as_str()) {
+            moved.insert(id, message);
+        }
+    }
+    inserted.sort_by(|a, b| a.id.cmp(&b.id));
     let mut keyed: HashMap<(String, String), StoredMessage> = HashMap::new();
     let mut unkeyed: VecDeque<StoredMessage> = VecDeque::new();
-    for row in rows {
+    for row in inserted {
         match &row.client_message_id {
             Some(c) => {
                 keyed.insert((row.from.as_str().to_owned(), c.as_str().to_owned()), row);
@@ -486,37 +512,45 @@ async fn fast(conn: &mut PgConnection, q: &Queries, ops: &[&Op]) -> Result<Vec<A
         }
     }
     for (i, _, message) in &writes {
-        let done = match client_key(message) {
+        answers[*i] = Some(match client_key(message) {
             Some((from, client_id)) => {
                 match keyed.remove(&(from.to_owned(), client_id.to_owned())) {
-                    Some(row) => Done::Inserted(row, true),
-                    None => Done::Inserted(find_by_client_id(conn, q, message).await?, false),
+                    Some(row) => Ok(Done::Inserted(row, true)),
+                    None => find_by_client_id(conn, q, message)
+                        .await
+                        .map(|first| Done::Inserted(first, false))
+                        .map_err(|failed| failed.error),
                 }
             }
-            None => Done::Inserted(
-                unkeyed.pop_front().ok_or_else(|| {
-                    StoreError::Internal("a batch insert returned too few rows".into())
-                })?,
-                true,
-            ),
-        };
-        answers[*i] = Some(Ok(done));
-    }
-    if !keyed.is_empty() || !unkeyed.is_empty() {
-        return Err(StoreError::Internal("a batch insert returned unexpected rows".into()).into());
+            None => unkeyed
+                .pop_front()
+                .map(|row| Done::Inserted(row, true))
+                .ok_or_else(|| StoreError::Internal("a batch insert returned too few rows".into())),
+        });
     }
     for (i, first) in repeats {
-        if let Some(Ok(Done::Inserted(row, _))) = &answers[first] {
-            answers[i] = Some(Ok(Done::Inserted(row.clone(), false)));
+        answers[i] = Some(match &answers[first] {
+            Some(Ok(Done::Inserted(row, _))) => Ok(Done::Inserted(row.clone(), false)),
+            Some(Err(err)) => Err(err.clone()),
+            _ => Err(StoreError::Internal(
+                "a repeated entry lost its first".into(),
+            )),
+        });
+    }
+    for (answer, op) in answers.iter_mut().zip(ops) {
+        if let Op::MarkSent(ids) = op {
+            // `ids` is sorted, so the moved rows come out in id order; each moved row
+            // goes to the first entry that asked for it.
+            let mine = ids.iter().filter_map(|id| moved.remove(id)).collect();
+            *answer = Some(Ok(Done::Marked(mine)));
         }
     }
+    Ok(answers.into_iter().map(settled).collect())
+}
 
-    for (answer, marked) in answers.iter_mut().zip(marks(conn, q, ops).await?) {
-        if marked.is_some() {
-            *answer = marked;
-        }
-    }
-    answers.into_iter().map(settled).collect()
+/// Every entry answered with `err`.
+fn all_failed(ops: &[&Op], err: &StoreError) -> Vec<Answer> {
+    ops.iter().map(|_| Err(err.clone())).collect()
 }
 
 /// The inserts of a batch as one array per column, for `unnest`.
@@ -573,7 +607,11 @@ mod tests {
 
     async fn run(store: &PostgresStore, ops: &[Op]) -> Vec<Answer> {
         let ops: Vec<&Op> = ops.iter().collect();
-        commit(&store.pool, &store.sql, &ops).await.expect("batch")
+        let mut conn = crate::writer_pool(&store.pool)
+            .acquire()
+            .await
+            .expect("connection");
+        commit(&mut conn, &store.sql, &ops).await.expect("batch")
     }
 
     fn inserted(answer: &Answer) -> (String, String, bool) {

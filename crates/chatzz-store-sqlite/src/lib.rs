@@ -8,6 +8,7 @@
 //! at startup with table names from [`StoreNames`].
 
 mod directory;
+mod rooms;
 mod writer;
 
 use std::str::FromStr;
@@ -28,6 +29,7 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 
 pub use directory::SqliteUserDirectory;
+use rooms::KnownRooms;
 use writer::{Done, Op, Writer};
 
 /// The schema, oldest first; `{prefix}` stands for the table prefix.
@@ -43,6 +45,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
     sql: Arc<Queries>,
     writer: Writer,
+    rooms: Arc<KnownRooms>,
 }
 
 impl SqliteStore {
@@ -72,7 +75,12 @@ impl SqliteStore {
         migrate(&pool, &names).await?;
         let sql = Arc::new(Queries::new(&names));
         let writer = Writer::spawn(pool.clone(), Arc::clone(&sql));
-        Ok(Self { pool, sql, writer })
+        Ok(Self {
+            pool,
+            sql,
+            writer,
+            rooms: Arc::default(),
+        })
     }
 
     /// The pool, for closing it or sharing it with the host application.
@@ -346,8 +354,10 @@ impl ChatStore for SqliteStore {
             .await
             .map_err(store_error)?;
         if let Some(id) = created {
+            let room = ChatRoomId::new(seq_id(id)?);
+            self.rooms.remember(low, high, &room);
             return Ok(LinkOutcome {
-                room: ChatRoomId::new(seq_id(id)?),
+                room,
                 created: true,
             });
         }
@@ -363,13 +373,20 @@ impl ChatStore for SqliteStore {
 
     async fn find_room(&self, a: &UserId, b: &UserId) -> Result<Option<ChatRoomId>, StoreError> {
         let (low, high) = sorted_pair(a, b);
+        if let Some(room) = self.rooms.get(low, high) {
+            return Ok(Some(room));
+        }
         let id: Option<i64> = sqlx::query_scalar(sql(&self.sql.find_room))
             .bind(low)
             .bind(high)
             .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?;
-        id.map(|id| seq_id(id).map(ChatRoomId::new)).transpose()
+        let room = id.map(|id| seq_id(id).map(ChatRoomId::new)).transpose()?;
+        if let Some(room) = &room {
+            self.rooms.remember(low, high, room);
+        }
+        Ok(room)
     }
 
     async fn contacts(&self, user: &UserId) -> Result<Vec<ContactRecord>, StoreError> {

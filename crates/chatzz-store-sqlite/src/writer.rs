@@ -21,7 +21,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chatzz_core::{NewMessage, StoreError, StoredMessage};
-use sqlx::sqlite::{SqliteConnection, SqlitePool};
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
 use sqlx::{Acquire, Connection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -125,11 +126,23 @@ async fn supervise(queue: Queue, pool: SqlitePool, q: Arc<Queries>, batches: Arc
 }
 
 async fn work(queue: Queue, pool: SqlitePool, q: Arc<Queries>, batches: Arc<AtomicU64>) {
+    // The connection of the batches in progress. It is kept while more work is queued,
+    // so a busy writer does not pay the pool's check of a connection (a round trip)
+    // for each batch, and given back as soon as the queue runs dry, so that closing the
+    // pool never waits for it.
+    let mut held: Option<PoolConnection<Sqlite>> = None;
     loop {
         let mut jobs = {
             let mut queue = queue.lock().await;
-            let Some(first) = queue.recv().await else {
-                return;
+            let first = match queue.try_recv() {
+                Ok(job) => job,
+                Err(_) => {
+                    held = None;
+                    let Some(job) = queue.recv().await else {
+                        return;
+                    };
+                    job
+                }
             };
             let mut jobs = vec![first];
             while jobs.len() < MAX_BATCH {
@@ -147,7 +160,26 @@ async fn work(queue: Queue, pool: SqlitePool, q: Arc<Queries>, batches: Arc<Atom
         }
         batches.fetch_add(1, Ordering::Relaxed);
         let ops: Vec<&Op> = jobs.iter().map(|job| &job.op).collect();
-        match commit(&pool, &q, &ops).await {
+        if pool.is_closed() {
+            held = None;
+        }
+        let conn = match held.take() {
+            Some(conn) => Ok(conn),
+            None => pool.acquire().await.map_err(store_error),
+        };
+        let result = match conn {
+            Ok(mut conn) => {
+                let result = commit(&mut conn, &q, &ops).await;
+                // After a failure of the whole batch the connection may be broken: the
+                // pool checks it before anyone uses it again.
+                if result.is_ok() {
+                    held = Some(conn);
+                }
+                result
+            }
+            Err(err) => Err(err),
+        };
+        match result {
             Ok(answers) => {
                 for (job, answer) in jobs.into_iter().zip(answers) {
                     let _ = job.reply.send(answer);
@@ -211,11 +243,14 @@ impl From<sqlx::Error> for Failed {
 }
 
 /// Commits `ops` and answers each; `Err` when the whole batch failed.
-async fn commit(pool: &SqlitePool, q: &Queries, ops: &[&Op]) -> Result<Vec<Answer>, StoreError> {
-    let mut conn = pool.acquire().await.map_err(store_error)?;
+async fn commit(
+    conn: &mut SqliteConnection,
+    q: &Queries,
+    ops: &[&Op],
+) -> Result<Vec<Answer>, StoreError> {
     if let [op] = ops {
         // One statement (or an insert and a read) needs no transaction of its own.
-        return Ok(vec![one(&mut conn, q, op).await.map_err(|f| f.error)]);
+        return Ok(vec![one(conn, q, op).await.map_err(|f| f.error)]);
     }
     let mut tx = conn
         .begin_with("BEGIN IMMEDIATE")
@@ -229,7 +264,7 @@ async fn commit(pool: &SqlitePool, q: &Queries, ops: &[&Op]) -> Result<Vec<Answe
         Err(failed) => {
             tx.rollback().await.map_err(store_error)?;
             tracing::debug!(error = %failed.error, entries = ops.len(), "batch failed; retrying entry by entry");
-            careful(&mut conn, q, ops).await
+            careful(conn, q, ops).await
         }
     }
 }
@@ -483,7 +518,8 @@ mod tests {
 
     async fn run(store: &SqliteStore, ops: &[Op]) -> Vec<Answer> {
         let ops: Vec<&Op> = ops.iter().collect();
-        commit(&store.pool, &store.sql, &ops).await.expect("batch")
+        let mut conn = store.pool.acquire().await.expect("connection");
+        commit(&mut conn, &store.sql, &ops).await.expect("batch")
     }
 
     fn inserted(answer: &Answer) -> (String, String, bool) {

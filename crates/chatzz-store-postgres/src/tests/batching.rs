@@ -9,6 +9,8 @@ use chatzz_core::{
     NewMessage, StoreError, StoreNames, Timestamp, UserId, sequence,
 };
 
+use sqlx::AssertSqlSafe;
+
 use super::{TestDb, fresh_store};
 use crate::PostgresStore;
 
@@ -233,6 +235,11 @@ async fn two_processes_batching_into_one_room_keep_order_and_idempotency() {
         .expect("connect");
     let (alice, bob) = (user("alice"), user("bob"));
     let room = first.link(&alice, &bob).await.expect("link").room;
+    // The client has seen the room's first message and waits for the rest.
+    let (start, _) = first
+        .insert_message(message(&room, &alice, &bob, "start"))
+        .await
+        .expect("insert");
     let writers: Vec<_> = (0..200)
         .map(|i| {
             let store = if i % 2 == 0 {
@@ -253,6 +260,7 @@ async fn two_processes_batching_into_one_room_keep_order_and_idempotency() {
     let mut seen: Vec<MessageId> = Vec::new();
     let mut page = everything();
     page.limit = 7;
+    page.after = Some(start.id.clone());
     let mut done = false;
     while !done {
         done = writers.iter().all(|w| w.is_finished());
@@ -284,8 +292,13 @@ async fn two_processes_batching_into_one_room_keep_order_and_idempotency() {
         .into_iter()
         .map(|m| m.id)
         .collect();
-    assert_eq!(all.len(), 150);
-    assert_eq!(seen, all, "the catching-up client saw every message once");
+    assert_eq!(all.len(), 151);
+    assert_eq!(all[0], start.id);
+    assert_eq!(
+        seen,
+        all[1..],
+        "the catching-up client saw every message once"
+    );
 }
 
 #[tokio::test]
@@ -317,5 +330,94 @@ async fn a_writer_gone_with_its_runtime_is_unavailable() {
     )
     .await;
     let err = result.expect("answered, not hung").expect_err("no writer");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn writers_use_generic_plans_unless_the_url_chooses() {
+    let test = fresh_store().await;
+    let mut conn = crate::writer_pool(test.store.pool())
+        .acquire()
+        .await
+        .expect("connection");
+    let mode: String = sqlx::query_scalar("SHOW plan_cache_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("show");
+    assert_eq!(mode, "force_generic_plan");
+    let main: String = sqlx::query_scalar("SHOW plan_cache_mode")
+        .fetch_one(test.store.pool())
+        .await
+        .expect("show");
+    assert_eq!(main, "auto", "the store's own pool is left alone");
+    let db = TestDb::create().await;
+    let url = format!(
+        "{}?options=-c%20plan_cache_mode%3Dforce_custom_plan",
+        db.url.split('?').next().unwrap_or_default()
+    );
+    let store = PostgresStore::connect(&url, StoreNames::default())
+        .await
+        .expect("connect");
+    let mut conn = crate::writer_pool(store.pool())
+        .acquire()
+        .await
+        .expect("connection");
+    let mode: String = sqlx::query_scalar("SHOW plan_cache_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("show");
+    assert_eq!(mode, "force_custom_plan");
+}
+
+/// The writers' generic plans are made when the tables are empty and kept: each must
+/// still look rows up by key once the tables are large.
+#[tokio::test]
+async fn writer_plans_made_on_empty_tables_use_keys() {
+    let test = fresh_store().await;
+    let mut conn = crate::writer_pool(test.store.pool())
+        .acquire()
+        .await
+        .expect("connection");
+    let sql = &test.store.sql;
+    for (statement, args) in [
+        (
+            &sql.batch,
+            "('{1}', '{a}', '{b}', '{x}', '{1}', '{NULL}', '{1}')",
+        ),
+        (&sql.mark_sent, "('{1}')"),
+        (&sql.lock_rooms, "('{1}')"),
+        (&sql.find_by_client_id, "('a', 'b')"),
+    ] {
+        sqlx::raw_sql(AssertSqlSafe(format!("PREPARE probe AS {statement}")))
+            .execute(&mut *conn)
+            .await
+            .expect("prepare");
+        let plan: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "EXPLAIN (COSTS OFF) EXECUTE probe{args}"
+        )))
+        .fetch_all(&mut *conn)
+        .await
+        .expect("explain");
+        let plan = plan.join("\n");
+        assert!(!plan.contains("Seq Scan"), "{statement}:\n{plan}");
+        assert!(!plan.contains("undelivered"), "{statement}:\n{plan}");
+        sqlx::raw_sql("DEALLOCATE probe")
+            .execute(&mut *conn)
+            .await
+            .expect("deallocate");
+    }
+}
+
+#[tokio::test]
+async fn a_closed_pool_stops_the_writers() {
+    let test = fresh_store().await;
+    let store = test.store.clone();
+    let (alice, bob) = (user("alice"), user("bob"));
+    let room = store.link(&alice, &bob).await.expect("link").room;
+    store.pool().close().await;
+    let err = store
+        .insert_message(message(&room, &alice, &bob, "late"))
+        .await
+        .expect_err("closed");
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
 }
