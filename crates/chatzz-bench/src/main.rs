@@ -12,8 +12,8 @@
 //! code, lost messages (written but never delivered within a grace period after the
 //! window), send-to-receive and ack latency percentiles (hdrhistogram), how far the
 //! tool itself lagged behind its schedule, and its own CPU; given `--server-pid` (and
-//! `--db-pid`) also the server's (and database's) CPU seconds per 1000 delivered
-//! messages, resident memory, and memory per connection. Progress goes to stderr each
+//! `--db-pid`, `--db-match` or `--db-threads`) also the server's (and database's) CPU
+//! seconds per 1000 delivered messages, resident memory, and memory per connection. Progress goes to stderr each
 //! second, the table to stdout (with `--json`, the JSON object to stdout and the
 //! table to stderr).
 //!
@@ -28,6 +28,7 @@ mod proc;
 mod protocol;
 mod stats;
 
+use std::collections::HashMap;
 use std::net::ToSocketAddrs as _;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -42,8 +43,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::client::{Cmd, Ctx, Target};
 use crate::proc::Pid;
 use crate::stats::{
-    ConfigEcho, Machine, MachineCpu, Percentiles, ProcessCpu, Report, ServerMemory, Snapshot,
-    Stats, bits,
+    ConfigEcho, DbCounted, Machine, MachineCpu, Percentiles, ProcessCpu, Report, ServerMemory,
+    Snapshot, Stats, bits,
 };
 
 /// Load generator for chatzz: many Socket.IO users sending one-to-one messages at an
@@ -82,9 +83,20 @@ struct Args {
     /// Server process id, to report its CPU and memory.
     #[arg(long)]
     server_pid: Option<u32>,
-    /// Database process id, to report its CPU too.
+    /// Database process id, to report its CPU too (repeatable: the CPU of all is added).
     #[arg(long)]
-    db_pid: Option<u32>,
+    db_pid: Vec<u32>,
+    /// Count as database every process whose command line contains this text
+    /// (repeatable), e.g. `"postgres chatzz_bench "` for the PostgreSQL backends serving
+    /// database `chatzz_bench` as user `postgres`, and `": walwriter"`. Processes are
+    /// looked up at each reading, so backends that connect during the run count.
+    #[arg(long)]
+    db_match: Vec<String>,
+    /// Count as database the threads of the server whose name starts with this prefix,
+    /// e.g. `sqlx-sqlite-wor` for an in-process SQLite (that CPU is then part of the
+    /// server's too).
+    #[arg(long, requires = "server_pid")]
+    db_threads: Option<String>,
     /// Print the report as one JSON object on stdout (the table goes to stderr).
     #[arg(long)]
     json: bool,
@@ -176,24 +188,109 @@ fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s.max(0.0))
 }
 
+/// What counts as the database: processes by pid or command line, or threads of the
+/// server (an in-process database).
+#[derive(Debug, Clone, Default)]
+struct DbSpec {
+    pids: Vec<u32>,
+    matching: Vec<String>,
+    threads: Option<(u32, String)>,
+}
+
+impl DbSpec {
+    fn from_args(args: &Args) -> Self {
+        Self {
+            pids: args.db_pid.clone(),
+            matching: args.db_match.clone(),
+            threads: args
+                .db_threads
+                .clone()
+                .and_then(|prefix| Some((args.server_pid?, prefix))),
+        }
+    }
+
+    fn is_set(&self) -> bool {
+        !self.pids.is_empty() || !self.matching.is_empty() || self.threads.is_some()
+    }
+
+    /// Inside the server process: its CPU already includes the database's.
+    fn in_server(&self) -> bool {
+        self.threads.is_some() && self.pids.is_empty() && self.matching.is_empty()
+    }
+
+    /// CPU ticks of each process or thread counted as the database, now.
+    fn ticks(&self) -> Option<HashMap<u32, u64>> {
+        if !self.is_set() {
+            return None;
+        }
+        let mut all: HashMap<u32, u64> = HashMap::new();
+        for pid in &self.pids {
+            if let Ok(t) = proc::cpu_ticks(Pid::Other(*pid)) {
+                all.insert(*pid, t);
+            }
+        }
+        if !self.matching.is_empty()
+            && let Ok(found) = proc::matching_processes(&self.matching)
+        {
+            all.extend(found);
+        }
+        if let Some((pid, prefix)) = &self.threads
+            && let Ok(found) = proc::matching_threads(*pid, prefix)
+        {
+            all.extend(found);
+        }
+        Some(all)
+    }
+
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.pids.is_empty() {
+            parts.push(format!("pids {:?}", self.pids));
+        }
+        if !self.matching.is_empty() {
+            parts.push(format!("processes matching {:?}", self.matching));
+        }
+        if let Some((pid, prefix)) = &self.threads {
+            parts.push(format!(
+                "threads {prefix}* of the server (pid {pid}; part of its CPU)"
+            ));
+        }
+        parts.join(" + ")
+    }
+}
+
+/// Ticks used between two readings; a process or thread first seen in the later one
+/// counts with all its ticks, one gone by then counts not at all.
+fn ticks_between(before: &HashMap<u32, u64>, after: &HashMap<u32, u64>) -> u64 {
+    after
+        .iter()
+        .map(|(id, t1)| t1.saturating_sub(before.get(id).copied().unwrap_or(0)))
+        .sum()
+}
+
 /// CPU ticks of the server, database and this tool at one instant.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct CpuMark {
     at: Instant,
     server: Option<u64>,
-    db: Option<u64>,
+    db: Option<HashMap<u32, u64>>,
     tool: u64,
     machine: Option<u64>,
 }
 
-fn cpu_mark(server: Option<u32>, db: Option<u32>) -> CpuMark {
+fn cpu_mark(server: Option<u32>, db: &DbSpec) -> CpuMark {
     CpuMark {
         at: Instant::now(),
         server: server.and_then(|p| proc::cpu_ticks(Pid::Other(p)).ok()),
-        db: db.and_then(|p| proc::cpu_ticks(Pid::Other(p)).ok()),
+        db: db.ticks(),
         tool: proc::cpu_ticks(Pid::This).unwrap_or(0),
         machine: proc::machine_busy_ticks().ok(),
     }
+}
+
+/// Database ticks between two marks.
+fn db_ticks(m0: &CpuMark, m1: &CpuMark) -> Option<u64> {
+    Some(ticks_between(m0.db.as_ref()?, m1.db.as_ref()?))
 }
 
 async fn run(args: Args, threads: usize) -> Result<(), String> {
@@ -369,10 +466,11 @@ async fn run(args: Args, threads: usize) -> Result<(), String> {
             Arc::clone(&stop),
         ))
     });
+    let db_spec = DbSpec::from_args(&args);
     let progress = tokio::spawn(progress(
         Arc::clone(&stats),
         args.server_pid,
-        args.db_pid,
+        db_spec.clone(),
         clk_tck,
         start_ns,
         window_start_ns,
@@ -380,9 +478,9 @@ async fn run(args: Args, threads: usize) -> Result<(), String> {
     ));
 
     tokio::time::sleep_until(at(window_start_ns).into()).await;
-    let mark0 = cpu_mark(args.server_pid, args.db_pid);
+    let mark0 = cpu_mark(args.server_pid, &db_spec);
     tokio::time::sleep_until(at(window_end_ns).into()).await;
-    let mark1 = cpu_mark(args.server_pid, args.db_pid);
+    let mark1 = cpu_mark(args.server_pid, &db_spec);
 
     // Grace: wait for what is still in flight.
     let grace_start = Instant::now();
@@ -426,17 +524,27 @@ async fn run(args: Args, threads: usize) -> Result<(), String> {
         )),
         _ => None,
     };
-    let db = match (mark0.db, mark1.db) {
-        (Some(t0), Some(t1)) => Some(process_cpu(args.db_pid, t0, t1, rss_of(args.db_pid))),
-        _ => None,
-    };
+    let db = db_ticks(&mark0, &mark1).map(|ticks| {
+        let single = match (&args.db_pid[..], &db_spec.matching[..], &db_spec.threads) {
+            ([pid], [], None) => Some(*pid),
+            _ => None,
+        };
+        process_cpu(single, 0, ticks, rss_of(single))
+    });
+    let db_counted = db.as_ref().map(|_| DbCounted {
+        what: db_spec.describe(),
+        processes_or_threads: mark1.db.as_ref().map_or(0, HashMap::len),
+        inside_server: db_spec.in_server(),
+    });
     let tool = process_cpu(None, mark0.tool, mark1.tool, proc::rss_kib(Pid::This).ok());
     let nproc = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let machine_cpu = match (mark0.machine, mark1.machine) {
         (Some(t0), Some(t1)) if window_s > 0.0 => {
             let busy = t1.saturating_sub(t0) as f64 / clk_tck as f64;
             let ours = server.as_ref().map_or(0.0, |p| p.cpu_seconds)
-                + db.as_ref().map_or(0.0, |p| p.cpu_seconds)
+                + db.as_ref()
+                    .filter(|_| !db_spec.in_server())
+                    .map_or(0.0, |p| p.cpu_seconds)
                 + tool.cpu_seconds;
             Some(MachineCpu {
                 busy_cpu_seconds: busy,
@@ -507,6 +615,7 @@ async fn run(args: Args, threads: usize) -> Result<(), String> {
         server,
         server_memory,
         db,
+        db_counted,
         machine_cpu,
         clock_ticks_per_second: clk_tck,
     };
@@ -587,7 +696,7 @@ async fn schedule(
 async fn progress(
     stats: Arc<Stats>,
     server: Option<u32>,
-    db: Option<u32>,
+    db: DbSpec,
     clk_tck: u64,
     start_ns: u64,
     window_start_ns: u64,
@@ -597,16 +706,28 @@ async fn progress(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
     let mut prev = stats.snapshot();
-    let mut prev_cpu = cpu_mark(server, db);
+    let mut prev_cpu = cpu_mark(server, &db);
     // Busy ticks of the machine not spent in the server, database or tool.
-    let others = |m: &CpuMark| {
-        m.machine
-            .map(|busy| busy.saturating_sub(m.server.unwrap_or(0) + m.db.unwrap_or(0) + m.tool))
+    let others = |m0: &CpuMark, m1: &CpuMark| {
+        let db_ticks = if db.in_server() {
+            0
+        } else {
+            db_ticks(m0, m1).unwrap_or(0)
+        };
+        let ours = m1
+            .server
+            .unwrap_or(0)
+            .saturating_sub(m0.server.unwrap_or(0))
+            + db_ticks
+            + m1.tool.saturating_sub(m0.tool);
+        m1.machine
+            .zip(m0.machine)
+            .map(|(b1, b0)| b1.saturating_sub(b0).saturating_sub(ours))
     };
     loop {
         ticker.tick().await;
         let now = stats.snapshot();
-        let cpu = cpu_mark(server, db);
+        let cpu = cpu_mark(server, &db);
         let dt = cpu.at.duration_since(prev_cpu.at).as_secs_f64().max(1e-9);
         let rate = |a: u64, b: u64| (a.saturating_sub(b)) as f64 / dt;
         let pct = |a: Option<u64>, b: Option<u64>| match (a, b) {
@@ -643,9 +764,9 @@ async fn progress(
             errors,
             disconnects,
             pct(cpu.server, prev_cpu.server),
-            pct(cpu.db, prev_cpu.db),
+            pct(db_ticks(&prev_cpu, &cpu), Some(0)),
             pct(Some(cpu.tool), Some(prev_cpu.tool)),
-            pct(others(&cpu), others(&prev_cpu)),
+            pct(others(&prev_cpu, &cpu), Some(0)),
         );
         prev = now;
         prev_cpu = cpu;

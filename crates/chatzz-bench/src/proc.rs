@@ -45,6 +45,70 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// User plus system CPU time, in clock ticks, of every process whose command line
+/// (arguments joined by spaces, as `ps` shows it, which is where PostgreSQL puts a
+/// backend's user, database and client) contains one of `patterns`, by pid; this tool
+/// itself (whose arguments hold the patterns) is left out. Processes that vanish while
+/// being read are skipped.
+pub fn matching_processes(patterns: &[String]) -> io::Result<Vec<(u32, u64)>> {
+    let me = std::process::id();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc")? {
+        let Some(pid) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if !patterns.iter().any(|p| cmdline.contains(p.as_str())) {
+            continue;
+        }
+        if let Ok(ticks) = cpu_ticks(Pid::Other(pid)) {
+            found.push((pid, ticks));
+        }
+    }
+    Ok(found)
+}
+
+/// CPU time, in clock ticks, of each thread of `pid` whose name (`comm`, at most 15
+/// bytes) starts with `prefix`, by thread id: the SQLite connections of a chatzz server
+/// run on threads named `sqlx-sqlite-worker-N`.
+pub fn matching_threads(pid: u32, prefix: &str) -> io::Result<Vec<(u32, u64)>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let Some(tid) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let dir = format!("/proc/{pid}/task/{tid}");
+        let Ok(comm) = std::fs::read_to_string(format!("{dir}/comm")) else {
+            continue;
+        };
+        if !comm.trim_end().starts_with(prefix) {
+            continue;
+        }
+        if let Some(ticks) = std::fs::read_to_string(format!("{dir}/stat"))
+            .ok()
+            .as_deref()
+            .and_then(parse_cpu_ticks)
+        {
+            found.push((tid, ticks));
+        }
+    }
+    Ok(found)
+}
+
 /// Busy CPU time of the whole machine (every CPU: user, nice, system, irq, softirq,
 /// steal), in clock ticks, from the first line of `/proc/stat`.
 pub fn machine_busy_ticks() -> io::Result<u64> {
@@ -129,6 +193,26 @@ mod tests {
         let status = "Name:\tchatzz\nVmPeak:\t  10 kB\nVmRSS:\t   52340 kB\nThreads:\t3\n";
         assert_eq!(parse_vm_rss(status), Some(52_340));
         assert_eq!(parse_vm_rss("Name: x\n"), None);
+    }
+
+    #[test]
+    fn finds_processes_and_threads() {
+        let me = std::process::id();
+        let name = std::fs::read(format!("/proc/{me}/cmdline")).expect("cmdline");
+        let first = String::from_utf8_lossy(&name)
+            .split('\0')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let found = matching_processes(&[first]).expect("scan");
+        assert!(found.iter().all(|(pid, _)| *pid != me), "not itself");
+        assert!(
+            matching_processes(&["no such command line, surely".to_owned()])
+                .expect("scan")
+                .is_empty()
+        );
+        let threads = matching_threads(me, "").expect("threads");
+        assert!(!threads.is_empty());
     }
 
     #[test]

@@ -377,6 +377,16 @@ pub struct ProcessCpu {
     pub rss_end_kib: Option<u64>,
 }
 
+/// What the `database` CPU figure counted.
+#[derive(Debug, Clone, Serialize)]
+pub struct DbCounted {
+    pub what: String,
+    /// Processes (or threads) counted at the end of the window.
+    pub processes_or_threads: usize,
+    /// The database runs inside the server (SQLite): its CPU is part of the server's.
+    pub inside_server: bool,
+}
+
 /// The whole machine's CPU over the measured window, to tell whether something else
 /// competed with the server and the tool.
 #[derive(Debug, Clone, Serialize)]
@@ -429,6 +439,7 @@ pub struct Report {
     pub server: Option<ProcessCpu>,
     pub server_memory: Option<ServerMemory>,
     pub db: Option<ProcessCpu>,
+    pub db_counted: Option<DbCounted>,
     pub machine_cpu: Option<MachineCpu>,
     pub clock_ticks_per_second: u64,
 }
@@ -569,6 +580,19 @@ impl Report {
         }
         if let Some(db) = &self.db {
             let _ = writeln!(s, "{}", proc_row("database", db));
+            if let Some(counted) = &self.db_counted {
+                let _ = writeln!(
+                    s,
+                    "         {} ({} counted){}",
+                    counted.what,
+                    counted.processes_or_threads,
+                    if counted.inside_server {
+                        "; already included in the server's CPU"
+                    } else {
+                        ""
+                    }
+                );
+            }
         }
         let _ = writeln!(s, "{}", proc_row("tool", &self.tool));
         if let Some(m) = &self.machine_cpu {
