@@ -53,8 +53,10 @@ use crate::stats::{
 #[command(version, about)]
 struct Args {
     /// Server base URL (http:// or ws://); Socket.IO is reached at `--path` under it.
-    #[arg(long, default_value = "http://127.0.0.1:3000")]
-    url: String,
+    /// Several (comma-separated or repeated) spread the connections over the servers of
+    /// a cluster round-robin, so that the two users of a pair sit on different servers.
+    #[arg(long, default_value = "http://127.0.0.1:3000", value_delimiter = ',')]
+    url: Vec<String>,
     /// Socket.IO path.
     #[arg(long, default_value = "/socket.io/")]
     path: String,
@@ -310,7 +312,11 @@ async fn run(args: Args, threads: usize) -> Result<(), String> {
     if !(args.duration > 0.0 && args.warmup >= 0.0 && args.grace >= 0.0) {
         return Err("--duration must be > 0, --warmup and --grace >= 0".to_owned());
     }
-    let target = target(&args.url, &args.path)?;
+    let targets = args
+        .url
+        .iter()
+        .map(|url| target(url, &args.path))
+        .collect::<Result<Vec<_>, _>>()?;
     let connections = args.users + args.idle;
     match proc::raise_open_files_limit() {
         Some(limit) if (connections as u64) + 64 > limit => eprintln!(
@@ -350,7 +356,14 @@ async fn run(args: Args, threads: usize) -> Result<(), String> {
         .and_then(|p| proc::rss_kib(Pid::Other(p)).ok());
     eprintln!(
         "connecting {} users + {} idle to {} ({} at a time)",
-        args.users, args.idle, target.ws_url, args.connect_concurrency
+        args.users,
+        args.idle,
+        targets
+            .iter()
+            .map(|t| t.ws_url.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        args.connect_concurrency
     );
     let timeout = secs(args.connect_timeout);
     let mut senders: Vec<Option<mpsc::Sender<Cmd>>> = vec![None; args.users];
@@ -360,7 +373,7 @@ async fn run(args: Args, threads: usize) -> Result<(), String> {
     {
         let mut attempts = futures_util::stream::iter(0..connections)
             .map(|i| {
-                let target = &target;
+                let target = &targets[i % targets.len()];
                 let user = if i < args.users {
                     ctx.users[i].clone()
                 } else {
@@ -575,7 +588,7 @@ async fn run(args: Args, threads: usize) -> Result<(), String> {
             cpu_model: proc::cpu_model(),
         },
         config: ConfigEcho {
-            url: args.url.clone(),
+            url: args.url.join(","),
             users: args.users,
             idle: args.idle,
             pairs,
