@@ -28,6 +28,13 @@ pub(crate) mod field {
     /// On a room: bumped by every transactional message insert into it. The write itself
     /// is the point: it makes concurrent inserts into one room conflict.
     pub const INSERTS: &str = "inserts";
+    /// On a message inserted without a transaction: the `seq` of the message it follows
+    /// in its room (0 for a room's first). Unique per room: the fence of such inserts.
+    pub const PREV: &str = "prev";
+    /// On a room lock (`{prefix}room_locks`): who holds it (absent when free) and until
+    /// when (epoch milliseconds; 0 when released).
+    pub const OWNER: &str = "owner";
+    pub const UNTIL: &str = "until";
 }
 
 /// `{prefix}users`: one per user; `lastOnline` absent until the user first goes offline.
@@ -53,7 +60,8 @@ pub(crate) struct RoomDoc {
 }
 
 /// `{prefix}messages`. `clientMessageId` is absent (never `null`) when the client sent
-/// none, so that the partial unique index on `(from, clientMessageId)` skips it.
+/// none, so that the partial unique index on `(from, clientMessageId)` skips it; so is
+/// `prev` on a message inserted in a transaction (see `field::PREV`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct MessageDoc {
@@ -70,6 +78,8 @@ pub(crate) struct MessageDoc {
     pub read_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<i64>,
 }
 
 /// `{prefix}counters`: one per sequence (`rooms`, `messages`), holding the last number
@@ -141,6 +151,7 @@ impl MessageDoc {
             created_at: message.created_at.millis(),
             read_at: None,
             client_message_id: message.client_message_id.map(ClientMessageId::into_string),
+            prev: None,
         }
     }
 
@@ -150,6 +161,15 @@ impl MessageDoc {
             id: encode(seq),
             seq,
             ..self.clone()
+        }
+    }
+
+    /// The same message under another number, following the message numbered `prev`
+    /// in its room.
+    pub fn following(&self, prev: i64, seq: i64) -> Self {
+        Self {
+            prev: Some(prev),
+            ..self.numbered(seq)
         }
     }
 

@@ -2,19 +2,24 @@
 //! driver): chats survive restarts and any number of server processes can share one
 //! database. Every rule of the port about uniqueness is enforced by the server itself —
 //! unique indexes, insert-then-catch-duplicate and compare-and-set filters — never by
-//! reading first and writing after. Order within a room is not fully (see the end).
+//! reading first and writing after; order within a room by a transaction or a room lock
+//! (see the end).
 //!
-//! Four collections, named from [`StoreNames`] (default prefix `chatzz_`):
+//! Five collections, named from [`StoreNames`] (default prefix `chatzz_`):
 //!
 //! - `{prefix}users`: `{_id: userId, lastOnline?: millis}`.
 //! - `{prefix}rooms`: `{_id, seq, a, b}` with the pair sorted (`a < b`); a unique index
 //!   on `(a, b)` gives each pair one room; `(a, seq)` and `(b, seq)` list a user's rooms
 //!   in creation order.
 //! - `{prefix}messages`: `{_id, seq, chatRoomId, from, to, message, status, createdAt,
-//!   readAt?, clientMessageId?}`; a unique index on `(from, clientMessageId)`, partial on
-//!   `clientMessageId` existing, makes retried sends idempotent; `(chatRoomId, seq)`
-//!   serves history and `(to, status, from, seq)` the undelivered messages.
+//!   readAt?, clientMessageId?, prev?}`; a unique index on `(from, clientMessageId)`,
+//!   partial on `clientMessageId` existing, makes retried sends idempotent;
+//!   `(chatRoomId, seq)` serves history and `(to, status, from, seq)` the undelivered
+//!   messages; a unique index on `(chatRoomId, prev)`, partial on `prev` existing, fences
+//!   inserts made without a transaction (below).
 //! - `{prefix}counters`: `{_id: "rooms" | "messages", seq}`, the last number handed out.
+//! - `{prefix}room_locks`: `{_id: roomId, owner?, until}`, the lease lock of a room that
+//!   has had a message inserted without a transaction.
 //!
 //! Message and room ids are 20-digit zero-padded sequence numbers
 //! ([`chatzz_core::sequence`]) taken from a counter with an atomic `$inc`, so that
@@ -32,13 +37,31 @@
 //! conflict, so inserts into one room take turns, and each takes its number only after the
 //! previous one has committed, as the PostgreSQL adapter does with a room row lock.
 //! Different rooms do not conflict: the counter is advanced outside the transaction (a
-//! number spent by an aborted attempt is a harmless gap). A standalone server has no
-//! transactions: there the number is taken before the insert without holding the room,
-//! the window above stays open, and startup logs a warning ([`Transactions`]).
+//! number spent by an aborted attempt is a harmless gap).
+//!
+//! A standalone server has no transactions. There `insert_message` takes turns through
+//! a lease lock per room, a document in `{prefix}room_locks` taken with one atomic
+//! upsert (its `_id` index lets only one acquirer win) and released whatever happens;
+//! an insert that finds its room locked retries with jittered backoff for up to 5 s,
+//! then fails as `Unavailable`. Holding the lock, it reads the number of the room's last
+//! message, takes a number, and inserts the message with `prev` set to that last number.
+//! The insert runs in a task of its own, so that a caller giving up (a store timeout)
+//! does not leave the lock held. The lease, 30 s, frees the room of a process that died
+//! holding it (until then sends into that room fail); it is well above the server's
+//! default store timeout (10 s), and a live holder stops by itself before it runs out
+//! (it checks before each step, and gives up once 20 s have passed). A holder stalled
+//! inside one MongoDB call past its lease would still break the turn-taking, so the
+//! insert is also fenced: the unique index on `(chatRoomId, prev)` lets only one message
+//! follow each message, and a stale insert is refused and starts again. A message can
+//! thus only become visible after the room's last one, under a greater number, whatever
+//! the lease and the processes' clocks do ([`Transactions`]).
 
 mod directory;
 mod docs;
 mod error;
+mod room_lock;
+
+use std::time::Instant;
 
 use async_trait::async_trait;
 use chatzz_core::{
@@ -55,6 +78,7 @@ use mongodb::{Client, ClientSession, Collection, Database, IndexModel};
 
 use crate::docs::{CounterDoc, MessageDoc, Numbered, RoomDoc, UserDoc, field};
 use crate::error::{doing, is_duplicate_key};
+use crate::room_lock::{Lease, RoomLocks};
 
 pub use directory::MongoUserDirectory;
 
@@ -71,13 +95,14 @@ const MESSAGES: &str = "messages";
 pub enum Transactions {
     /// Ask the server at startup (`hello`): a replica set member (`setName`) or a
     /// `mongos` (`msg: "isdbgrid"`) gets transactions; a standalone server does not, and
-    /// startup logs a warning.
+    /// takes turns through a lease lock per room instead.
     #[default]
     Detect,
     /// Always: the server must support multi-document transactions.
     Always,
-    /// Never: the number is taken before the insert, and concurrent inserts into one
-    /// room can become visible out of id order (logged as a warning at startup).
+    /// Never: inserts into one room take turns through the room's lease lock in
+    /// `{prefix}room_locks`, fenced by the unique index on `(chatRoomId, prev)` (see the
+    /// crate documentation). Every process sharing a database must take the same path.
     Never,
 }
 
@@ -89,6 +114,7 @@ pub struct MongoStore {
     rooms: Collection<RoomDoc>,
     messages: Collection<MessageDoc>,
     counters: Collection<CounterDoc>,
+    locks: RoomLocks,
     transactions: bool,
 }
 
@@ -128,6 +154,7 @@ impl MongoStore {
             rooms: db.collection(&names.rooms()),
             messages: db.collection(&names.messages()),
             counters: db.collection(&names.expand("{prefix}counters")),
+            locks: RoomLocks::new(db.collection(&names.expand("{prefix}room_locks"))),
             transactions: false,
         };
         store.create_indexes().await?;
@@ -139,20 +166,21 @@ impl MongoStore {
             Transactions::Never => false,
         };
         if !store.transactions {
-            tracing::warn!(
+            tracing::info!(
                 database = db.name(),
-                "MongoDB without transactions (a standalone server, or turned off): two \
-                 messages sent into one room at the same moment can become visible out of \
-                 id order, and a client catching up with `after` can miss one. Run MongoDB \
-                 as a replica set (a single-node one will do) to close this; see \
-                 docs/storage.md, Known gaps."
+                locks = names.expand("{prefix}room_locks"),
+                "MongoDB without transactions (a standalone server, or turned off): message \
+                 inserts into one room take turns through a lease lock per room. A process \
+                 that dies while holding one blocks sends into that room for up to {:?}; \
+                 see docs/storage.md.",
+                room_lock::LEASE
             );
         }
         Ok(store)
     }
 
-    /// Whether `insert_message` runs in a transaction holding the room (see
-    /// [`Transactions`]).
+    /// Whether `insert_message` runs in a transaction holding the room, rather than
+    /// holding the room's lease lock (see [`Transactions`]).
     pub fn uses_transactions(&self) -> bool {
         self.transactions
     }
@@ -177,6 +205,17 @@ impl MongoStore {
             ])
             .await
             .map_err(doing("creating the rooms' indexes"))?;
+        // The fence of inserts made without a transaction: one successor per message.
+        let chain = IndexModel::builder()
+            .keys(doc! { field::ROOM: 1, field::PREV: 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("chatRoomId_prev".to_owned())
+                    .unique(true)
+                    .partial_filter_expression(doc! { field::PREV: { "$exists": true } })
+                    .build(),
+            )
+            .build();
         let client_id = IndexModel::builder()
             .keys(doc! { field::FROM: 1, field::CLIENT_MESSAGE_ID: 1 })
             .options(
@@ -192,6 +231,7 @@ impl MongoStore {
         self.messages
             .create_indexes([
                 client_id,
+                chain,
                 index(
                     "chatRoomId_seq",
                     doc! { field::ROOM: 1, field::SEQ: 1 },
@@ -324,6 +364,99 @@ impl MongoStore {
             .await
     }
 
+    /// Inserts `template` under a fresh number without a transaction, taking turns with
+    /// every other insert into its room through the room's lease lock
+    /// ([`room_lock`]): holding it, reads the number of the room's last message, then
+    /// takes a number, then inserts the message as that one's successor (`prev`), and
+    /// releases the lock whatever happened. The unique index on `(chatRoomId, prev)`
+    /// fences the insert: should another insert have followed the same message meanwhile
+    /// (this one's lease ran out while it stalled, or a clock running ahead took it over),
+    /// this one is refused and starts again, so a message can only ever become visible
+    /// after the room's last one, under a greater number. A duplicate client id returns
+    /// the first message with `false`, as on the transactional path.
+    async fn insert_taking_turns(
+        &self,
+        template: &MessageDoc,
+        from: &UserId,
+        client_id: Option<&str>,
+    ) -> Result<(StoredMessage, bool), StoreError> {
+        let room = template.chat_room_id.as_str();
+        let deadline = Instant::now() + room_lock::WAIT;
+        loop {
+            let lease = self.locks.acquire(room, deadline).await?;
+            let attempt = self.insert_after_the_last(template, &lease).await;
+            lease.release().await;
+            let (error, prev) = match attempt {
+                Ok(doc) => return Ok((doc.into_message()?, true)),
+                Err(Refused::Store(e)) => return Err(e),
+                Err(Refused::Duplicate(error, prev)) => (error, prev),
+            };
+            // The unique (from, clientMessageId) index refused it: a concurrent call
+            // with the same client id stored the message first.
+            if let Some(cid) = client_id
+                && let Some(existing) = self.find_by_client_id(from, cid, true).await?
+            {
+                return Ok((existing, false));
+            }
+            // The fence refused it: start again after the room's new last message.
+            if self.has_successor(room, prev).await? {
+                if Instant::now() >= deadline {
+                    return Err(StoreError::Unavailable(format!(
+                        "MongoDB: inserts into room {room} kept overtaking this one"
+                    )));
+                }
+                tracing::debug!(room, prev, "a message insert was fenced off; retrying");
+                continue;
+            }
+            return Err(StoreError::Internal(format!(
+                "message id taken twice ({error})"
+            )));
+        }
+    }
+
+    /// One attempt of [`MongoStore::insert_taking_turns`], holding `lease`. The room's
+    /// last message is read before the number is taken: a message already visible has
+    /// had its number, so the new one is greater.
+    async fn insert_after_the_last(
+        &self,
+        template: &MessageDoc,
+        lease: &Lease,
+    ) -> Result<MessageDoc, Refused> {
+        lease.check()?;
+        let last = self
+            .messages
+            .clone_with_type::<Numbered>()
+            .find_one(doc! { field::ROOM: template.chat_room_id.as_str() })
+            .sort(doc! { field::SEQ: -1 })
+            .projection(doc! { field::SEQ: 1 })
+            .selection_criteria(ReadPreference::Primary.into())
+            .await
+            .map_err(doing("reading a room's last message"))?;
+        let prev = last.map_or(0, |Numbered { seq }| seq);
+        let seq = self.next_seq(MESSAGES).await?;
+        lease.check()?;
+        let doc = template.following(prev, seq);
+        match self.messages.insert_one(&doc).await {
+            Ok(_) => Ok(doc),
+            Err(e) if is_duplicate_key(&e) => Err(Refused::Duplicate(e, prev)),
+            Err(e) => Err(Refused::Store(error::store_error("inserting a message", e))),
+        }
+    }
+
+    /// Whether a message of `room` follows the one numbered `prev` (read from the primary,
+    /// to see the write that a unique index just reported).
+    async fn has_successor(&self, room: &str, prev: i64) -> Result<bool, StoreError> {
+        let found = self
+            .messages
+            .clone_with_type::<Document>()
+            .find_one(doc! { field::ROOM: room, field::PREV: prev })
+            .projection(doc! { field::ID: 1 })
+            .selection_criteria(ReadPreference::Primary.into())
+            .await
+            .map_err(doing("finding a message by its predecessor"))?;
+        Ok(found.is_some())
+    }
+
     async fn find_room_doc(
         &self,
         a: &UserId,
@@ -375,6 +508,19 @@ impl MongoStore {
             .and_then(|d| async move { d.into_message() })
             .try_collect()
             .await
+    }
+}
+
+/// Why one attempt of a message insert without a transaction failed.
+enum Refused {
+    /// A unique index refused the message, which followed the message numbered `.1`.
+    Duplicate(mongodb::error::Error, i64),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Refused {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
     }
 }
 
@@ -554,13 +700,26 @@ impl ChatStore for MongoStore {
             return Ok((existing, false));
         }
         let template = MessageDoc::new(0, message);
-        let inserted = if self.transactions {
-            self.insert_holding_the_room(&template).await
-        } else {
-            let doc = template.numbered(self.next_seq(MESSAGES).await?);
-            self.messages.insert_one(&doc).await.map(|_| doc)
-        };
-        match inserted {
+        if !self.transactions {
+            // In a task of its own: should this call be given up on (a store timeout),
+            // the insert still finishes, and releases its room's lock, without waiting
+            // for the lease to run out. The task itself ends within the lease.
+            let store = self.clone();
+            return tokio::spawn(async move {
+                let insert = store.insert_taking_turns(&template, &from, client_id.as_deref());
+                tokio::time::timeout(room_lock::LEASE, insert)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(StoreError::Unavailable(format!(
+                            "MongoDB: a message insert outlasted its room lock's lease ({:?})",
+                            room_lock::LEASE
+                        )))
+                    })
+            })
+            .await
+            .map_err(|e| StoreError::Internal(format!("MongoDB, inserting a message: {e}")))?;
+        }
+        match self.insert_holding_the_room(&template).await {
             Ok(doc) => Ok((doc.into_message()?, true)),
             // The unique (from, clientMessageId) index refused it: a concurrent call
             // with the same client id stored the message first. (In a transaction, that

@@ -5,12 +5,11 @@
 //!
 //! The suite runs twice, once per way of inserting a message: `with_transactions` (what
 //! a replica set or `mongos` gets) and `without_transactions` (a standalone server). Some
-//! tests are ignored, and run with `--include-ignored`:
-//! - needing a real MongoDB, because the stand-in used on machines without one
-//!   (nx-27017) deviates: a string filter matches an `ObjectId` (`mongodb/directory.rs`),
-//!   and concurrent transactions fail there (`with_transactions`, against a replica set);
-//! - the known gap without transactions: concurrent inserts into one room can become
-//!   visible out of id order (`without_transactions`; expected to fail on any server).
+//! tests need a real MongoDB and are ignored (run them with `--include-ignored`), because
+//! the stand-in used on machines without one (nx-27017) deviates: a string filter
+//! matches an `ObjectId` (`mongodb/directory.rs`), and concurrent transactions fail there
+//! (`with_transactions`, against a replica set). The room lock of the path without
+//! transactions has tests of its own (`mongodb/room_lock.rs`).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -186,16 +185,10 @@ mod with_transactions {
     );
 }
 
-/// The suite on the path for a standalone server, which runs anywhere.
+/// The suite on the path for a standalone server (a lease lock per room), which runs
+/// anywhere.
 mod without_transactions {
-    chatzz_core::chat_store_conformance!(
-        || super::scratch_with(super::Transactions::Never),
-        ignore [
-            concurrent_inserts_keep_a_catching_up_reader_complete,
-        ] = "known gap without transactions: the number is taken before the insert, so \
-             concurrent inserts into one room can become visible out of id order \
-             (docs/storage.md, Known gaps)"
-    );
+    chatzz_core::chat_store_conformance!(|| super::scratch_with(super::Transactions::Never));
 }
 
 /// The value of a helper's step, or a failed test saying which step failed.
@@ -268,6 +261,9 @@ async fn custom_names_put_data_in_prefixed_collections() {
             "{expected} in {names:?}"
         );
     }
+    if !scratch.store.uses_transactions() {
+        assert!(names.iter().any(|n| n == "app_room_locks"), "{names:?}");
+    }
     assert!(
         !names.iter().any(|n| n.starts_with("chatzz_")),
         "nothing under the default prefix: {names:?}"
@@ -298,6 +294,15 @@ async fn documents_carry_string_ids_and_their_sequence_numbers() {
         !doc.contains_key("clientMessageId"),
         "absent, not null, without a client id"
     );
+    if scratch.store.uses_transactions() {
+        assert!(!doc.contains_key("prev"), "{doc:?}");
+    } else {
+        assert_eq!(
+            integer(doc, "prev"),
+            0,
+            "a room's first message follows none"
+        );
+    }
     let rooms = all_docs(&scratch.db, "chatzz_rooms").await;
     assert_eq!(rooms[0].get_str("_id").unwrap(), room.as_str());
     assert_eq!(
@@ -322,6 +327,15 @@ async fn the_database_itself_refuses_duplicates() {
     // Two messages with one client id from one sender.
     let messages = scratch.db.collection::<Document>("chatzz_messages");
     let mut first = all_docs(&scratch.db, "chatzz_messages").await.remove(0);
+    if first.contains_key("prev") {
+        // Inserted without a transaction: only one message may follow another.
+        first.insert("_id", "copy-0");
+        assert!(
+            messages.insert_one(&first).await.is_err(),
+            "the unique (chatRoomId, prev) index refuses a second successor"
+        );
+        first.remove("prev");
+    }
     first.insert("_id", "copy-1");
     first.insert("clientMessageId", "c");
     messages.insert_one(&first).await.unwrap();
@@ -568,3 +582,6 @@ fn urls_get_their_database_replaced() {
 
 #[path = "mongodb/directory.rs"]
 mod directory;
+
+#[path = "mongodb/room_lock.rs"]
+mod room_lock;
