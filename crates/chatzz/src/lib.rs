@@ -23,6 +23,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! With the `redis` feature, [`ChatzzBuilder::redis`] makes several such servers one
+//! cluster on a shared store (`docs/scaling.md`).
+//!
 //! The wire protocol clients speak is in `docs/protocol.md`; how the seed's options map
 //! to this API is in `docs/embedding.md`.
 
