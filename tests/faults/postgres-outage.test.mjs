@@ -48,11 +48,17 @@ const SECOND_CUT_MS = 800;
 // A TCP proxy that can cut the database off.
 //
 // It also reads the frontend side of the PostgreSQL wire protocol (message type and
-// statement text only) so that it can cut at the worst moment for a send: right after
-// PostgreSQL answered the COMMIT of a transaction that inserted a message. The row is
+// statement text and parameters only) so that it can cut at the worst moment for a
+// send: right after PostgreSQL committed a message's INSERT (a transaction's COMMIT, or
+// a group-commit batch run as one statement) and answered. The row is
 // then committed but the server never hears so, reports `unavailable`, and the
 // client's retry (same clientMessageId) must find the stored message instead of
 // storing a second one.
+
+/** ReadyForQuery, idle (no transaction open): PostgreSQL's answer after a commit. */
+const READY_IDLE = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
+/** Every message text this test sends starts so. */
+const MESSAGE_MARK = Buffer.from('outage ');
 
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
@@ -135,11 +141,23 @@ async function startProxy(target) {
     const statements = new Map();
     let insertedMessage = false;
     let commitSent = false;
-    const ran = (sql) => {
-      if (/^\s*(BEGIN|START TRANSACTION)\b/i.test(sql)) insertedMessage = false;
-      else if (/^\s*INSERT\s+INTO\s+\S*messages\b/i.test(sql)) insertedMessage = true;
-      else if (/^\s*COMMIT\b/i.test(sql)) {
-        if (armed && insertedMessage) commitSent = true;
+    // Group commit runs a batch as one statement outside BEGIN/COMMIT: it commits when
+    // PostgreSQL reports itself idle again (ReadyForQuery 'I') after it.
+    let inTransaction = false;
+    let autocommitInsert = false;
+    const ran = (sql, params) => {
+      if (/^\s*(BEGIN|START TRANSACTION)\b/i.test(sql)) {
+        inTransaction = true;
+        insertedMessage = false;
+      } else if (/\bINSERT\s+INTO\s+\S*messages\b/i.test(sql)) {
+        // A lone insert, or a batch (`WITH ... INSERT INTO ..._messages`), which may
+        // carry no message at all (status changes only): look for one of ours in its
+        // parameters.
+        if (inTransaction) insertedMessage = true;
+        else if (armed && params?.includes(MESSAGE_MARK)) autocommitInsert = true;
+      } else if (/^\s*(COMMIT|ROLLBACK)\b/i.test(sql)) {
+        if (armed && insertedMessage && /^\s*COMMIT\b/i.test(sql)) commitSent = true;
+        inTransaction = false;
         insertedMessage = false;
       }
     };
@@ -150,7 +168,7 @@ async function startProxy(target) {
         statements.set(name, sql ?? '');
       } else if (type === 'B') {
         const [, name] = cstrings(body, 2);
-        ran(statements.get(name) ?? '');
+        ran(statements.get(name) ?? '', body);
       }
     });
 
@@ -160,7 +178,7 @@ async function startProxy(target) {
     });
     upstream.on('drain', () => client.resume());
     upstream.on('data', (chunk) => {
-      if (commitSent && armed) {
+      if (armed && (commitSent || (autocommitInsert && chunk.includes(READY_IDLE)))) {
         // PostgreSQL has committed and answered: drop the answer and cut everything.
         stats.cutAtCommit += 1;
         const { resolve } = armed;
@@ -395,7 +413,7 @@ test('a PostgreSQL outage: sends fail with unavailable, then the server serves a
     proxy.stats.cutAtCommit,
     1,
     'the proxy saw no COMMIT of a message INSERT within 3 s to cut at (does the server still send ' +
-      'BEGIN/INSERT/COMMIT in plain text? see frontendReader)',
+      'an INSERT INTO ..._messages, in a transaction or alone, in plain text? see frontendReader)',
   );
   const storedEarlier = messages.filter((m) => m.ackedBy && m.ackedBy.attempt > 1 && m.createdAt < m.ackedBy.sentAt);
   t.diagnostic(
