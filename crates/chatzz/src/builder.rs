@@ -404,8 +404,14 @@ fn configure(io: SocketIoBuilder, transport: &Transport, max_packet: usize) -> S
     io
         // Packets queued per socket before emits to it fail. A connect can owe one
         // sender a status change per missed message (500 by default), so the default
-        // of 128 would drop some. The queue only takes memory while it is full.
+        // of 128 would drop some. The bound costs no memory: tokio allocates the queue
+        // 32 packets at a time as it fills (measured: 128 and 4096 idle alike).
         .max_buffer_size(4096)
+        // Each WebSocket's read buffer lives as long as the connection and is zeroed
+        // whole, so all of it is resident: 4 KiB by default, 1 KiB here (3 KiB less per
+        // idle connection, measured). A chat event fits; a larger frame gets a buffer of
+        // its own size while it is read. CPU per message unchanged at 3,000 msg/s.
+        .ws_read_buffer_size(1024)
         .max_payload(max_packet as u64)
         .ping_interval(transport.ping_interval)
         .ping_timeout(transport.ping_timeout)
