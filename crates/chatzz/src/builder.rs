@@ -47,6 +47,8 @@ pub enum BuildError {
 
 /// How this server joins others (see [`ChatzzBuilder::redis`]).
 #[derive(Debug, Clone)]
+// Without the `redis` feature the settings are only checked, then refused.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) struct ClusterSettings {
     pub url: String,
     pub prefix: String,
