@@ -88,8 +88,14 @@ impl Scripts {
     fn new() -> Self {
         Self {
             add: Script::new(include_str!("scripts/add.lua")),
-            remove: Script::new(include_str!("scripts/remove.lua")),
-            remove_unless_last: Script::new(include_str!("scripts/remove_unless_last.lua")),
+            remove: Script::new(concat!(
+                include_str!("scripts/forget_on_server.lua"),
+                include_str!("scripts/remove.lua")
+            )),
+            remove_unless_last: Script::new(concat!(
+                include_str!("scripts/forget_on_server.lua"),
+                include_str!("scripts/remove_unless_last.lua")
+            )),
             heartbeat: Script::new(include_str!("scripts/heartbeat.lua")),
             reap: Script::new(include_str!("scripts/reap.lua")),
         }

@@ -5,16 +5,7 @@
 if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then
   return 0
 end
-local here = false
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if string.sub(member, 1, #ARGV[2]) == ARGV[2] then
-    here = true
-    break
-  end
-end
-if not here then
-  redis.call('SREM', KEYS[2], ARGV[3])
-end
+forget_on_server()
 if redis.call('SCARD', KEYS[1]) == 0 then
   redis.call('SREM', KEYS[3], ARGV[3])
   return 2

@@ -9,14 +9,5 @@ if redis.call('SCARD', KEYS[1]) == 1 then
   return 2
 end
 redis.call('SREM', KEYS[1], ARGV[1])
-local here = false
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if string.sub(member, 1, #ARGV[2]) == ARGV[2] then
-    here = true
-    break
-  end
-end
-if not here then
-  redis.call('SREM', KEYS[2], ARGV[3])
-end
+forget_on_server()
 return 1
