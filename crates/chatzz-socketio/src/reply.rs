@@ -50,7 +50,7 @@ fn broadcasts(deliveries: Vec<Delivery>, host: bool) -> Vec<Broadcast> {
         };
         match out.last_mut() {
             Some(last)
-                if last.others_only == others_only
+                if !last.others_only
                     && !others_only
                     && last.event == event
                     && !last.rooms.contains(&room) =>
