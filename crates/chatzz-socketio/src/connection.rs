@@ -3,17 +3,18 @@
 //! socketioxide spawns a task per incoming event, so two events of one socket may run
 //! out of order. Clients rely on order (`connect-user` then `send-message` without
 //! waiting), so each event takes a ticket when it arrives, synchronously in arrival
-//! order, and runs only when all earlier tickets are done.
+//! order, and runs only when all earlier tickets are done. A finished turn wakes only
+//! the next ticket's task, so a backlog costs one wake-up per event, not one per waiter.
 
+use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chatzz_core::{Session, SocketId, UserId};
 use socketioxide::adapter::Adapter;
 use socketioxide::handler::{FromMessageParts, Value};
 use socketioxide::socket::Socket;
-use tokio::sync::watch;
+use tokio::sync::oneshot;
 
 /// The state chatzz keeps for one socket, stored in its extensions.
 #[derive(Debug)]
@@ -24,8 +25,40 @@ pub struct Connection {
     /// Most events that may wait for the ones before them.
     max_queued: u64,
     user: Mutex<Option<UserId>>,
-    issued: AtomicU64,
-    done: watch::Sender<u64>,
+    queue: Mutex<Queue>,
+}
+
+/// The socket's tickets: which may run, which wait, which were given up.
+#[derive(Debug, Default)]
+struct Queue {
+    /// The next ticket number to issue.
+    issued: u64,
+    /// The ticket whose turn it is: every lower number is done.
+    current: u64,
+    /// Tickets waiting for their turn, woken one at a time.
+    waiting: HashMap<u64, oneshot::Sender<()>>,
+    /// Tickets dropped before their turn came: skipped when it does.
+    abandoned: BTreeSet<u64>,
+}
+
+impl Queue {
+    fn issue(&mut self) -> u64 {
+        self.issued += 1;
+        self.issued - 1
+    }
+
+    /// Ends the current turn and hands it to the next ticket still wanted.
+    fn advance(&mut self) {
+        self.current += 1;
+        while self.abandoned.remove(&self.current) {
+            self.current += 1;
+        }
+        if let Some(next) = self.waiting.remove(&self.current) {
+            // A receiver gone means its ticket is being dropped: that drop sees the turn
+            // is its own (no longer waiting) and passes it on.
+            let _ = next.send(());
+        }
+    }
 }
 
 impl Connection {
@@ -35,15 +68,18 @@ impl Connection {
             verified,
             max_queued,
             user: Mutex::new(None),
-            issued: AtomicU64::new(0),
-            done: watch::Sender::new(0),
+            queue: Mutex::new(Queue::default()),
         })
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The next ticket, in arrival order.
     pub fn ticket(self: &Arc<Self>) -> Ticket {
         Ticket {
-            number: self.issued.fetch_add(1, Ordering::SeqCst),
+            number: self.queue().issue(),
             connection: self.clone(),
         }
     }
@@ -51,16 +87,11 @@ impl Connection {
     /// The next ticket, unless `max_queued` events already wait: then `None`, and the
     /// event takes no place in the queue, so it delays nothing.
     pub fn ticket_if_room(self: &Arc<Self>) -> Option<Ticket> {
-        let done = *self.done.borrow();
-        self.issued
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |issued| {
-                (issued.saturating_sub(done) < self.max_queued).then_some(issued + 1)
-            })
-            .ok()
-            .map(|number| Ticket {
-                number,
-                connection: self.clone(),
-            })
+        let mut queue = self.queue();
+        (queue.issued - queue.current < self.max_queued).then(|| Ticket {
+            number: queue.issue(),
+            connection: self.clone(),
+        })
     }
 
     /// The session of the user this socket registered as, if it did.
@@ -81,7 +112,8 @@ impl Connection {
     }
 }
 
-/// A place in the socket's queue of events.
+/// A place in the socket's queue of events. Dropping it, before or after its turn,
+/// gives up the place: the queue never stalls on a cancelled event.
 #[derive(Debug)]
 pub struct Ticket {
     number: u64,
@@ -91,11 +123,31 @@ pub struct Ticket {
 impl Ticket {
     /// Waits until every earlier event of the socket is done; the turn ends on drop.
     pub async fn turn(self) -> Turn {
-        let mut done = self.connection.done.subscribe();
-        let number = self.number;
-        // The sender lives in `connection`, which we hold: waiting cannot fail.
-        let _ = done.wait_for(|finished| *finished >= number).await;
+        let woken = {
+            let mut queue = self.connection.queue();
+            (queue.current != self.number).then(|| {
+                let (wake, woken) = oneshot::channel();
+                queue.waiting.insert(self.number, wake);
+                woken
+            })
+        };
+        if let Some(woken) = woken {
+            // The sender is only dropped by sending or by this ticket's own drop.
+            let _ = woken.await;
+        }
         Turn(self)
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut queue = self.connection.queue();
+        queue.waiting.remove(&self.number);
+        if queue.current == self.number {
+            queue.advance();
+        } else {
+            queue.abandoned.insert(self.number);
+        }
     }
 }
 
@@ -106,16 +158,6 @@ pub struct Turn(Ticket);
 impl Turn {
     pub fn connection(&self) -> &Arc<Connection> {
         &self.0.connection
-    }
-}
-
-impl Drop for Turn {
-    fn drop(&mut self) {
-        let next = self.0.number + 1;
-        self.0
-            .connection
-            .done
-            .send_modify(|finished| *finished = (*finished).max(next));
     }
 }
 
@@ -207,5 +249,64 @@ mod tests {
         assert_eq!(third.number, 2, "refused events took no number");
         drop(second.turn().await);
         drop(third.turn().await);
+    }
+
+    #[tokio::test]
+    async fn a_ticket_dropped_before_its_turn_is_skipped() {
+        let connection = Connection::new(SocketId::new("s"), None, 64);
+        let first = connection.ticket();
+        let second = connection.ticket();
+        let third = connection.ticket();
+        let running = first.turn().await;
+        drop(second);
+        let waiter = tokio::spawn(third.turn());
+        drop(running);
+        let third = tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .unwrap_or_else(|_| panic!("the third ticket never got its turn"))
+            .unwrap_or_else(|e| panic!("task failed: {e}"));
+        assert_eq!(third.0.number, 2);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_wait_passes_the_turn_on() {
+        let connection = Connection::new(SocketId::new("s"), None, 64);
+        let first = connection.ticket();
+        let second = connection.ticket();
+        let third = connection.ticket();
+        let running = first.turn().await;
+        // The second event's task is cancelled while it waits.
+        let cancelled = tokio::spawn(second.turn());
+        tokio::task::yield_now().await;
+        cancelled.abort();
+        assert!(cancelled.await.is_err_and(|e| e.is_cancelled()));
+        drop(running);
+        let third = tokio::time::timeout(Duration::from_secs(5), third.turn())
+            .await
+            .unwrap_or_else(|_| panic!("the queue stalled on a cancelled wait"));
+        assert_eq!(third.0.number, 2);
+        drop(third);
+        assert_eq!(connection.queue().current, 3);
+        assert!(connection.queue().waiting.is_empty());
+        assert!(connection.queue().abandoned.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_turn_handed_over_but_never_taken_passes_on() {
+        let connection = Connection::new(SocketId::new("s"), None, 64);
+        let first = connection.ticket();
+        let second = connection.ticket();
+        let third = connection.ticket();
+        let running = first.turn().await;
+        let waiting = tokio::spawn(second.turn());
+        tokio::task::yield_now().await;
+        // The hand-over to the second ticket and its cancellation race.
+        drop(running);
+        waiting.abort();
+        let _ = waiting.await;
+        let third = tokio::time::timeout(Duration::from_secs(5), third.turn())
+            .await
+            .unwrap_or_else(|_| panic!("the queue stalled after a hand-over"));
+        assert_eq!(third.0.number, 2);
     }
 }
