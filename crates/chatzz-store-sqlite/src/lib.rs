@@ -68,13 +68,13 @@ impl SqliteStore {
         Self::new(pool, names).await
     }
 
-    /// Uses an existing pool and brings its schema up to date. Must run inside a tokio
-    /// runtime: it starts the task that commits `insert_message` and `mark_sent` in
-    /// batches (see `writer.rs`), which lives as long as the store and its clones.
+    /// Uses an existing pool and brings its schema up to date. It starts the thread that
+    /// commits `insert_message` and `mark_sent` in batches (see `writer.rs`), which
+    /// lives as long as the store and its clones.
     pub async fn new(pool: SqlitePool, names: StoreNames) -> Result<Self, StoreError> {
         migrate(&pool, &names).await?;
         let sql = Arc::new(Queries::new(&names));
-        let writer = Writer::spawn(pool.clone(), Arc::clone(&sql));
+        let writer = Writer::spawn(pool.clone(), Arc::clone(&sql))?;
         Ok(Self {
             pool,
             sql,
