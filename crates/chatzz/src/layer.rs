@@ -1,7 +1,10 @@
 //! The layer [`build`](crate::ChatzzBuilder::build) returns, whichever socketioxide
-//! adapter it runs on: one type for the application to mount.
+//! adapter it runs on: one type for the application to mount. In front of socketioxide
+//! it copies request heads out of hyper's buffers (see `detach.rs`).
 
 use socketioxide::layer::SocketIoLayer;
+
+use crate::detach::DetachHead;
 use tower::Layer;
 
 #[cfg(feature = "redis")]
@@ -37,9 +40,9 @@ impl<S> Layer<S> for ChatzzLayer
 where
     Inner: Layer<S>,
 {
-    type Service = <Inner as Layer<S>>::Service;
+    type Service = DetachHead<<Inner as Layer<S>>::Service>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        self.0.layer(inner)
+        DetachHead::new(self.0.layer(inner))
     }
 }

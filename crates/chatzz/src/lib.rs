@@ -35,6 +35,7 @@ mod auth;
 mod builder;
 #[cfg(feature = "redis")]
 mod cluster;
+mod detach;
 mod details;
 mod handle;
 mod instrumented;
@@ -43,6 +44,7 @@ mod store;
 
 pub use auth::{ClosureAuthenticator, JwtAuthenticator, JwtKeyError};
 pub use builder::{BuildError, Chatzz, ChatzzBuilder};
+pub use detach::DetachHead;
 pub use details::{CachedDirectory, ClosureDirectory};
 pub use handle::ChatzzHandle;
 pub use layer::ChatzzLayer;
