@@ -9,6 +9,7 @@
 
 use std::task::{Context, Poll};
 
+use axum::extract::OriginalUri;
 use http::header::HeaderValue;
 use http::{Request, Uri};
 use tower::Service;
@@ -58,10 +59,20 @@ fn detach_head<B>(mut request: Request<B>) -> Request<B> {
             *value = copy;
         }
     }
-    if let Ok(uri) = request.uri().to_string().parse::<Uri>() {
+    if let Some(uri) = copy_of(request.uri()) {
         *request.uri_mut() = uri;
     }
+    // axum's router keeps a clone of the URI for `OriginalUri` extractors.
+    if let Some(OriginalUri(original)) = request.extensions_mut().get_mut::<OriginalUri>()
+        && let Some(uri) = copy_of(original)
+    {
+        *original = uri;
+    }
     request
+}
+
+fn copy_of(uri: &Uri) -> Option<Uri> {
+    uri.to_string().parse().ok()
 }
 
 #[cfg(test)]
@@ -89,7 +100,17 @@ mod tests {
         let mut secret = HeaderValue::from_static("Bearer t");
         secret.set_sensitive(true);
         request.headers_mut().insert("authorization", secret);
+        // As axum's router does before calling the layer.
+        let original = OriginalUri(request.uri().clone());
+        request.extensions_mut().insert(original);
         request
+    }
+
+    fn original_uri(request: &Request<()>) -> &Uri {
+        match request.extensions().get::<OriginalUri>() {
+            Some(OriginalUri(uri)) => uri,
+            None => panic!("no OriginalUri"),
+        }
     }
 
     /// Hands back the request it was called with.
@@ -124,6 +145,7 @@ mod tests {
         let request = parsed(&buffer, 37);
         assert!(inside(request.uri().path().as_bytes()));
         assert!(inside(request.headers()["host"].as_bytes()));
+        assert!(inside(original_uri(&request).path().as_bytes()));
         let (headers, uri) = (request.headers().clone(), request.uri().clone());
 
         let detached = through_the_layer(request).await;
@@ -136,6 +158,8 @@ mod tests {
             detached.uri().query().unwrap_or_default().as_bytes()
         ));
         assert!(!inside(detached.headers()["host"].as_bytes()));
+        assert_eq!(original_uri(&detached), &uri);
+        assert!(!inside(original_uri(&detached).path().as_bytes()));
     }
 
     #[tokio::test]
