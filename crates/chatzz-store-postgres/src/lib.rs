@@ -10,7 +10,6 @@
 //! [`StoreNames`]; PostgreSQL folds them to lower case.
 
 mod directory;
-mod rooms;
 mod writer;
 
 use std::str::FromStr;
@@ -23,13 +22,13 @@ use chatzz_core::{
     MessageId, MessageStatus, NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId,
     sequence,
 };
+use chatzz_group_commit::{Done, KnownRooms, Op};
 use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 
 pub use directory::PostgresUserDirectory;
-use rooms::KnownRooms;
-use writer::{Done, Op, Writer};
+use writer::Writers;
 
 /// The schema, oldest first; `{prefix}` stands for the table prefix.
 const MIGRATIONS: &[(i64, &str, &str)] =
@@ -46,7 +45,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct PostgresStore {
     pool: PgPool,
     sql: Arc<Queries>,
-    writer: Writer,
+    writer: Writers,
     rooms: Arc<KnownRooms>,
 }
 
@@ -80,7 +79,7 @@ impl PostgresStore {
     pub async fn new(pool: PgPool, names: StoreNames) -> Result<Self, StoreError> {
         migrate(&pool, &names).await?;
         let sql = Arc::new(Queries::new(&names));
-        let writer = Writer::spawn(pool.clone(), writer_pool(&pool), Arc::clone(&sql));
+        let writer = Writers::spawn(pool.clone(), writer_pool(&pool), Arc::clone(&sql));
         Ok(Self {
             pool,
             sql,

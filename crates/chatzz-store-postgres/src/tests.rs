@@ -9,8 +9,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use chatzz_core::{
     ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, LinkOutcome, MessageId,
-    MessageText, NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId, sequence,
+    NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId, sequence,
 };
+use chatzz_group_commit::testing::{everything, message, row_id, user};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
@@ -243,30 +244,6 @@ impl ChatStore for TestStore {
 }
 
 chatzz_core::chat_store_conformance!(fresh_store);
-
-fn user(name: &str) -> UserId {
-    UserId::parse(name).expect("user id")
-}
-
-fn message(room: &ChatRoomId, from: &UserId, to: &UserId, text: &str) -> NewMessage {
-    NewMessage {
-        room: room.clone(),
-        from: from.clone(),
-        to: to.clone(),
-        text: MessageText::parse(text.to_owned(), 1000).expect("text"),
-        created_at: Timestamp::from_millis(1_000).expect("time"),
-        client_message_id: None,
-    }
-}
-
-fn everything() -> HistoryQuery {
-    HistoryQuery {
-        since: None,
-        before: None,
-        after: None,
-        limit: 10_000,
-    }
-}
 
 async fn table_names(store: &PostgresStore, like: &str) -> Vec<String> {
     sqlx::query_scalar(
@@ -518,12 +495,6 @@ async fn inserting_into_an_unknown_room_is_an_error() {
     }
 }
 
-fn room_row(room: &ChatRoomId) -> i64 {
-    sequence::decode(room.as_str())
-        .and_then(|n| i64::try_from(n).ok())
-        .expect("room id")
-}
-
 #[tokio::test]
 async fn an_insert_takes_its_id_only_once_it_holds_the_room() {
     let store = fresh_store().await;
@@ -533,7 +504,7 @@ async fn an_insert_takes_its_id_only_once_it_holds_the_room() {
     // Another transaction holds the room, as a slow concurrent insert would.
     let mut holder = store.store.pool().begin().await.expect("begin");
     sqlx::query("SELECT id FROM chatzz_rooms WHERE id = $1 FOR UPDATE")
-        .bind(room_row(&room))
+        .bind(row_id(room.as_str()))
         .execute(&mut *holder)
         .await
         .expect("lock");

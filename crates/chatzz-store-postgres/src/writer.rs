@@ -23,216 +23,107 @@
 //! inserts the first and answers the second with it, the careful path meets the first
 //! row through the unique index.
 //!
-//! If the writers are gone (their runtime shut down) callers get `Unavailable`; a
-//! panicking writer is restarted and the callers of its batch get `Unavailable`. When
-//! the database cannot be reached, everyone queued is answered `Unavailable` at once.
+//! Each writer is a [`Writer`] of `chatzz-group-commit`, on the caller's runtime: if the
+//! writers are gone (their runtime shut down) callers get `Unavailable`; a panicking
+//! writer is restarted and the callers of its batch get `Unavailable`. When the
+//! database cannot be reached, everyone queued is answered `Unavailable` at once.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use chatzz_core::{NewMessage, StoreError, StoredMessage};
+use chatzz_group_commit::{Answer, Committer, Done, Op, Writer};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnection, PgPool, Postgres};
 use sqlx::{Acquire, Connection};
-use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::{Queries, message_from, messages_from, row_id, sql, store_error};
 use sqlx::Row;
 
 /// Most writes committed in one transaction.
-pub(crate) const MAX_BATCH: usize = 1024;
+const MAX_BATCH: usize = 1024;
 
 /// Writer tasks, each with its own queue and at most one transaction (one pooled
 /// connection) at a time. Rooms are spread over them by id, so two writers of one
 /// process never wait for each other's rooms.
 pub(crate) const WRITERS: usize = 2;
 
-/// Writes queued before callers wait to queue theirs.
-const QUEUE: usize = 4096;
-
-/// One write.
-#[derive(Debug)]
-pub(crate) enum Op {
-    /// `insert_message` into the room with this row id.
-    Insert { room: i64, message: NewMessage },
-    /// `mark_sent` of these row ids (sorted, no duplicates, not empty).
-    MarkSent(Vec<i64>),
-}
-
-/// What a write did.
-#[derive(Debug, Clone)]
-pub(crate) enum Done {
-    Inserted(StoredMessage, bool),
-    Marked(Vec<StoredMessage>),
-}
-
-type Answer = Result<Done, StoreError>;
-
-#[derive(Debug)]
-struct Job {
-    op: Op,
-    reply: oneshot::Sender<Answer>,
-}
-
 /// The handle callers queue writes through; clones share the writer tasks, which stop
 /// when the last handle is dropped.
 #[derive(Debug, Clone)]
-pub(crate) struct Writer {
-    /// One queue per writer; a room's inserts always go to the same one.
-    shards: Arc<[mpsc::Sender<Job>]>,
-    batches: Arc<AtomicU64>,
+pub(crate) struct Writers {
+    /// One writer per shard; a room's inserts always go to the same one.
+    shards: Arc<[Writer]>,
 }
 
-impl Writer {
+impl Writers {
     /// Starts the writer tasks on the current tokio runtime.
     /// `store` is the store's pool: once it is closed the writers stop using `pool`,
     /// their own.
     pub(crate) fn spawn(store: PgPool, pool: PgPool, q: Arc<Queries>) -> Self {
-        let batches = Arc::new(AtomicU64::new(0));
         let shards = (0..WRITERS)
             .map(|_| {
-                let (jobs, queue) = mpsc::channel(QUEUE);
-                tokio::spawn(supervise(
-                    Arc::new(Mutex::new(queue)),
-                    store.clone(),
-                    pool.clone(),
-                    Arc::clone(&q),
-                    Arc::clone(&batches),
-                ));
-                jobs
+                let (writer, run) = Writer::new(Batches {
+                    store: store.clone(),
+                    pool: pool.clone(),
+                    q: Arc::clone(&q),
+                });
+                tokio::spawn(run);
+                writer
             })
             .collect();
-        Self { shards, batches }
+        Self { shards }
     }
 
-    /// Batches taken off the queue so far.
+    /// Batches taken off the queues so far.
     pub(crate) fn batches(&self) -> u64 {
-        self.batches.load(Ordering::Relaxed)
+        self.shards.iter().map(Writer::batches).sum()
     }
 
-    /// Queues `op` and waits until it is committed (or failed).
+    /// Queues `op` to its room's writer and waits until it is committed (or failed).
     pub(crate) async fn write(&self, op: Op) -> Answer {
         let key = match &op {
             Op::Insert { room, .. } => *room,
             Op::MarkSent(ids) => ids.first().copied().unwrap_or_default(),
         };
         let shard = usize::try_from(key.rem_euclid(WRITERS as i64)).unwrap_or_default();
-        let (reply, answer) = oneshot::channel();
-        self.shards[shard]
-            .send(Job { op, reply })
-            .await
-            .map_err(|_| StoreError::Unavailable("the PostgreSQL writer has stopped".into()))?;
-        answer.await.map_err(|_| {
-            StoreError::Unavailable("the PostgreSQL writer stopped before committing".into())
-        })?
+        self.shards[shard].write(op).await
     }
 }
 
-type Queue = Arc<Mutex<mpsc::Receiver<Job>>>;
-
-/// Runs one writer, restarting it if it panics.
-async fn supervise(
-    queue: Queue,
+/// PostgreSQL's side of one writer: connections from the writers' own pool.
+#[derive(Debug)]
+struct Batches {
+    /// The store's pool, only to see it closed.
     store: PgPool,
     pool: PgPool,
     q: Arc<Queries>,
-    batches: Arc<AtomicU64>,
-) {
-    loop {
-        let worker = tokio::spawn(work(
-            Arc::clone(&queue),
-            store.clone(),
-            pool.clone(),
-            Arc::clone(&q),
-            Arc::clone(&batches),
-        ));
-        match worker.await {
-            Err(err) if err.is_panic() => {
-                tracing::error!("a PostgreSQL writer panicked; restarting it");
-            }
-            // Every handle is gone, or the runtime is shutting down.
-            _ => return,
-        }
-    }
 }
 
-async fn work(queue: Queue, store: PgPool, pool: PgPool, q: Arc<Queries>, batches: Arc<AtomicU64>) {
-    // The connection of the batches in progress. It is kept while more work is queued,
-    // so a busy writer does not pay the pool's check of a connection (a round trip)
-    // for each batch, and given back as soon as the queue runs dry, so that closing the
-    // pool never waits for it.
-    let mut held: Option<PoolConnection<Postgres>> = None;
-    loop {
-        let mut jobs = {
-            let mut queue = queue.lock().await;
-            let first = match queue.try_recv() {
-                Ok(job) => job,
-                Err(_) => {
-                    held = None;
-                    let Some(job) = queue.recv().await else {
-                        return;
-                    };
-                    job
-                }
-            };
-            let mut jobs = vec![first];
-            while jobs.len() < MAX_BATCH {
-                match queue.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
-            }
-            jobs
-        };
-        // A caller that gave up (timed out) no longer needs its write.
-        jobs.retain(|job| !job.reply.is_closed());
-        if jobs.is_empty() {
-            continue;
-        }
-        batches.fetch_add(1, Ordering::Relaxed);
-        let ops: Vec<&Op> = jobs.iter().map(|job| &job.op).collect();
-        if store.is_closed() && !pool.is_closed() {
-            // The store's pool was closed: so are the writers' connections.
-            held = None;
-            pool.close().await;
-        }
-        let conn = match held.take() {
-            Some(conn) => Ok(conn),
-            None => pool.acquire().await.map_err(store_error),
-        };
-        let result = match conn {
-            Ok(mut conn) => {
-                let result = commit(&mut conn, &q, &ops).await;
-                // After a failure of the whole batch the connection may be broken: the
-                // pool checks it before anyone uses it again.
-                if result.is_ok() {
-                    held = Some(conn);
-                }
-                result
-            }
-            Err(err) => Err(err),
-        };
-        match result {
-            Ok(answers) => {
-                for (job, answer) in jobs.into_iter().zip(answers) {
-                    let _ = job.reply.send(answer);
-                }
-            }
-            Err(err) => {
-                for job in jobs {
-                    let _ = job.reply.send(Err(err.clone()));
-                }
-                if matches!(err, StoreError::Unavailable(_)) {
-                    // The database is out of reach: answer everyone waiting now rather
-                    // than let each batch wait out its own timeout.
-                    let mut queue = queue.lock().await;
-                    while let Ok(job) = queue.try_recv() {
-                        let _ = job.reply.send(Err(err.clone()));
-                    }
-                }
-            }
-        }
+impl Committer for Batches {
+    const DATABASE: &'static str = "PostgreSQL";
+    const MAX_BATCH: usize = MAX_BATCH;
+    type Connection = PoolConnection<Postgres>;
+
+    async fn acquire(&self) -> Result<Self::Connection, StoreError> {
+        self.pool.acquire().await.map_err(store_error)
+    }
+
+    async fn commit(
+        &self,
+        conn: &mut Self::Connection,
+        ops: &[&Op],
+    ) -> Result<Vec<Answer>, StoreError> {
+        commit(conn, &self.q, ops).await
+    }
+
+    /// The store's pool was closed: so are the writers' connections.
+    fn closed(&self) -> bool {
+        self.store.is_closed() && !self.pool.is_closed()
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
     }
 }
 
@@ -578,32 +469,12 @@ impl<'a> Columns<'a> {
 
 #[cfg(test)]
 mod tests {
-    use chatzz_core::{
-        ChatRoomId, ChatStore, ClientMessageId, HistoryQuery, MessageStatus, MessageText,
-        NewMessage, StoreError, Timestamp, UserId, sequence,
-    };
+    use chatzz_core::{ChatRoomId, ChatStore, MessageStatus, StoreError, sequence};
+    use chatzz_group_commit::testing::{self, everything, insert, inserted, message, row_id, user};
 
     use super::{Answer, Done, Op, commit};
     use crate::PostgresStore;
     use crate::tests::fresh_store;
-
-    fn user(name: &str) -> UserId {
-        UserId::parse(name).expect("user id")
-    }
-
-    fn insert(room: &ChatRoomId, text: &str, client_id: Option<&str>) -> Op {
-        Op::Insert {
-            room: crate::row_id(room.as_str()).expect("room id"),
-            message: NewMessage {
-                room: room.clone(),
-                from: user("alice"),
-                to: user("bob"),
-                text: MessageText::parse(text.to_owned(), 1000).expect("text"),
-                created_at: Timestamp::from_millis(1_000).expect("time"),
-                client_message_id: client_id.map(|c| ClientMessageId::parse(c).expect("id")),
-            },
-        }
-    }
 
     async fn run(store: &PostgresStore, ops: &[Op]) -> Vec<Answer> {
         let ops: Vec<&Op> = ops.iter().collect();
@@ -614,70 +485,24 @@ mod tests {
         commit(&mut conn, &store.sql, &ops).await.expect("batch")
     }
 
-    fn inserted(answer: &Answer) -> (String, String, bool) {
-        match answer {
-            Ok(Done::Inserted(m, created)) => (m.id.as_str().to_owned(), m.text.clone(), *created),
-            other => panic!("not an insert: {other:?}"),
-        }
-    }
-
     #[tokio::test]
     async fn a_batch_numbers_rows_in_queue_order_and_answers_repeats_with_the_first() {
         let test = fresh_store().await;
-        let store = &test.store;
-        let room = store
-            .link(&user("alice"), &user("bob"))
-            .await
-            .expect("link")
-            .room;
-        let ops: Vec<Op> = (0..40)
-            .map(|i| match i % 5 {
-                0 => insert(
-                    &room,
-                    &format!("k{}", i / 10),
-                    Some(&format!("k{}", i / 10)),
-                ),
-                _ => insert(&room, &format!("m{i}"), None),
-            })
-            .collect();
-        let answers = run(store, &ops).await;
-        let mut last = String::new();
-        for (i, answer) in answers.iter().enumerate() {
-            let (id, text, created) = inserted(answer);
-            if i % 5 == 0 {
-                assert_eq!(text, format!("k{}", i / 10));
-                assert_eq!(created, i % 10 == 0, "the first of the twins is created");
-                if i % 10 == 5 {
-                    assert_eq!(id, inserted(&answers[i - 5]).0, "the twin gets the first");
-                    continue;
-                }
-            } else {
-                assert_eq!(text, format!("m{i}"));
-                assert!(created);
-            }
-            assert!(id > last, "ids follow the queue");
-            last = id;
-        }
+        testing::a_batch_numbers_rows_in_queue_order_and_answers_repeats_with_the_first(
+            &test.store,
+            async |ops| run(&test.store, ops).await,
+        )
+        .await;
     }
 
     #[tokio::test]
     async fn a_bad_entry_fails_alone_and_the_rest_still_commit_together() {
         let test = fresh_store().await;
         let store = &test.store;
-        let room = store
-            .link(&user("alice"), &user("bob"))
-            .await
-            .expect("link")
-            .room;
+        let (alice, bob) = (user("alice"), user("bob"));
+        let room = store.link(&alice, &bob).await.expect("link").room;
         let (earlier, _) = store
-            .insert_message(NewMessage {
-                room: room.clone(),
-                from: user("alice"),
-                to: user("bob"),
-                text: MessageText::parse("earlier".to_owned(), 1000).expect("text"),
-                created_at: Timestamp::from_millis(1_000).expect("time"),
-                client_message_id: None,
-            })
+            .insert_message(message(&room, &alice, &bob, "earlier"))
             .await
             .expect("insert");
         let nowhere = ChatRoomId::new(sequence::encode(999));
@@ -697,7 +522,7 @@ mod tests {
             insert(&room, "again", Some("x")),
             insert(&room, "boom", None),
             insert(&room, "plain", None),
-            Op::MarkSent(vec![crate::row_id(earlier.id.as_str()).expect("id")]),
+            Op::MarkSent(vec![row_id(earlier.id.as_str())]),
         ];
         let answers = run(store, &ops).await;
         let (first, text, created) = inserted(&answers[0]);
@@ -722,18 +547,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let all = store
-            .history(
-                &room,
-                &HistoryQuery {
-                    since: None,
-                    before: None,
-                    after: None,
-                    limit: 100,
-                },
-            )
-            .await
-            .expect("history");
+        let all = store.history(&room, &everything()).await.expect("history");
         let texts: Vec<_> = all.iter().map(|m| m.text.as_str()).collect();
         assert_eq!(texts, ["earlier", "first", "plain"]);
     }

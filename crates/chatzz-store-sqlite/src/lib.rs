@@ -4,11 +4,11 @@
 //! message per sender and client message id) lives in unique indexes and status
 //! changes are single conditional `UPDATE`s, so the rules hold for every connection.
 //! `insert_message` and `mark_sent` are group-committed: concurrent calls share one
-//! transaction, and so one fsync (`writer.rs`). The schema is in `migrations/`, applied
-//! at startup with table names from [`StoreNames`].
+//! transaction, and so one fsync (`writer.rs`, on the queue of `chatzz-group-commit`).
+//! The schema is in `migrations/`, applied at startup with table names from
+//! [`StoreNames`].
 
 mod directory;
-mod rooms;
 mod writer;
 
 use std::str::FromStr;
@@ -21,6 +21,7 @@ use chatzz_core::{
     MessageId, MessageStatus, NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId,
     sequence,
 };
+use chatzz_group_commit::{Done, KnownRooms, Op, Writer};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -29,8 +30,6 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 
 pub use directory::SqliteUserDirectory;
-use rooms::KnownRooms;
-use writer::{Done, Op, Writer};
 
 /// The schema, oldest first; `{prefix}` stands for the table prefix.
 const MIGRATIONS: &[(i64, &str, &str)] =
@@ -74,7 +73,7 @@ impl SqliteStore {
     pub async fn new(pool: SqlitePool, names: StoreNames) -> Result<Self, StoreError> {
         migrate(&pool, &names).await?;
         let sql = Arc::new(Queries::new(&names));
-        let writer = Writer::spawn(pool.clone(), Arc::clone(&sql))?;
+        let writer = writer::spawn(pool.clone(), Arc::clone(&sql))?;
         Ok(Self {
             pool,
             sql,

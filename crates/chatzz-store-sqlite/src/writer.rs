@@ -1,10 +1,10 @@
-//! Group commit for the hot writes (`insert_message` and `mark_sent`).
+//! Group commit for the hot writes (`insert_message` and `mark_sent`): SQLite's part.
 //!
-//! Callers queue their write to one writer task and wait for its answer. The writer takes
-//! everything queued at that moment (at most [`MAX_BATCH`]) and commits it in one
-//! transaction, so concurrent senders share one fsync, while a lone sender is served at
-//! once: the writer never waits for company. An answer is sent only after `COMMIT`
-//! returned, so nothing acknowledged can be lost.
+//! Callers queue their write to one writer ([`Writer`], from `chatzz-group-commit`),
+//! which takes everything queued at that moment (at most [`MAX_BATCH`]) and has it
+//! committed here in one transaction, so concurrent senders share one fsync, while a
+//! lone sender is served at once. An answer is sent only after `COMMIT` returned, so
+//! nothing acknowledged can be lost.
 //!
 //! A batch first runs as few multi-row statements (the fast path). If any statement
 //! fails, the transaction is rolled back and the batch runs again one entry at a time,
@@ -13,26 +13,23 @@
 //! the fast path inserts the first and answers the second with it, the careful path
 //! meets the first row through the unique index.
 //!
-//! The writer runs on its own thread and stops when the last handle is dropped; a
-//! panicking writer is restarted and the callers of its batch get `Unavailable`.
+//! The writer runs on its own thread ([`spawn`]) and stops when the last handle is
+//! dropped; a panicking writer is restarted and the callers of its batch get
+//! `Unavailable`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use chatzz_core::{NewMessage, StoreError, StoredMessage};
+use chatzz_group_commit::{Answer, Committer, Done, Op, Writer};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
 use sqlx::{Acquire, Connection};
-use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::{Queries, message_from, messages_from, sql, store_error};
 
 /// Most writes committed in one transaction.
-pub(crate) const MAX_BATCH: usize = 256;
-
-/// Writes queued before callers wait to queue theirs.
-const QUEUE: usize = 4096;
+const MAX_BATCH: usize = 256;
 
 /// Rows per multi-row `INSERT`; every size up to this is one cached statement.
 pub(crate) const INSERT_CHUNK: usize = 32;
@@ -40,171 +37,50 @@ pub(crate) const INSERT_CHUNK: usize = 32;
 /// Ids per `UPDATE ... IN (...)`.
 pub(crate) const MARK_CHUNK: usize = 64;
 
-/// One write.
+/// Starts the writer on a thread of its own. A writer task on the application's
+/// runtime waits behind every socket task woken by its last batch, once per statement;
+/// on its own thread its turns come at once (measured: about 20% more messages per
+/// second at 10,000/s, docs/benchmarks.md).
+pub(crate) fn spawn(pool: SqlitePool, q: Arc<Queries>) -> Result<Writer, StoreError> {
+    let (writer, run) = Writer::new(Batches { pool, q });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StoreError::Internal(format!("cannot start the SQLite writer: {e}")))?;
+    std::thread::Builder::new()
+        .name("chatzz-sqlite-writer".into())
+        .spawn(move || runtime.block_on(run))
+        .map_err(|e| StoreError::Internal(format!("cannot start the SQLite writer: {e}")))?;
+    Ok(writer)
+}
+
+/// SQLite's side of the writer: connections from the store's pool.
 #[derive(Debug)]
-pub(crate) enum Op {
-    /// `insert_message` into the room with this row id.
-    Insert { room: i64, message: NewMessage },
-    /// `mark_sent` of these row ids (sorted, no duplicates, not empty).
-    MarkSent(Vec<i64>),
+struct Batches {
+    pool: SqlitePool,
+    q: Arc<Queries>,
 }
 
-/// What a write did.
-#[derive(Debug, Clone)]
-pub(crate) enum Done {
-    Inserted(StoredMessage, bool),
-    Marked(Vec<StoredMessage>),
-}
+impl Committer for Batches {
+    const DATABASE: &'static str = "SQLite";
+    const MAX_BATCH: usize = MAX_BATCH;
+    type Connection = PoolConnection<Sqlite>;
 
-type Answer = Result<Done, StoreError>;
-
-#[derive(Debug)]
-struct Job {
-    op: Op,
-    reply: oneshot::Sender<Answer>,
-}
-
-/// The handle callers queue writes through; clones share the one writer task, which
-/// stops when the last handle is dropped.
-#[derive(Debug, Clone)]
-pub(crate) struct Writer {
-    jobs: mpsc::Sender<Job>,
-    batches: Arc<AtomicU64>,
-}
-
-impl Writer {
-    /// Starts the writer on a thread of its own. A writer task on the application's
-    /// runtime waits behind every socket task woken by its last batch, once per
-    /// statement; on its own thread its turns come at once (measured: about 20% more
-    /// messages per second at 10,000/s, docs/benchmarks.md).
-    pub(crate) fn spawn(pool: SqlitePool, q: Arc<Queries>) -> Result<Self, StoreError> {
-        let (jobs, queue) = mpsc::channel(QUEUE);
-        let batches = Arc::new(AtomicU64::new(0));
-        let run = supervise(Arc::new(Mutex::new(queue)), pool, q, Arc::clone(&batches));
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| StoreError::Internal(format!("cannot start the SQLite writer: {e}")))?;
-        std::thread::Builder::new()
-            .name("chatzz-sqlite-writer".into())
-            .spawn(move || runtime.block_on(run))
-            .map_err(|e| StoreError::Internal(format!("cannot start the SQLite writer: {e}")))?;
-        Ok(Self { jobs, batches })
+    async fn acquire(&self) -> Result<Self::Connection, StoreError> {
+        self.pool.acquire().await.map_err(store_error)
     }
 
-    /// Batches taken off the queue so far.
-    pub(crate) fn batches(&self) -> u64 {
-        self.batches.load(Ordering::Relaxed)
+    async fn commit(
+        &self,
+        conn: &mut Self::Connection,
+        ops: &[&Op],
+    ) -> Result<Vec<Answer>, StoreError> {
+        commit(conn, &self.q, ops).await
     }
 
-    /// Queues `op` and waits until it is committed (or failed).
-    pub(crate) async fn write(&self, op: Op) -> Answer {
-        let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { op, reply })
-            .await
-            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
-        answer.await.map_err(|_| {
-            StoreError::Unavailable("the SQLite writer stopped before committing".into())
-        })?
-    }
-}
-
-type Queue = Arc<Mutex<mpsc::Receiver<Job>>>;
-
-/// Runs the writer, restarting it if it panics.
-async fn supervise(queue: Queue, pool: SqlitePool, q: Arc<Queries>, batches: Arc<AtomicU64>) {
-    loop {
-        let worker = tokio::spawn(work(
-            Arc::clone(&queue),
-            pool.clone(),
-            Arc::clone(&q),
-            Arc::clone(&batches),
-        ));
-        match worker.await {
-            Err(err) if err.is_panic() => {
-                tracing::error!("the SQLite writer panicked; restarting it");
-            }
-            // Every handle is gone, or the runtime is shutting down.
-            _ => return,
-        }
-    }
-}
-
-async fn work(queue: Queue, pool: SqlitePool, q: Arc<Queries>, batches: Arc<AtomicU64>) {
-    // The connection of the batches in progress. It is kept while more work is queued,
-    // so a busy writer does not pay the pool's check of a connection (a round trip)
-    // for each batch, and given back as soon as the queue runs dry, so that closing the
-    // pool never waits for it.
-    let mut held: Option<PoolConnection<Sqlite>> = None;
-    loop {
-        let mut jobs = {
-            let mut queue = queue.lock().await;
-            let first = match queue.try_recv() {
-                Ok(job) => job,
-                Err(_) => {
-                    held = None;
-                    let Some(job) = queue.recv().await else {
-                        return;
-                    };
-                    job
-                }
-            };
-            let mut jobs = vec![first];
-            while jobs.len() < MAX_BATCH {
-                match queue.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
-            }
-            jobs
-        };
-        // A caller that gave up (timed out) no longer needs its write.
-        jobs.retain(|job| !job.reply.is_closed());
-        if jobs.is_empty() {
-            continue;
-        }
-        batches.fetch_add(1, Ordering::Relaxed);
-        let ops: Vec<&Op> = jobs.iter().map(|job| &job.op).collect();
-        if pool.is_closed() {
-            held = None;
-        }
-        let conn = match held.take() {
-            Some(conn) => Ok(conn),
-            None => pool.acquire().await.map_err(store_error),
-        };
-        let result = match conn {
-            Ok(mut conn) => {
-                let result = commit(&mut conn, &q, &ops).await;
-                // After a failure of the whole batch the connection may be broken: the
-                // pool checks it before anyone uses it again.
-                if result.is_ok() {
-                    held = Some(conn);
-                }
-                result
-            }
-            Err(err) => Err(err),
-        };
-        match result {
-            Ok(answers) => {
-                for (job, answer) in jobs.into_iter().zip(answers) {
-                    let _ = job.reply.send(answer);
-                }
-            }
-            Err(err) => {
-                for job in jobs {
-                    let _ = job.reply.send(Err(err.clone()));
-                }
-                if matches!(err, StoreError::Unavailable(_)) {
-                    // The database is out of reach: answer everyone waiting now rather
-                    // than let each batch wait out its own timeout.
-                    let mut queue = queue.lock().await;
-                    while let Ok(job) = queue.try_recv() {
-                        let _ = job.reply.send(Err(err.clone()));
-                    }
-                }
-            }
-        }
+    /// A closed pool refuses new connections, so the next batch fails `Unavailable`.
+    fn closed(&self) -> bool {
+        self.pool.is_closed()
     }
 }
 
@@ -495,32 +371,12 @@ async fn fast(
 
 #[cfg(test)]
 mod tests {
-    use chatzz_core::{
-        ChatRoomId, ChatStore, ClientMessageId, MessageStatus, MessageText, NewMessage, StoreError,
-        Timestamp, UserId, sequence,
-    };
+    use chatzz_core::{ChatRoomId, ChatStore, MessageStatus, StoreError, sequence};
+    use chatzz_group_commit::testing::{self, everything, insert, inserted, message, row_id, user};
 
     use super::{Answer, Done, Op, commit};
     use crate::SqliteStore;
     use crate::tests::fresh_store;
-
-    fn user(name: &str) -> UserId {
-        UserId::parse(name).expect("user id")
-    }
-
-    fn insert(room: &ChatRoomId, text: &str, client_id: Option<&str>) -> Op {
-        Op::Insert {
-            room: crate::row_id(room.as_str()).expect("room id"),
-            message: NewMessage {
-                room: room.clone(),
-                from: user("alice"),
-                to: user("bob"),
-                text: MessageText::parse(text.to_owned(), 1000).expect("text"),
-                created_at: Timestamp::from_millis(1_000).expect("time"),
-                client_message_id: client_id.map(|c| ClientMessageId::parse(c).expect("id")),
-            },
-        }
-    }
 
     async fn run(store: &SqliteStore, ops: &[Op]) -> Vec<Answer> {
         let ops: Vec<&Op> = ops.iter().collect();
@@ -528,69 +384,24 @@ mod tests {
         commit(&mut conn, &store.sql, &ops).await.expect("batch")
     }
 
-    fn inserted(answer: &Answer) -> (String, String, bool) {
-        match answer {
-            Ok(Done::Inserted(m, created)) => (m.id.as_str().to_owned(), m.text.clone(), *created),
-            other => panic!("not an insert: {other:?}"),
-        }
-    }
-
     #[tokio::test]
     async fn a_batch_numbers_rows_in_queue_order_and_answers_repeats_with_the_first() {
         let store = fresh_store().await;
-        let room = store
-            .link(&user("alice"), &user("bob"))
-            .await
-            .expect("link")
-            .room;
-        let ops: Vec<Op> = (0..40)
-            .map(|i| match i % 5 {
-                0 => insert(
-                    &room,
-                    &format!("k{}", i / 10),
-                    Some(&format!("k{}", i / 10)),
-                ),
-                _ => insert(&room, &format!("m{i}"), None),
-            })
-            .collect();
-        let answers = run(&store, &ops).await;
-        let mut last = String::new();
-        for (i, answer) in answers.iter().enumerate() {
-            let (id, text, created) = inserted(answer);
-            if i % 5 == 0 {
-                assert_eq!(text, format!("k{}", i / 10));
-                assert_eq!(created, i % 10 == 0, "the first of the twins is created");
-                if i % 10 == 5 {
-                    assert_eq!(id, inserted(&answers[i - 5]).0, "the twin gets the first");
-                    continue;
-                }
-            } else {
-                assert_eq!(text, format!("m{i}"));
-                assert!(created);
-            }
-            assert!(id > last, "ids follow the queue");
-            last = id;
-        }
+        testing::a_batch_numbers_rows_in_queue_order_and_answers_repeats_with_the_first(
+            &store,
+            async |ops| run(&store, ops).await,
+        )
+        .await;
         assert_eq!(store.write_batches(), 0, "commit() was called directly");
     }
 
     #[tokio::test]
     async fn a_bad_entry_fails_alone_and_the_rest_still_commit_together() {
         let store = fresh_store().await;
-        let room = store
-            .link(&user("alice"), &user("bob"))
-            .await
-            .expect("link")
-            .room;
+        let (alice, bob) = (user("alice"), user("bob"));
+        let room = store.link(&alice, &bob).await.expect("link").room;
         let (earlier, _) = store
-            .insert_message(NewMessage {
-                room: room.clone(),
-                from: user("alice"),
-                to: user("bob"),
-                text: MessageText::parse("earlier".to_owned(), 1000).expect("text"),
-                created_at: Timestamp::from_millis(1_000).expect("time"),
-                client_message_id: None,
-            })
+            .insert_message(message(&room, &alice, &bob, "earlier"))
             .await
             .expect("insert");
         let nowhere = ChatRoomId::new(sequence::encode(999));
@@ -599,7 +410,7 @@ mod tests {
             insert(&nowhere, "lost", None),
             insert(&room, "again", Some("x")),
             insert(&room, "plain", None),
-            Op::MarkSent(vec![crate::row_id(earlier.id.as_str()).expect("id")]),
+            Op::MarkSent(vec![row_id(earlier.id.as_str())]),
         ];
         let answers = run(&store, &ops).await;
         let (first, text, created) = inserted(&answers[0]);
@@ -619,18 +430,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let all = store
-            .history(
-                &room,
-                &chatzz_core::HistoryQuery {
-                    since: None,
-                    before: None,
-                    after: None,
-                    limit: 100,
-                },
-            )
-            .await
-            .expect("history");
+        let all = store.history(&room, &everything()).await.expect("history");
         let texts: Vec<_> = all.iter().map(|m| m.text.as_str()).collect();
         assert_eq!(texts, ["earlier", "first", "plain"]);
     }

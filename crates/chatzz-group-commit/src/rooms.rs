@@ -13,7 +13,7 @@ const MAX_PAIRS: usize = 100_000;
 
 /// Sorted pair (low, high) -> room.
 #[derive(Debug, Default)]
-pub(crate) struct KnownRooms {
+pub struct KnownRooms {
     known: Mutex<Known>,
 }
 
@@ -24,12 +24,14 @@ struct Known {
 }
 
 impl KnownRooms {
-    pub(crate) fn get(&self, low: &str, high: &str) -> Option<ChatRoomId> {
+    /// The room of the sorted pair (`low`, `high`), if seen before.
+    pub fn get(&self, low: &str, high: &str) -> Option<ChatRoomId> {
         let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         known.by_low.get(low)?.get(high).cloned()
     }
 
-    pub(crate) fn remember(&self, low: &str, high: &str, room: &ChatRoomId) {
+    /// Remembers the room of a linked pair.
+    pub fn remember(&self, low: &str, high: &str, room: &ChatRoomId) {
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         if known.pairs >= MAX_PAIRS {
             *known = Known::default();

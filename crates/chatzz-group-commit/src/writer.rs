@@ -1,0 +1,77 @@
+//! The handle callers queue their writes through.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chatzz_core::StoreError;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::worker::supervise;
+use crate::{Answer, Committer, Op};
+
+/// Writes queued before callers wait to queue theirs.
+pub(crate) const QUEUE: usize = 4096;
+
+/// A queued write and where its answer goes.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) op: Op,
+    pub(crate) reply: oneshot::Sender<Answer>,
+}
+
+/// The handle callers queue writes through; clones share one writer task, which stops
+/// when the last handle is dropped.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+    batches: Arc<AtomicU64>,
+    database: &'static str,
+}
+
+impl Writer {
+    /// A writer that commits through `committer`, and the future that runs it (and
+    /// restarts it if it panics) until the last handle is dropped. The caller chooses
+    /// where that future runs; while it does not, writes wait in the queue, and once it
+    /// is dropped they fail.
+    pub fn new<C: Committer>(committer: C) -> (Self, impl Future<Output = ()> + Send + 'static) {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        let batches = Arc::new(AtomicU64::new(0));
+        let run = supervise(
+            Arc::new(Mutex::new(queue)),
+            Arc::new(committer),
+            Arc::clone(&batches),
+        );
+        let writer = Self {
+            jobs,
+            batches,
+            database: C::DATABASE,
+        };
+        (writer, run)
+    }
+
+    /// Batches taken off the queue so far.
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
+    /// Queues `op` and waits until it is committed (or failed).
+    pub async fn write(&self, op: Op) -> Answer {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job { op, reply }).await.map_err(|_| {
+            StoreError::Unavailable(format!("the {} writer has stopped", self.database))
+        })?;
+        answer.await.map_err(|_| {
+            StoreError::Unavailable(format!(
+                "the {} writer stopped before committing",
+                self.database
+            ))
+        })?
+    }
+
+    /// Writes waiting in the queue.
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
+        QUEUE - self.jobs.capacity()
+    }
+}
