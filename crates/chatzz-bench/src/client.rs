@@ -21,7 +21,7 @@ use crate::engineio::{
 };
 use crate::protocol::{
     AckOutcome, ServerEvent, Stamp, decode_ack, decode_event, parse_stamp, write_add_chat_user,
-    write_connect_user, write_send_message,
+    write_connect_user, write_message_read, write_send_message,
 };
 use crate::stats::{Stats, bits};
 
@@ -83,6 +83,8 @@ pub struct Ctx {
     /// Extra characters appended to every message text.
     pub pad: usize,
     pub client_message_id: bool,
+    /// Recipients mark each message they receive read (`message-read`).
+    pub read: bool,
 }
 
 /// Where to connect.
@@ -95,6 +97,7 @@ pub struct Target {
 
 enum Pending {
     Send { seq: u64, written_ns: u64 },
+    Read,
     Request(oneshot::Sender<Result<(), String>>),
 }
 
@@ -322,6 +325,16 @@ impl Conn {
         true
     }
 
+    /// Writes `message-read` for `message_id`; false if the socket failed.
+    async fn mark_read(&mut self, message_id: &str, pending: &mut HashMap<u64, Pending>) -> bool {
+        let ack = self.next_ack;
+        self.next_ack += 1;
+        let mut frame = String::with_capacity(64);
+        write_message_read(&mut frame, ack, message_id);
+        pending.insert(ack, Pending::Read);
+        self.ws.send(Message::text(frame)).await.is_ok()
+    }
+
     async fn on_frame(
         &mut self,
         text: &str,
@@ -350,7 +363,12 @@ impl Conn {
                     if m.to.id.as_str() == self.user {
                         let now = stats.now_ns();
                         match parse_stamp(m.message.as_str()) {
-                            Some(s) => stats.on_received(self.idx, s.seq, s.sent_ns, now),
+                            Some(s) => {
+                                stats.on_received(self.idx, s.seq, s.sent_ns, now);
+                                if ctx.read && !self.mark_read(m.id.as_str(), pending).await {
+                                    return Some(Stop::Closed);
+                                }
+                            }
                             None => {
                                 stats.foreign.fetch_add(1, Relaxed);
                             }
@@ -383,11 +401,18 @@ impl Conn {
                             AckOutcome::Err(code) => Err(code.as_str().to_owned()),
                         });
                     }
+                    (Some(Pending::Read), Ok(AckOutcome::Ok)) => {
+                        stats.reads_ok.fetch_add(1, Relaxed);
+                    }
+                    (Some(Pending::Read), Ok(AckOutcome::Err(code))) => {
+                        stats.reads_err.fetch_add(1, Relaxed);
+                        stats.count_error(&format!("message-read:{}", code.as_str()));
+                    }
                     (Some(Pending::Request(done)), Err(e)) => {
                         stats.decode_errors.fetch_add(1, Relaxed);
                         let _ = done.send(Err(format!("undecodable ack: {e}")));
                     }
-                    (Some(Pending::Send { .. }) | None, _) => {
+                    (Some(Pending::Send { .. } | Pending::Read) | None, _) => {
                         stats.decode_errors.fetch_add(1, Relaxed);
                     }
                 }

@@ -117,6 +117,10 @@ struct Args {
     /// Send a `clientMessageId` with each message (true or false).
     #[arg(long, default_value_t = true, action = ArgAction::Set)]
     client_message_id: bool,
+    /// Recipients mark every message they receive read (`message-read`), as a chat
+    /// client showing the conversation does: a third write per message for the store.
+    #[arg(long)]
+    read: bool,
     /// Commands queued per connection before sends are dropped (and counted).
     #[arg(long, default_value_t = 4096)]
     queue: usize,
@@ -347,6 +351,7 @@ async fn run(args: Args, threads: usize) -> Result<(), String> {
         users,
         pad: args.pad,
         client_message_id: args.client_message_id,
+        read: args.read,
     });
 
     // Connect everyone.
@@ -598,6 +603,7 @@ async fn run(args: Args, threads: usize) -> Result<(), String> {
             threads,
             pad: args.pad,
             client_message_id: args.client_message_id,
+            read: args.read,
         },
         connections: ok_connections,
         connect_failures,
@@ -612,6 +618,9 @@ async fn run(args: Args, threads: usize) -> Result<(), String> {
         },
         acks_ok: stats.acks_ok.load(Relaxed),
         acks_err: stats.acks_err.load(Relaxed),
+        reads: args
+            .read
+            .then(|| (stats.reads_ok.load(Relaxed), stats.reads_err.load(Relaxed))),
         errors_by_code: stats.errors(),
         measured: fate,
         duplicates: stats.duplicates.load(Relaxed),

@@ -58,6 +58,8 @@ pub struct UserRef<'a> {
 /// The parts of a `new-message` Message the benchmark reads.
 #[derive(Debug, Deserialize)]
 pub struct NewMessage<'a> {
+    #[serde(rename = "_id", borrow)]
+    pub id: Str<'a>,
     #[serde(borrow)]
     pub to: UserRef<'a>,
     #[serde(borrow)]
@@ -222,6 +224,15 @@ pub fn write_connect_user(buf: &mut String, ack: u64, user: &str) {
     });
 }
 
+/// `42<ack>["message-read",{"messageId":...}]`
+pub fn write_message_read(buf: &mut String, ack: u64, message_id: &str) {
+    write_event(buf, Some(ack), "message-read", |b| {
+        b.push_str("{\"messageId\":");
+        push_json_str(b, message_id);
+        b.push('}');
+    });
+}
+
 /// `42<ack>["add-chat-user",{"userToAdd":...}]`
 pub fn write_add_chat_user(buf: &mut String, ack: u64, other: &str) {
     write_event(buf, Some(ack), "add-chat-user", |b| {
@@ -286,6 +297,7 @@ mod tests {
         };
         assert_eq!(m.to.id.as_str(), "bob");
         assert!(matches!(m.to.id.0, Cow::Borrowed(_)));
+        assert_eq!(m.id.as_str(), "00000000000000000007");
         assert_eq!(
             parse_stamp(m.message.as_str()),
             Some(Stamp {
@@ -297,7 +309,7 @@ mod tests {
 
     #[test]
     fn decodes_data_before_type() {
-        let ev = r#"["chatzz",{"data":{"message":"1 2 xxx","to":{"_id":"b\u00e9"},"from":{"_id":"a"}},"type":"new-message"}]"#;
+        let ev = r#"["chatzz",{"data":{"_id":"9","message":"1 2 xxx","to":{"_id":"b\u00e9"},"from":{"_id":"a"}},"type":"new-message"}]"#;
         let Ok(ServerEvent::NewMessage(m)) = decode_event(ev) else {
             panic!("not a new-message")
         };
@@ -395,6 +407,12 @@ mod tests {
         buf.clear();
         write_add_chat_user(&mut buf, 1, "bob");
         assert_eq!(buf, r#"421["add-chat-user",{"userToAdd":"bob"}]"#);
+        buf.clear();
+        write_message_read(&mut buf, 2, "00000000000000000007");
+        assert_eq!(
+            buf,
+            r#"422["message-read",{"messageId":"00000000000000000007"}]"#
+        );
     }
 
     #[test]

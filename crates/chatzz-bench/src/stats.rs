@@ -87,6 +87,9 @@ pub struct Stats {
     pub acks_ok: AtomicU64,
     pub acks_err: AtomicU64,
     pub status_changes: AtomicU64,
+    /// `message-read` acks (with `--read`).
+    pub reads_ok: AtomicU64,
+    pub reads_err: AtomicU64,
     /// Frames that could not be decoded.
     pub decode_errors: AtomicU64,
     /// Connections the server closed (or that failed) after setup.
@@ -118,6 +121,8 @@ impl Stats {
             acks_ok: AtomicU64::new(0),
             acks_err: AtomicU64::new(0),
             status_changes: AtomicU64::new(0),
+            reads_ok: AtomicU64::new(0),
+            reads_err: AtomicU64::new(0),
             decode_errors: AtomicU64::new(0),
             disconnects: AtomicU64::new(0),
             errors: Mutex::new(BTreeMap::new()),
@@ -423,6 +428,8 @@ pub struct Report {
     pub delivered_per_s: f64,
     pub acks_ok: u64,
     pub acks_err: u64,
+    /// `message-read` acks, when recipients read (`--read`).
+    pub reads: Option<(u64, u64)>,
     pub errors_by_code: BTreeMap<String, u64>,
     pub measured: Fate,
     pub duplicates: u64,
@@ -462,6 +469,7 @@ pub struct ConfigEcho {
     pub threads: usize,
     pub pad: usize,
     pub client_message_id: bool,
+    pub read: bool,
 }
 
 impl Report {
@@ -478,7 +486,7 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "run          {} users ({} pairs) + {} idle = {} connections, rate {}/s, warmup {}s, measured {}s, {} tool threads, text pad {}, clientMessageId {}",
+            "run          {} users ({} pairs) + {} idle = {} connections, rate {}/s, warmup {}s, measured {}s, {} tool threads, text pad {}, clientMessageId {}, read {}",
             c.users,
             c.pairs,
             c.idle,
@@ -488,7 +496,8 @@ impl Report {
             c.duration_s,
             c.threads,
             c.pad,
-            c.client_message_id
+            c.client_message_id,
+            c.read
         );
         let _ = writeln!(
             s,
@@ -528,6 +537,9 @@ impl Report {
             self.write_failed,
             self.disconnects
         );
+        if let Some((ok, err)) = self.reads {
+            let _ = writeln!(s, "reads        {ok} ok, {err} errors (whole run)");
+        }
         if self.errors_by_code.is_empty() {
             let _ = writeln!(s, "errors       none");
         } else {
