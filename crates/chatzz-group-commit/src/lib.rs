@@ -4,12 +4,13 @@
 //! implements in its own SQL), and answers every caller only once the batch is
 //! committed. The writer keeps its connection while work keeps coming, skips callers
 //! that gave up, answers everyone queued at once while the database is unreachable, and
-//! is restarted if it panics. [`KnownRooms`] is the room cache both stores keep beside
-//! it.
+//! is restarted if it panics. [`StatusChanges`] merges a batch's status changes for the
+//! stores' fast paths, and [`KnownRooms`] is the room cache both stores keep beside it.
 
 mod committer;
 mod op;
 mod rooms;
+mod status;
 mod worker;
 mod writer;
 
@@ -19,6 +20,7 @@ pub mod testing;
 pub use committer::Committer;
 pub use op::{Answer, Done, Op};
 pub use rooms::KnownRooms;
+pub use status::StatusChanges;
 pub use writer::Writer;
 
 #[cfg(test)]

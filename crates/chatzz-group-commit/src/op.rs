@@ -9,6 +9,8 @@ pub enum Op {
     Insert { room: i64, message: NewMessage },
     /// `mark_sent` of these row ids (sorted, no duplicates, not empty).
     MarkSent(Vec<i64>),
+    /// `mark_read` of the message with this row id, read at `at` (epoch milliseconds).
+    MarkRead { id: i64, at: i64 },
 }
 
 /// What a write did.
@@ -18,6 +20,9 @@ pub enum Done {
     Inserted(StoredMessage, bool),
     /// The messages this write moved to `sent`.
     Marked(Vec<StoredMessage>),
+    /// The message as this write left it, once read; `None` when it moved nothing
+    /// (unknown id, or already read).
+    Read(Option<StoredMessage>),
 }
 
 /// A write's answer.

@@ -4,8 +4,8 @@
 //! `INSERT ... ON CONFLICT DO NOTHING`, status changes are single conditional `UPDATE`s,
 //! and an insert holds its room's row lock while it takes its id and writes, so ids
 //! within a room are committed in id order and a client catching up with `after` never
-//! skips one. `insert_message` and `mark_sent` are group-committed: concurrent calls
-//! share one transaction (`writer.rs`). The schema is in `migrations/`, applied at
+//! skips one. `insert_message`, `mark_sent` and `mark_read` are group-committed:
+//! concurrent calls share one transaction (`writer.rs`). The schema is in `migrations/`, applied at
 //! startup (under an advisory lock, so concurrent starts are safe) with table names from
 //! [`StoreNames`]; PostgreSQL folds them to lower case.
 
@@ -74,8 +74,9 @@ impl PostgresStore {
     }
 
     /// Uses an existing pool and brings its schema up to date. Must run inside a tokio
-    /// runtime: it starts the tasks that commit `insert_message` and `mark_sent` in
-    /// batches (see `writer.rs`), which live as long as the store and its clones.
+    /// runtime: it starts the tasks that commit `insert_message`, `mark_sent` and
+    /// `mark_read` in batches (see `writer.rs`), which live as long as the store and its
+    /// clones.
     pub async fn new(pool: PgPool, names: StoreNames) -> Result<Self, StoreError> {
         migrate(&pool, &names).await?;
         let sql = Arc::new(Queries::new(&names));
@@ -94,8 +95,8 @@ impl PostgresStore {
     }
 
     /// How many batches the group commit has written so far (one transaction or
-    /// statement each, whatever number of `insert_message` and `mark_sent` calls it
-    /// carried).
+    /// statement each, whatever number of `insert_message`, `mark_sent` and `mark_read`
+    /// calls it carried).
     pub fn write_batches(&self) -> u64 {
         self.writer.batches()
     }
@@ -161,6 +162,7 @@ struct Queries {
     find_room: String,
     contacts: String,
     lock_rooms: String,
+    lock_messages: String,
     insert_message: String,
     batch: String,
     find_by_client_id: String,
@@ -179,6 +181,12 @@ impl Queries {
     fn new(names: &StoreNames) -> Self {
         let (users, rooms, messages) = (names.users(), names.rooms(), names.messages());
         let cols = MESSAGE_COLUMNS;
+        // The same columns of the table aliased `m`, where a join makes names ambiguous.
+        let m_cols = MESSAGE_COLUMNS
+            .split(", ")
+            .map(|col| format!("m.{col}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         Self {
             register_user: format!(
                 "INSERT INTO {users} (id) VALUES ($1) ON CONFLICT (id) DO NOTHING"
@@ -201,20 +209,26 @@ impl Queries {
             ),
             // In id order, so that two batches never wait for each other's rooms.
             lock_rooms: format!("SELECT id FROM {rooms} WHERE id = ANY($1) ORDER BY id FOR UPDATE"),
+            // In id order, after the rooms, as the batch statement locks them.
+            lock_messages: format!(
+                "SELECT id FROM {messages} WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE"
+            ),
             insert_message: format!(
                 "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \
                  VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
                  RETURNING {cols}"
             ),
-            // One statement for a whole batch (see `writer.rs`): the marks, then the
-            // inserts, each row locking its room before it takes an id; ids are taken
-            // in the order of the arrays, which the writer relies on.
+            // One statement for a whole batch (see `writer.rs`). First the inserts, each
+            // row locking its room before it takes an id; ids are taken in the order of
+            // the arrays, which the writer relies on. Then the status changes: `held`
+            // locks their messages one by one in the order of $7 (sorted by id; the
+            // lateral subquery runs once per element, and MATERIALIZED keeps the planner
+            // from reordering it), and `changed` moves those still behind their target
+            // status, so it waits for no lock itself. The main query reads `inserted`
+            // first, so rooms are locked before messages, as on the careful path.
             batch: format!(
-                "WITH marked AS ( \
-                   UPDATE {messages} SET status = 1 WHERE status + 0 = 0 AND id = ANY($7) \
-                   RETURNING {cols}), \
-                 inserted AS ( \
+                "WITH inserted AS ( \
                    INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \
                    SELECT b.room_id, b.sender, b.recipient, b.body, b.created_at_ms, b.client_message_id \
                    FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
@@ -222,8 +236,19 @@ impl Queries {
                    LEFT JOIN LATERAL (SELECT r.id FROM {rooms} AS r WHERE r.id = b.room_id FOR UPDATE) AS held ON true \
                    ORDER BY b.n \
                    ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
-                   RETURNING {cols}) \
-                 SELECT true AS inserted, * FROM inserted UNION ALL SELECT false, * FROM marked"
+                   RETURNING {cols}), \
+                 held AS MATERIALIZED ( \
+                   SELECT c.id, c.status, c.read_at_ms \
+                   FROM unnest($7::bigint[], $8::smallint[], $9::bigint[]) AS c (id, status, read_at_ms) \
+                   CROSS JOIN LATERAL ( \
+                     SELECT m.id FROM {messages} AS m WHERE m.id = c.id FOR NO KEY UPDATE) AS locked), \
+                 changed AS ( \
+                   UPDATE {messages} AS m \
+                   SET status = h.status, read_at_ms = COALESCE(h.read_at_ms, m.read_at_ms) \
+                   FROM held AS h \
+                   WHERE m.id = ANY($7) AND m.id = h.id AND m.status + 0 < h.status \
+                   RETURNING {m_cols}) \
+                 SELECT true AS inserted, * FROM inserted UNION ALL SELECT false, * FROM changed"
             ),
             find_by_client_id: format!(
                 "SELECT {cols} FROM {messages} WHERE sender = $1 AND client_message_id = $2"
@@ -478,7 +503,9 @@ impl ChatStore for PostgresStore {
             .ok_or_else(|| StoreError::Internal(format!("unknown room {}", message.room)))?;
         match self.writer.write(Op::Insert { room, message }).await? {
             Done::Inserted(stored, created) => Ok((stored, created)),
-            Done::Marked(_) => Err(StoreError::Internal("the writer answered a mark".into())),
+            _ => Err(StoreError::Internal(
+                "the writer answered an insert as another write".into(),
+            )),
         }
     }
 
@@ -503,7 +530,9 @@ impl ChatStore for PostgresStore {
         ids.dedup();
         match self.writer.write(Op::MarkSent(ids)).await? {
             Done::Marked(moved) => Ok(moved),
-            Done::Inserted(..) => Err(StoreError::Internal("the writer answered an insert".into())),
+            _ => Err(StoreError::Internal(
+                "the writer answered a mark as another write".into(),
+            )),
         }
     }
 
@@ -515,13 +544,13 @@ impl ChatStore for PostgresStore {
         let Some(id) = row_id(id.as_str()) else {
             return Ok(None);
         };
-        let row = sqlx::query(sql(&self.sql.mark_read))
-            .bind(id)
-            .bind(at.millis())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
-        row.as_ref().map(message_from).transpose()
+        let at = at.millis();
+        match self.writer.write(Op::MarkRead { id, at }).await? {
+            Done::Read(moved) => Ok(moved),
+            _ => Err(StoreError::Internal(
+                "the writer answered a read as another write".into(),
+            )),
+        }
     }
 
     async fn history(

@@ -1,11 +1,12 @@
-//! Group commit for the hot writes (`insert_message` and `mark_sent`).
+//! Group commit for the hot writes (`insert_message`, `mark_sent` and `mark_read`).
 //!
 //! Callers queue their write and wait for its answer. There are [`WRITERS`] writer
-//! tasks, each with its own queue; the inserts of a room always go to the same one. A
-//! writer takes everything queued for it at that moment (at most [`MAX_BATCH`]) and
-//! commits it in one transaction, so concurrent senders share one commit and one WAL
-//! flush, while a lone sender is served at once: no writer waits for company. An answer
-//! is sent only after `COMMIT` returned, so nothing acknowledged can be lost.
+//! tasks, each with its own queue; the inserts of a room always go to the same one, and
+//! so do the reads of a message. A writer takes everything queued for it at that moment
+//! (at most [`MAX_BATCH`]) and commits it in one transaction, so concurrent senders share
+//! one commit and one WAL flush, while a lone sender is served at once: no writer waits
+//! for company. An answer is sent only after `COMMIT` returned, so nothing acknowledged
+//! can be lost.
 //!
 //! A batch with inserts first locks the rows of every room it writes to, in id order,
 //! and holds them until it commits, exactly as a single insert did: inserts into one room
@@ -15,13 +16,22 @@
 //! writers never share a room. A room held by another process stalls only the writer
 //! whose rooms it belongs to.
 //!
-//! A batch first runs as few statements (the fast path): one `INSERT ... SELECT FROM
-//! unnest(...)` for every insert and one `UPDATE` for every mark. If a statement fails,
-//! the transaction is rolled back and the batch runs again one entry at a time, each in
-//! its own savepoint (the careful path), so one bad entry fails alone. Two entries with
-//! the same sender and client message id in one batch store one message: the fast path
-//! inserts the first and answers the second with it, the careful path meets the first
-//! row through the unique index.
+//! Status changes lock message rows, and those too are locked in one order everywhere:
+//! after the rooms, by message id. The writers of this process and of others run at
+//! once and may change the same messages (a `mark_sent` of many ids goes to the writer
+//! of its first one), so two batches locking them in different orders could deadlock.
+//!
+//! A batch first runs as one statement (the fast path): an `INSERT ... SELECT FROM
+//! unnest(...)` for every insert, then one `UPDATE` for every `mark_sent` and
+//! `mark_read`. If it fails, nothing is stored and the batch runs again one entry at a
+//! time, each in its own savepoint (the careful path), so one bad entry fails alone.
+//! Every entry gets what it would get if the entries ran one at a time in queue order.
+//! Two entries with the same sender and client message id store one message: the fast
+//! path inserts the first and answers the second with it, the careful path meets the
+//! first row through the unique index. Two reads of one message: the fast path reads it
+//! with the first one's time, and the second moves nothing. A message both marked sent
+//! and read in one batch ends up depending on their order (and one statement may not
+//! change a row twice), so such a batch takes the careful path at once.
 //!
 //! Each writer is a [`Writer`] of `chatzz-group-commit`, on the caller's runtime: if the
 //! writers are gone (their runtime shut down) callers get `Unavailable`; a panicking
@@ -31,13 +41,13 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use chatzz_core::{NewMessage, StoreError, StoredMessage};
-use chatzz_group_commit::{Answer, Committer, Done, Op, Writer};
+use chatzz_core::{MessageStatus, NewMessage, StoreError, StoredMessage};
+use chatzz_group_commit::{Answer, Committer, Done, Op, StatusChanges, Writer};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnection, PgPool, Postgres};
 use sqlx::{Acquire, Connection};
 
-use super::{Queries, message_from, messages_from, row_id, sql, store_error};
+use super::{Queries, message_from, messages_from, row_id, sql, status_code, store_error};
 use sqlx::Row;
 
 /// Most writes committed in one transaction.
@@ -80,11 +90,16 @@ impl Writers {
         self.shards.iter().map(Writer::batches).sum()
     }
 
-    /// Queues `op` to its room's writer and waits until it is committed (or failed).
+    /// Queues `op` to its writer and waits until it is committed (or failed).
     pub(crate) async fn write(&self, op: Op) -> Answer {
         let key = match &op {
             Op::Insert { room, .. } => *room,
             Op::MarkSent(ids) => ids.first().copied().unwrap_or_default(),
+            // By message: reads of one message (from the recipient's several sockets,
+            // say) then share a queue, meeting in one batch or following each other,
+            // instead of two writers' batches waiting on each other for its row. The
+            // one-id `mark_sent` of a send goes by the same key, and reads spread evenly.
+            Op::MarkRead { id, .. } => *id,
         };
         let shard = usize::try_from(key.rem_euclid(WRITERS as i64)).unwrap_or_default();
         self.shards[shard].write(op).await
@@ -172,7 +187,10 @@ async fn commit(
     q: &Queries,
     ops: &[&Op],
 ) -> Result<Vec<Answer>, StoreError> {
-    match fast(conn, q, ops).await {
+    let Some(changes) = StatusChanges::of(ops) else {
+        return careful(conn, q, ops).await;
+    };
+    match fast(conn, q, ops, &changes).await {
         Ok(answers) => Ok(answers),
         Err(Failed { error, fatal: true }) => Err(error),
         Err(failed) => {
@@ -193,7 +211,7 @@ async fn lock_rooms(
         .iter()
         .filter_map(|op| match op {
             Op::Insert { room, .. } => Some(*room),
-            Op::MarkSent(_) => None,
+            Op::MarkSent(_) | Op::MarkRead { .. } => None,
         })
         .collect();
     rooms.sort_unstable();
@@ -203,6 +221,29 @@ async fn lock_rooms(
         .fetch_all(&mut *conn)
         .await?;
     Ok(locked.into_iter().collect())
+}
+
+/// Locks the messages whose status the batch changes, in id order, so that the entries
+/// (which change them in queue order) wait for no other batch.
+async fn lock_messages(conn: &mut PgConnection, q: &Queries, ops: &[&Op]) -> Result<(), Failed> {
+    let mut ids: Vec<i64> = Vec::new();
+    for op in ops {
+        match op {
+            Op::MarkSent(marked) => ids.extend_from_slice(marked),
+            Op::MarkRead { id, .. } => ids.push(*id),
+            Op::Insert { .. } => {}
+        }
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    sqlx::query(sql(&q.lock_messages))
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 fn unknown_room(message: &NewMessage) -> StoreError {
@@ -217,6 +258,7 @@ async fn careful(
 ) -> Result<Vec<Answer>, StoreError> {
     let mut tx = Connection::begin(conn).await.map_err(store_error)?;
     let rooms = lock_rooms(&mut tx, q, ops).await.map_err(|f| f.error)?;
+    lock_messages(&mut tx, q, ops).await.map_err(|f| f.error)?;
     let mut answers = Vec::with_capacity(ops.len());
     for op in ops {
         if let Op::Insert { room, message } = op
@@ -264,6 +306,14 @@ async fn one(conn: &mut PgConnection, q: &Queries, op: &Op) -> Result<Done, Fail
             }
         }
         Op::MarkSent(ids) => Ok(Done::Marked(mark_sent(conn, q, ids).await?)),
+        Op::MarkRead { id, at } => {
+            let row = sqlx::query(sql(&q.mark_read))
+                .bind(id)
+                .bind(at)
+                .fetch_optional(&mut *conn)
+                .await?;
+            Ok(Done::Read(row.as_ref().map(message_from).transpose()?))
+        }
     }
 }
 
@@ -318,12 +368,18 @@ fn client_key(message: &NewMessage) -> Option<ClientKey<'_>> {
         .map(|c| (message.from.as_str(), c.as_str()))
 }
 
-/// The whole batch as one statement, which commits on its own: every mark in one
-/// `UPDATE`, every insert in one `INSERT` whose rows each lock their room (in room id
-/// order) before taking an id. If it fails nothing is stored, and the batch goes down
-/// the careful path; once it succeeded everything is committed, and what follows only
-/// reads.
-async fn fast(conn: &mut PgConnection, q: &Queries, ops: &[&Op]) -> Result<Vec<Answer>, Failed> {
+/// The whole batch as one statement, which commits on its own: every insert in one
+/// `INSERT` whose rows each lock their room (in room id order) before taking an id, then
+/// every status change in one `UPDATE`, its messages locked in id order. If it fails
+/// nothing is stored, and the batch goes down the careful path; once it succeeded
+/// everything is committed, and what follows only reads. `changes` are the batch's
+/// status changes, which must not conflict.
+async fn fast(
+    conn: &mut PgConnection,
+    q: &Queries,
+    ops: &[&Op],
+    changes: &StatusChanges,
+) -> Result<Vec<Answer>, Failed> {
     let mut answers: Vec<Option<Answer>> = vec![None; ops.len()];
 
     // Inserts: the first entry of each (sender, client message id) is written, later
@@ -350,16 +406,7 @@ async fn fast(conn: &mut PgConnection, q: &Queries, ops: &[&Op]) -> Result<Vec<A
     for (_, room, message) in &writes {
         columns.push(*room, message);
     }
-    let mut marks: Vec<i64> = ops
-        .iter()
-        .filter_map(|op| match op {
-            Op::MarkSent(ids) => Some(ids.iter().copied()),
-            Op::Insert { .. } => None,
-        })
-        .flatten()
-        .collect();
-    marks.sort_unstable();
-    marks.dedup();
+    let targets = Targets::of(changes);
 
     let rows = sqlx::query(sql(&q.batch))
         .bind(columns.rooms)
@@ -368,7 +415,9 @@ async fn fast(conn: &mut PgConnection, q: &Queries, ops: &[&Op]) -> Result<Vec<A
         .bind(columns.bodies)
         .bind(columns.created)
         .bind(columns.client_ids)
-        .bind(marks)
+        .bind(targets.ids)
+        .bind(targets.statuses)
+        .bind(targets.read_at)
         .fetch_all(&mut *conn)
         .await?;
 
@@ -429,14 +478,43 @@ async fn fast(conn: &mut PgConnection, q: &Queries, ops: &[&Op]) -> Result<Vec<A
         });
     }
     for (answer, op) in answers.iter_mut().zip(ops) {
-        if let Op::MarkSent(ids) = op {
-            // `ids` is sorted, so the moved rows come out in id order; each moved row
-            // goes to the first entry that asked for it.
-            let mine = ids.iter().filter_map(|id| moved.remove(id)).collect();
-            *answer = Some(Ok(Done::Marked(mine)));
+        if let Some(done) = StatusChanges::answer(op, &mut moved) {
+            *answer = Some(Ok(done));
         }
     }
     Ok(answers.into_iter().map(settled).collect())
+}
+
+/// The status changes of a batch as one array per column, for `unnest`: every message
+/// once, in id order, which is the order they are locked in.
+#[derive(Debug, Default)]
+struct Targets {
+    ids: Vec<i64>,
+    statuses: Vec<i16>,
+    /// `None` for a move to `sent`, which keeps the stored `read_at_ms`.
+    read_at: Vec<Option<i64>>,
+}
+
+impl Targets {
+    fn of(changes: &StatusChanges) -> Self {
+        let sent = changes
+            .sent
+            .iter()
+            .map(|id| (*id, status_code(MessageStatus::Sent), None));
+        let read = changes
+            .read
+            .iter()
+            .map(|(id, at)| (*id, status_code(MessageStatus::Read), Some(*at)));
+        let mut all: Vec<(i64, i16, Option<i64>)> = sent.chain(read).collect();
+        all.sort_unstable_by_key(|(id, _, _)| *id);
+        let mut targets = Self::default();
+        for (id, status, read_at) in all {
+            targets.ids.push(id);
+            targets.statuses.push(status);
+            targets.read_at.push(read_at);
+        }
+        targets
+    }
 }
 
 /// Every entry answered with `err`.
@@ -472,7 +550,7 @@ mod tests {
     use chatzz_core::{ChatRoomId, ChatStore, MessageStatus, StoreError, sequence};
     use chatzz_group_commit::testing::{self, everything, insert, inserted, message, row_id, user};
 
-    use super::{Answer, Done, Op, commit};
+    use super::{Answer, Done, Op, StatusChanges, careful, commit, fast};
     use crate::PostgresStore;
     use crate::tests::fresh_store;
 
@@ -483,6 +561,67 @@ mod tests {
             .await
             .expect("connection");
         commit(&mut conn, &store.sql, &ops).await.expect("batch")
+    }
+
+    /// Only the fast path, which must not fail.
+    async fn run_fast(store: &PostgresStore, ops: &[Op]) -> Vec<Answer> {
+        let ops: Vec<&Op> = ops.iter().collect();
+        let changes = StatusChanges::of(&ops).expect("no conflict");
+        let mut conn = crate::writer_pool(&store.pool)
+            .acquire()
+            .await
+            .expect("connection");
+        match fast(&mut conn, &store.sql, &ops, &changes).await {
+            Ok(answers) => answers,
+            Err(failed) => panic!("the fast path failed: {failed:?}"),
+        }
+    }
+
+    /// Only the careful path.
+    async fn run_careful(store: &PostgresStore, ops: &[Op]) -> Vec<Answer> {
+        let ops: Vec<&Op> = ops.iter().collect();
+        let mut conn = crate::writer_pool(&store.pool)
+            .acquire()
+            .await
+            .expect("connection");
+        careful(&mut conn, &store.sql, &ops).await.expect("batch")
+    }
+
+    #[tokio::test]
+    async fn a_batch_reads_each_message_once_in_queue_order() {
+        let test = fresh_store().await;
+        testing::a_batch_reads_each_message_once_in_queue_order(&test.store, async |ops| {
+            run(&test.store, ops).await
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn reads_take_the_fast_path() {
+        let test = fresh_store().await;
+        testing::a_batch_reads_each_message_once_in_queue_order(&test.store, async |ops| {
+            run_fast(&test.store, ops).await
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_careful_path_reads_as_the_fast_one() {
+        let test = fresh_store().await;
+        testing::a_batch_reads_each_message_once_in_queue_order(&test.store, async |ops| {
+            run_careful(&test.store, ops).await
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_batch_marking_one_message_sent_and_read_keeps_queue_order() {
+        let test = fresh_store().await;
+        testing::a_batch_marking_one_message_sent_and_read_keeps_queue_order(
+            &test.store,
+            async |ops| run(&test.store, ops).await,
+        )
+        .await;
     }
 
     #[tokio::test]

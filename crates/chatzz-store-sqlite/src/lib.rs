@@ -3,8 +3,9 @@
 //! acked message survives a crash or `kill -9`. Uniqueness (one room per pair, one
 //! message per sender and client message id) lives in unique indexes and status
 //! changes are single conditional `UPDATE`s, so the rules hold for every connection.
-//! `insert_message` and `mark_sent` are group-committed: concurrent calls share one
-//! transaction, and so one fsync (`writer.rs`, on the queue of `chatzz-group-commit`).
+//! `insert_message`, `mark_sent` and `mark_read` are group-committed: concurrent calls
+//! share one transaction, and so one fsync (`writer.rs`, on the queue of
+//! `chatzz-group-commit`).
 //! The schema is in `migrations/`, applied at startup with table names from
 //! [`StoreNames`].
 
@@ -68,8 +69,8 @@ impl SqliteStore {
     }
 
     /// Uses an existing pool and brings its schema up to date. It starts the thread that
-    /// commits `insert_message` and `mark_sent` in batches (see `writer.rs`), which
-    /// lives as long as the store and its clones.
+    /// commits `insert_message`, `mark_sent` and `mark_read` in batches (see
+    /// `writer.rs`), which lives as long as the store and its clones.
     pub async fn new(pool: SqlitePool, names: StoreNames) -> Result<Self, StoreError> {
         migrate(&pool, &names).await?;
         let sql = Arc::new(Queries::new(&names));
@@ -88,7 +89,8 @@ impl SqliteStore {
     }
 
     /// How many batches the group commit has written so far (one transaction each,
-    /// whatever number of `insert_message` and `mark_sent` calls it carried).
+    /// whatever number of `insert_message`, `mark_sent` and `mark_read` calls it
+    /// carried).
     pub fn write_batches(&self) -> u64 {
         self.writer.batches()
     }
@@ -128,6 +130,8 @@ struct Queries {
     insert_values: Vec<String>,
     /// `mark_sent[n - 1]` marks `n` ids.
     mark_sent: Vec<String>,
+    /// `mark_read_values[n - 1]` reads `n` messages, each with its own time.
+    mark_read_values: Vec<String>,
     find_by_client_id: String,
     find_message: String,
     mark_read: String,
@@ -180,6 +184,18 @@ impl Queries {
                     let ids = vec!["?"; n].join(", ");
                     format!(
                         "UPDATE {messages} SET status = 1 WHERE status = 0 AND id IN ({ids}) RETURNING {cols}"
+                    )
+                })
+                .collect(),
+            // `UPDATE ... FROM` needs SQLite 3.33 (bundled: 3.51); each row is found by
+            // its key.
+            mark_read_values: (1..=writer::READ_CHUNK)
+                .map(|n| {
+                    let reads = vec!["(?, ?)"; n].join(", ");
+                    format!(
+                        "UPDATE {messages} SET status = 2, read_at_ms = v.column2 \
+                         FROM (VALUES {reads}) AS v \
+                         WHERE {messages}.id = v.column1 AND {messages}.status < 2 RETURNING {cols}"
                     )
                 })
                 .collect(),
@@ -417,7 +433,9 @@ impl ChatStore for SqliteStore {
             .ok_or_else(|| StoreError::Internal(format!("unknown room {}", message.room)))?;
         match self.writer.write(Op::Insert { room, message }).await? {
             Done::Inserted(stored, created) => Ok((stored, created)),
-            Done::Marked(_) => Err(StoreError::Internal("the writer answered a mark".into())),
+            _ => Err(StoreError::Internal(
+                "the writer answered an insert as another write".into(),
+            )),
         }
     }
 
@@ -442,7 +460,9 @@ impl ChatStore for SqliteStore {
         ids.dedup();
         match self.writer.write(Op::MarkSent(ids)).await? {
             Done::Marked(moved) => Ok(moved),
-            Done::Inserted(..) => Err(StoreError::Internal("the writer answered an insert".into())),
+            _ => Err(StoreError::Internal(
+                "the writer answered a mark as another write".into(),
+            )),
         }
     }
 
@@ -454,13 +474,13 @@ impl ChatStore for SqliteStore {
         let Some(id) = row_id(id.as_str()) else {
             return Ok(None);
         };
-        let row = sqlx::query(sql(&self.sql.mark_read))
-            .bind(id)
-            .bind(at.millis())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
-        row.as_ref().map(message_from).transpose()
+        let at = at.millis();
+        match self.writer.write(Op::MarkRead { id, at }).await? {
+            Done::Read(moved) => Ok(moved),
+            _ => Err(StoreError::Internal(
+                "the writer answered a read as another write".into(),
+            )),
+        }
     }
 
     async fn history(

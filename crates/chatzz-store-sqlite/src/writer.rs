@@ -1,4 +1,5 @@
-//! Group commit for the hot writes (`insert_message` and `mark_sent`): SQLite's part.
+//! Group commit for the hot writes (`insert_message`, `mark_sent` and `mark_read`):
+//! SQLite's part.
 //!
 //! Callers queue their write to one writer ([`Writer`], from `chatzz-group-commit`),
 //! which takes everything queued at that moment (at most [`MAX_BATCH`]) and has it
@@ -6,12 +7,16 @@
 //! lone sender is served at once. An answer is sent only after `COMMIT` returned, so
 //! nothing acknowledged can be lost.
 //!
-//! A batch first runs as few multi-row statements (the fast path). If any statement
-//! fails, the transaction is rolled back and the batch runs again one entry at a time,
-//! each inside its own savepoint (the careful path), so one bad entry fails alone. Two
-//! entries with the same sender and client message id in one batch store one message:
-//! the fast path inserts the first and answers the second with it, the careful path
-//! meets the first row through the unique index.
+//! A batch first runs as few multi-row statements (the fast path): the inserts, then
+//! every `mark_sent`, then every `mark_read`. If any statement fails, the transaction is
+//! rolled back and the batch runs again one entry at a time, each inside its own
+//! savepoint (the careful path), so one bad entry fails alone. Every entry gets what it
+//! would get if the entries ran one at a time in queue order. Two entries with the same
+//! sender and client message id store one message: the fast path inserts the first and
+//! answers the second with it, the careful path meets the first row through the unique
+//! index. Two reads of one message: the fast path reads it with the first one's time,
+//! and the second moves nothing. A message both marked sent and read in one batch ends
+//! up depending on their order, so such a batch takes the careful path at once.
 //!
 //! The writer runs on its own thread ([`spawn`]) and stops when the last handle is
 //! dropped; a panicking writer is restarted and the callers of its batch get
@@ -21,7 +26,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use chatzz_core::{NewMessage, StoreError, StoredMessage};
-use chatzz_group_commit::{Answer, Committer, Done, Op, Writer};
+use chatzz_group_commit::{Answer, Committer, Done, Op, StatusChanges, Writer};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
 use sqlx::{Acquire, Connection};
@@ -36,6 +41,10 @@ pub(crate) const INSERT_CHUNK: usize = 32;
 
 /// Ids per `UPDATE ... IN (...)`.
 pub(crate) const MARK_CHUNK: usize = 64;
+
+/// Reads per `UPDATE ... FROM (VALUES ...)`; every size up to this is one cached
+/// statement.
+pub(crate) const READ_CHUNK: usize = 32;
 
 /// Starts the writer on a thread of its own. A writer task on the application's
 /// runtime waits behind every socket task woken by its last batch, once per statement;
@@ -134,11 +143,14 @@ async fn commit(
         // One statement (or an insert and a read) needs no transaction of its own.
         return Ok(vec![one(conn, q, op).await.map_err(|f| f.error)]);
     }
+    let Some(changes) = StatusChanges::of(ops) else {
+        return careful(conn, q, ops).await;
+    };
     let mut tx = conn
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(store_error)?;
-    match fast(&mut tx, q, ops).await {
+    match fast(&mut tx, q, ops, &changes).await {
         Ok(answers) => {
             tx.commit().await.map_err(store_error)?;
             Ok(answers)
@@ -209,6 +221,14 @@ async fn one(conn: &mut SqliteConnection, q: &Queries, op: &Op) -> Result<Done, 
             moved.sort_by(|a, b| a.id.cmp(&b.id));
             Ok(Done::Marked(moved))
         }
+        Op::MarkRead { id, at } => {
+            let row = sqlx::query(sql(&q.mark_read))
+                .bind(id)
+                .bind(at)
+                .fetch_optional(&mut *conn)
+                .await?;
+            Ok(Done::Read(row.as_ref().map(message_from).transpose()?))
+        }
     }
 }
 
@@ -245,6 +265,20 @@ async fn mark_sent(
     Ok(messages_from(&rows)?)
 }
 
+/// Moves those of `reads` (id, read at) that are not `read` yet; returns them.
+async fn mark_read(
+    conn: &mut SqliteConnection,
+    q: &Queries,
+    reads: &[(i64, i64)],
+) -> Result<Vec<StoredMessage>, Failed> {
+    let mut query = sqlx::query(sql(&q.mark_read_values[reads.len() - 1]));
+    for (id, at) in reads {
+        query = query.bind(*id).bind(*at);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    Ok(messages_from(&rows)?)
+}
+
 /// Who sent a message and with which client message id.
 type ClientKey<'a> = (&'a str, &'a str);
 
@@ -256,10 +290,12 @@ fn client_key(message: &NewMessage) -> Option<ClientKey<'_>> {
 }
 
 /// The whole batch in few statements; any failure sends it down the careful path.
+/// `changes` are the batch's status changes, which must not conflict.
 async fn fast(
     conn: &mut SqliteConnection,
     q: &Queries,
     ops: &[&Op],
+    changes: &StatusChanges,
 ) -> Result<Vec<Answer>, Failed> {
     let mut answers: Vec<Option<Answer>> = vec![None; ops.len()];
 
@@ -333,31 +369,24 @@ async fn fast(
         }
     }
 
-    // Marks: one update for every id, each moved row to the first entry that asked.
-    let mut ids: Vec<i64> = ops
-        .iter()
-        .filter_map(|op| match op {
-            Op::MarkSent(ids) => Some(ids.iter().copied()),
-            Op::Insert { .. } => None,
-        })
-        .flatten()
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut moved: HashMap<i64, StoredMessage> = HashMap::new();
-    for chunk in ids.chunks(MARK_CHUNK) {
-        for row in mark_sent(conn, q, chunk).await? {
-            let id = super::row_id(row.id.as_str()).ok_or_else(|| {
-                StoreError::Internal(format!("bad id {} from the database", row.id))
-            })?;
-            moved.insert(id, row);
-        }
+    // Status changes: one update for every `mark_sent` id and one for every read (no
+    // message is in both), each moved row to the first entry that asked.
+    let mut moved_rows = Vec::new();
+    for chunk in changes.sent.chunks(MARK_CHUNK) {
+        moved_rows.extend(mark_sent(conn, q, chunk).await?);
     }
-    for (i, op) in ops.iter().enumerate() {
-        if let Op::MarkSent(ids) = op {
-            // `ids` is sorted, so the moved rows come out in id order.
-            let mine = ids.iter().filter_map(|id| moved.remove(id)).collect();
-            answers[i] = Some(Ok(Done::Marked(mine)));
+    for chunk in changes.read.chunks(READ_CHUNK) {
+        moved_rows.extend(mark_read(conn, q, chunk).await?);
+    }
+    let mut moved: HashMap<i64, StoredMessage> = HashMap::new();
+    for row in moved_rows {
+        let id = super::row_id(row.id.as_str())
+            .ok_or_else(|| StoreError::Internal(format!("bad id {} from the database", row.id)))?;
+        moved.insert(id, row);
+    }
+    for (answer, op) in answers.iter_mut().zip(ops) {
+        if let Some(done) = StatusChanges::answer(op, &mut moved) {
+            *answer = Some(Ok(done));
         }
     }
 
@@ -374,7 +403,9 @@ mod tests {
     use chatzz_core::{ChatRoomId, ChatStore, MessageStatus, StoreError, sequence};
     use chatzz_group_commit::testing::{self, everything, insert, inserted, message, row_id, user};
 
-    use super::{Answer, Done, Op, commit};
+    use sqlx::Connection;
+
+    use super::{Answer, Done, Op, StatusChanges, careful, commit, fast};
     use crate::SqliteStore;
     use crate::tests::fresh_store;
 
@@ -382,6 +413,89 @@ mod tests {
         let ops: Vec<&Op> = ops.iter().collect();
         let mut conn = store.pool.acquire().await.expect("connection");
         commit(&mut conn, &store.sql, &ops).await.expect("batch")
+    }
+
+    /// Only the fast path, which must not fail.
+    async fn run_fast(store: &SqliteStore, ops: &[Op]) -> Vec<Answer> {
+        let ops: Vec<&Op> = ops.iter().collect();
+        let changes = StatusChanges::of(&ops).expect("no conflict");
+        let mut conn = store.pool.acquire().await.expect("connection");
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.expect("begin");
+        let answers = match fast(&mut tx, &store.sql, &ops, &changes).await {
+            Ok(answers) => answers,
+            Err(failed) => panic!("the fast path failed: {failed:?}"),
+        };
+        tx.commit().await.expect("commit");
+        answers
+    }
+
+    /// Only the careful path.
+    async fn run_careful(store: &SqliteStore, ops: &[Op]) -> Vec<Answer> {
+        let ops: Vec<&Op> = ops.iter().collect();
+        let mut conn = store.pool.acquire().await.expect("connection");
+        careful(&mut conn, &store.sql, &ops).await.expect("batch")
+    }
+
+    #[tokio::test]
+    async fn a_batch_reads_each_message_once_in_queue_order() {
+        let store = fresh_store().await;
+        testing::a_batch_reads_each_message_once_in_queue_order(&store, async |ops| {
+            run(&store, ops).await
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn reads_take_the_fast_path() {
+        let store = fresh_store().await;
+        testing::a_batch_reads_each_message_once_in_queue_order(&store, async |ops| {
+            run_fast(&store, ops).await
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_careful_path_reads_as_the_fast_one() {
+        let store = fresh_store().await;
+        testing::a_batch_reads_each_message_once_in_queue_order(&store, async |ops| {
+            run_careful(&store, ops).await
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_batch_marking_one_message_sent_and_read_keeps_queue_order() {
+        let store = fresh_store().await;
+        testing::a_batch_marking_one_message_sent_and_read_keeps_queue_order(&store, async |ops| {
+            run(&store, ops).await
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn more_reads_than_a_statement_takes_all_move() {
+        let store = fresh_store().await;
+        let (alice, bob) = (user("alice"), user("bob"));
+        let room = store.link(&alice, &bob).await.expect("link").room;
+        let mut ops = Vec::new();
+        for i in 0..super::READ_CHUNK * 2 + 3 {
+            let (m, _) = store
+                .insert_message(message(&room, &alice, &bob, &format!("m{i}")))
+                .await
+                .expect("insert");
+            ops.push(testing::read(&m.id, 1_000 + i64::try_from(i).expect("i")));
+        }
+        let answers = run_fast(&store, &ops).await;
+        for (op, answer) in ops.iter().zip(&answers) {
+            let moved = testing::was_read(answer).expect("moved");
+            match op {
+                Op::MarkRead { id, at } => {
+                    assert_eq!(row_id(moved.id.as_str()), *id);
+                    assert_eq!(moved.read_at.map(|t| t.millis()), Some(*at));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[tokio::test]

@@ -105,6 +105,7 @@ pub(super) fn id_of(op: &Op) -> i64 {
     match op {
         Op::MarkSent(ids) => ids[0],
         Op::Insert { room, .. } => *room,
+        Op::MarkRead { id, .. } => *id,
     }
 }
 

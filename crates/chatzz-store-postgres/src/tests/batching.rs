@@ -5,7 +5,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chatzz_core::{ChatStore, ClientMessageId, MessageId, MessageText, StoreError, StoreNames};
+use chatzz_core::{
+    ChatStore, ClientMessageId, MessageId, MessageStatus, MessageText, StoreError, StoreNames,
+    Timestamp,
+};
 use chatzz_group_commit::testing::{self, everything, message, user};
 use sqlx::AssertSqlSafe;
 
@@ -30,6 +33,79 @@ async fn a_failing_entry_fails_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_mark_sent_moves_each_message_once() {
     testing::concurrent_mark_sent_moves_each_message_once(&fresh_store().await.store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_mark_read_moves_each_message_once() {
+    let test = fresh_store().await;
+    testing::concurrent_mark_read_moves_each_message_once(
+        &test.store,
+        PostgresStore::write_batches,
+    )
+    .await;
+}
+
+/// Two server processes (four writers) mark overlapping lists sent and read single
+/// messages at once, their batches locking the same rows: none waits on another for
+/// long (a deadlock would fail a batch after `deadlock_timeout`), and every message ends
+/// up read once, with the time of the read that moved it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_changing_the_same_messages_never_deadlock() {
+    let db = TestDb::create().await;
+    let stores = [
+        PostgresStore::connect(&db.url, StoreNames::default())
+            .await
+            .expect("connect"),
+        PostgresStore::connect(&db.url, StoreNames::default())
+            .await
+            .expect("connect"),
+    ];
+    let (alice, bob) = (user("alice"), user("bob"));
+    let room = stores[0].link(&alice, &bob).await.expect("link").room;
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        let (m, _) = stores[0]
+            .insert_message(message(&room, &alice, &bob, &format!("m{i}")))
+            .await
+            .expect("insert");
+        ids.push(m.id);
+    }
+    for round in 0..3 {
+        let tasks: Vec<_> = (0..240_usize)
+            .map(|i| {
+                let store = stores[i % 2].clone();
+                // Lists that start on either side of one another, spread over the
+                // messages, and reads walking them backwards.
+                let mine: Vec<MessageId> = (0..6)
+                    .map(|k| ids[(i * 7 + k * 11 + round) % ids.len()].clone())
+                    .collect();
+                let read = ids[ids.len() - 1 - (i + round) % ids.len()].clone();
+                let at =
+                    Timestamp::from_millis(1_000 + i64::try_from(i).expect("i")).expect("time");
+                tokio::spawn(async move {
+                    if i % 3 == 0 {
+                        let read = store.mark_read(&read, at).await?;
+                        Ok::<_, StoreError>((Vec::new(), read.map(|m| (m, at))))
+                    } else {
+                        Ok((store.mark_sent(&mine).await?, None))
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            let (sent, read) = tokio::time::timeout(Duration::from_secs(20), task)
+                .await
+                .expect("answered")
+                .expect("join")
+                .expect("no batch failed");
+            assert!(sent.iter().all(|m| m.status == MessageStatus::Sent));
+            if let Some((m, at)) = read {
+                assert_eq!(m.read_at, Some(at));
+                let stored = stores[1].find_message(&m.id).await.expect("find");
+                assert_eq!(stored.map(|s| s.read_at), Some(Some(at)), "read once");
+            }
+        }
+    }
 }
 /// Two server processes (two stores, each with its own writers) insert into the same
 /// rooms at once, with client ids that both of them receive, while a client catches up
@@ -192,10 +268,12 @@ async fn writer_plans_made_on_empty_tables_use_keys() {
     for (statement, args) in [
         (
             &sql.batch,
-            "('{1}', '{a}', '{b}', '{x}', '{1}', '{NULL}', '{1}')",
+            "('{1}', '{a}', '{b}', '{x}', '{1}', '{NULL}', '{1,2}', '{1,2}', '{NULL,5}')",
         ),
         (&sql.mark_sent, "('{1}')"),
+        (&sql.mark_read, "(1, 5)"),
         (&sql.lock_rooms, "('{1}')"),
+        (&sql.lock_messages, "('{1}')"),
         (&sql.find_by_client_id, "('a', 'b')"),
     ] {
         sqlx::raw_sql(AssertSqlSafe(format!("PREPARE probe AS {statement}")))

@@ -29,6 +29,12 @@ async fn concurrent_mark_sent_moves_each_message_once() {
     testing::concurrent_mark_sent_moves_each_message_once(&fresh_store().await).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_mark_read_moves_each_message_once() {
+    let store = fresh_store().await;
+    testing::concurrent_mark_read_moves_each_message_once(&store, SqliteStore::write_batches).await;
+}
+
 #[tokio::test]
 async fn a_closed_pool_is_unavailable() {
     let store = fresh_store().await;
