@@ -165,6 +165,7 @@ struct Queries {
     lock_messages: String,
     insert_message: String,
     batch: String,
+    batch_without_reads: String,
     find_by_client_id: String,
     find_message: String,
     mark_sent: String,
@@ -222,11 +223,10 @@ impl Queries {
             // One statement for a whole batch (see `writer.rs`). First the inserts, each
             // row locking its room before it takes an id; ids are taken in the order of
             // the arrays, which the writer relies on. Then the status changes: `held`
-            // locks their messages one by one in the order of $7 (sorted by id; the
-            // lateral subquery runs once per element, and MATERIALIZED keeps the planner
-            // from reordering it), and `changed` moves those still behind their target
-            // status, so it waits for no lock itself. The main query reads `inserted`
-            // first, so rooms are locked before messages, as on the careful path.
+            // locks their messages in id order (rows are locked after the sort), read as
+            // far as `changed` needs before it touches a row, so `changed` only ever
+            // updates rows it holds. The main query reads `inserted` first, so rooms are
+            // locked before messages, as on the careful path.
             batch: format!(
                 "WITH inserted AS ( \
                    INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \
@@ -238,17 +238,33 @@ impl Queries {
                    ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
                    RETURNING {cols}), \
                  held AS MATERIALIZED ( \
-                   SELECT c.id, c.status, c.read_at_ms \
-                   FROM unnest($7::bigint[], $8::smallint[], $9::bigint[]) AS c (id, status, read_at_ms) \
-                   CROSS JOIN LATERAL ( \
-                     SELECT m.id FROM {messages} AS m WHERE m.id = c.id FOR NO KEY UPDATE) AS locked), \
+                   SELECT m.id FROM {messages} AS m WHERE m.id = ANY($7) ORDER BY m.id FOR NO KEY UPDATE), \
                  changed AS ( \
                    UPDATE {messages} AS m \
                    SET status = h.status, read_at_ms = COALESCE(h.read_at_ms, m.read_at_ms) \
-                   FROM held AS h \
+                   FROM unnest($7::bigint[], $8::smallint[], $9::bigint[]) AS h (id, status, read_at_ms) \
                    WHERE m.id = ANY($7) AND m.id = h.id AND m.status + 0 < h.status \
+                   AND EXISTS (SELECT FROM held WHERE held.id = m.id) \
                    RETURNING {m_cols}) \
                  SELECT true AS inserted, * FROM inserted UNION ALL SELECT false, * FROM changed"
+            ),
+            // A batch without reads (every send's): its marks need no lock order of their
+            // own, and locking each message before the update cost about half again as
+            // much PostgreSQL CPU per message (docs/benchmarks.md). The marks come first.
+            batch_without_reads: format!(
+                "WITH marked AS ( \
+                   UPDATE {messages} SET status = 1 WHERE status + 0 = 0 AND id = ANY($7) \
+                   RETURNING {cols}), \
+                 inserted AS ( \
+                   INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \
+                   SELECT b.room_id, b.sender, b.recipient, b.body, b.created_at_ms, b.client_message_id \
+                   FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
+                     WITH ORDINALITY AS b (room_id, sender, recipient, body, created_at_ms, client_message_id, n) \
+                   LEFT JOIN LATERAL (SELECT r.id FROM {rooms} AS r WHERE r.id = b.room_id FOR UPDATE) AS held ON true \
+                   ORDER BY b.n \
+                   ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
+                   RETURNING {cols}) \
+                 SELECT true AS inserted, * FROM inserted UNION ALL SELECT false, * FROM marked"
             ),
             find_by_client_id: format!(
                 "SELECT {cols} FROM {messages} WHERE sender = $1 AND client_message_id = $2"

@@ -408,18 +408,25 @@ async fn fast(
     }
     let targets = Targets::of(changes);
 
-    let rows = sqlx::query(sql(&q.batch))
+    let query = if changes.read.is_empty() {
+        sqlx::query(sql(&q.batch_without_reads))
+    } else {
+        sqlx::query(sql(&q.batch))
+    };
+    let query = query
         .bind(columns.rooms)
         .bind(columns.senders)
         .bind(columns.recipients)
         .bind(columns.bodies)
         .bind(columns.created)
         .bind(columns.client_ids)
-        .bind(targets.ids)
-        .bind(targets.statuses)
-        .bind(targets.read_at)
-        .fetch_all(&mut *conn)
-        .await?;
+        .bind(targets.ids);
+    let query = if changes.read.is_empty() {
+        query
+    } else {
+        query.bind(targets.statuses).bind(targets.read_at)
+    };
+    let rows = query.fetch_all(&mut *conn).await?;
 
     // Committed. Rows are numbered in the order they were listed: those with a client
     // message id are matched by it, the others, in id order, belong to the entries

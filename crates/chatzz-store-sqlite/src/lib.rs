@@ -58,7 +58,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // The writer alone prepares about 140 statements (one per batch chunk size);
+            // sqlx's default cache of 100 would keep re-preparing some of them.
+            .statement_cache_capacity(256);
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(5))

@@ -270,6 +270,10 @@ async fn writer_plans_made_on_empty_tables_use_keys() {
             &sql.batch,
             "('{1}', '{a}', '{b}', '{x}', '{1}', '{NULL}', '{1,2}', '{1,2}', '{NULL,5}')",
         ),
+        (
+            &sql.batch_without_reads,
+            "('{1}', '{a}', '{b}', '{x}', '{1}', '{NULL}', '{1,2}')",
+        ),
         (&sql.mark_sent, "('{1}')"),
         (&sql.mark_read, "(1, 5)"),
         (&sql.lock_rooms, "('{1}')"),
