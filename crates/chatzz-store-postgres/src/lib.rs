@@ -188,6 +188,18 @@ impl Queries {
             .map(|col| format!("m.{col}"))
             .collect::<Vec<_>>()
             .join(", ");
+        // Both batch statements insert this way: each row locks its room before it
+        // takes an id, and ids are taken in the order of the arrays.
+        let insert_batch = format!(
+            "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \
+             SELECT b.room_id, b.sender, b.recipient, b.body, b.created_at_ms, b.client_message_id \
+             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
+               WITH ORDINALITY AS b (room_id, sender, recipient, body, created_at_ms, client_message_id, n) \
+             LEFT JOIN LATERAL (SELECT r.id FROM {rooms} AS r WHERE r.id = b.room_id FOR UPDATE) AS held ON true \
+             ORDER BY b.n \
+             ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
+             RETURNING {cols}"
+        );
         Self {
             register_user: format!(
                 "INSERT INTO {users} (id) VALUES ($1) ON CONFLICT (id) DO NOTHING"
@@ -228,15 +240,7 @@ impl Queries {
             // updates rows it holds. The main query reads `inserted` first, so rooms are
             // locked before messages, as on the careful path.
             batch: format!(
-                "WITH inserted AS ( \
-                   INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \
-                   SELECT b.room_id, b.sender, b.recipient, b.body, b.created_at_ms, b.client_message_id \
-                   FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
-                     WITH ORDINALITY AS b (room_id, sender, recipient, body, created_at_ms, client_message_id, n) \
-                   LEFT JOIN LATERAL (SELECT r.id FROM {rooms} AS r WHERE r.id = b.room_id FOR UPDATE) AS held ON true \
-                   ORDER BY b.n \
-                   ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
-                   RETURNING {cols}), \
+                "WITH inserted AS ({insert_batch}), \
                  held AS MATERIALIZED ( \
                    SELECT m.id FROM {messages} AS m WHERE m.id = ANY($7) ORDER BY m.id FOR NO KEY UPDATE), \
                  changed AS ( \
@@ -255,15 +259,7 @@ impl Queries {
                 "WITH marked AS ( \
                    UPDATE {messages} SET status = 1 WHERE status + 0 = 0 AND id = ANY($7) \
                    RETURNING {cols}), \
-                 inserted AS ( \
-                   INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \
-                   SELECT b.room_id, b.sender, b.recipient, b.body, b.created_at_ms, b.client_message_id \
-                   FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
-                     WITH ORDINALITY AS b (room_id, sender, recipient, body, created_at_ms, client_message_id, n) \
-                   LEFT JOIN LATERAL (SELECT r.id FROM {rooms} AS r WHERE r.id = b.room_id FOR UPDATE) AS held ON true \
-                   ORDER BY b.n \
-                   ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
-                   RETURNING {cols}) \
+                 inserted AS ({insert_batch}) \
                  SELECT true AS inserted, * FROM inserted UNION ALL SELECT false, * FROM marked"
             ),
             find_by_client_id: format!(
