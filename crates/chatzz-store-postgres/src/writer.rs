@@ -408,12 +408,13 @@ async fn fast(
     }
     let targets = Targets::of(changes);
 
-    let query = if changes.read.is_empty() {
-        sqlx::query(sql(&q.batch_without_reads))
+    let with_reads = !changes.read.is_empty();
+    let statement = if with_reads {
+        &q.batch
     } else {
-        sqlx::query(sql(&q.batch))
+        &q.batch_without_reads
     };
-    let query = query
+    let mut query = sqlx::query(sql(statement))
         .bind(columns.rooms)
         .bind(columns.senders)
         .bind(columns.recipients)
@@ -421,11 +422,9 @@ async fn fast(
         .bind(columns.created)
         .bind(columns.client_ids)
         .bind(targets.ids);
-    let query = if changes.read.is_empty() {
-        query
-    } else {
-        query.bind(targets.statuses).bind(targets.read_at)
-    };
+    if with_reads {
+        query = query.bind(targets.statuses).bind(targets.read_at);
+    }
     let rows = query.fetch_all(&mut *conn).await?;
 
     // Committed. Rows are numbered in the order they were listed: those with a client
