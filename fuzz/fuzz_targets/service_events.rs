@@ -20,7 +20,7 @@ use arbitrary::Arbitrary;
 use chatzz_core::event::Delivery;
 use chatzz_core::{
     ChatError, ChatService, ChatStore, ClientMessageId, Clock, Config, ErrorCode, HistoryRequest,
-    Message, MessageId, MessageStatus, SendRate, ServerEvent, Session, SocketId, Timestamp, UserId,
+    Message, MessageId, MessageStatus, Rate, SendRate, ServerEvent, Session, SocketId, Timestamp, UserId,
     identify,
 };
 use chatzz_socketio::requests;
@@ -76,6 +76,14 @@ impl FuzzConfig {
                 },
             },
             max_sockets_per_user: usize::from(self.max_sockets_per_user % 4) + 1,
+            // The model below checks hand-overs and history without the byte and total
+            // bounds, and every event but send-message unlimited.
+            missed_messages_total: usize::MAX,
+            max_reply_bytes: usize::MAX,
+            connect_user_rate: Rate::UNLIMITED,
+            add_chat_user_rate: Rate::UNLIMITED,
+            get_old_messages_rate: Rate::UNLIMITED,
+            message_read_rate: Rate::UNLIMITED,
         }
     }
 }
@@ -366,7 +374,7 @@ impl Harness {
         }
         // Every message waiting for the user was handed over, up to the limit per sender.
         let cap = self.service.config().missed_messages_per_sender;
-        let left = block_on(self.store.undelivered(&user, usize::MAX)).expect("memory store");
+        let left = block_on(self.store.undelivered(&user, usize::MAX, usize::MAX)).expect("memory store");
         for message in left {
             let handed = outcome
                 .reply

@@ -80,8 +80,23 @@ fn check_text(text: String, max_chars: usize) {
     }
 }
 
+/// Characters a user or client message id may not hold: they could forge log lines or
+/// hide what an id says (Unicode Cc, Cf, and the line and paragraph separators).
+fn hidden(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    )
+}
+
 fn check_id(id: String) {
-    let expected = !id.is_empty() && id.chars().count() <= MAX_ID_CHARS && !id.contains('\0');
+    let stored_ok = !id.is_empty() && id.chars().count() <= MAX_ID_CHARS && !id.contains('\0');
+    let expected = stored_ok && !id.chars().any(hidden);
+    assert_eq!(UserId::from_stored(id.clone()).is_ok(), stored_ok, "stored UserId {id:?}");
 
     let user = UserId::parse(id.clone());
     invalid("UserId", &user);
@@ -95,7 +110,7 @@ fn check_id(id: String) {
 
     let message = MessageId::parse(id.clone());
     invalid("MessageId", &message);
-    assert_eq!(message.is_ok(), expected, "MessageId {id:?}");
+    assert_eq!(message.is_ok(), stored_ok, "MessageId {id:?}");
     assert!(message.is_err() || message.as_ref().is_ok_and(|m| m.as_str() == id));
 }
 

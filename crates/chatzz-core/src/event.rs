@@ -89,3 +89,32 @@ impl Outcome<()> {
         }
     }
 }
+
+/// The length of `value`'s JSON in bytes, counted without building it (bounds on replies
+/// are in bytes of JSON); `None` if it does not serialize.
+pub fn json_len<T: Serialize + ?Sized>(value: &T) -> Option<usize> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value)
+        .ok()
+        .map(|()| count.0)
+}
+
+#[cfg(test)]
+mod json_len_tests {
+    #[test]
+    fn json_len_is_the_length_of_the_json() {
+        let value = serde_json::json!({"a": "é\n\u{1}", "b": [1, 2, 3]});
+        let text = serde_json::to_string(&value).unwrap_or_default();
+        assert_eq!(super::json_len(&value), Some(text.len()));
+    }
+}

@@ -24,11 +24,11 @@ pub use event::{Audience, Delivery, Outcome, ServerEvent};
 pub use id::{ChatRoomId, ClientMessageId, MessageId, SocketId, UserId};
 pub use message::{HistoryQuery, Message, MessageStatus, MessageText, NewMessage, StoredMessage};
 pub use ports::{
-    AuthError, Authenticator, ChatStore, Clock, DirectoryError, PresenceError, PresenceRegistry,
-    StoreError, StoreNames, SystemClock, UserDirectory,
+    AuthError, Authenticator, ChatStore, Clock, DirectoryError, Identity, PresenceError,
+    PresenceRegistry, StoreError, StoreNames, SystemClock, UserDirectory,
 };
 pub use presence::LocalPresence;
-pub use rate::SendRate;
+pub use rate::{Rate, RatedEvent, SendRate};
 pub use service::{ChatService, Config, HistoryRequest, Session, identify};
 pub use time::Timestamp;
 pub use user::{ChatUser, Contact, ContactRecord, LinkOutcome, PresenceStatus, UserDetails};

@@ -7,7 +7,7 @@ mod names;
 mod presence;
 mod store;
 
-pub use authenticator::{AuthError, Authenticator};
+pub use authenticator::{AuthError, Authenticator, Identity};
 pub use clock::{Clock, SystemClock};
 pub use directory::{DirectoryError, UserDirectory};
 pub use names::StoreNames;

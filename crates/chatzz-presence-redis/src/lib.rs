@@ -109,7 +109,8 @@ struct Keys {
 
 impl Keys {
     fn user(&self, user: &UserId) -> String {
-        format!("{}user:{user}", self.base)
+        // The raw id, as the scripts build it (`Display` escapes).
+        format!("{}user:{}", self.base, user.as_str())
     }
     fn server(&self, server: &str) -> String {
         format!("{}server:{server}", self.base)
@@ -182,7 +183,7 @@ impl RedisPresence {
     }
 
     fn member(&self, socket: &SocketId) -> String {
-        format!("{} {socket}", self.server)
+        format!("{} {}", self.server, socket.as_str())
     }
 
     fn here(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, HashSet<SocketId>>> {
@@ -388,7 +389,7 @@ impl PresenceRegistry for RedisPresence {
                 tracing::info!(%server, users = gone.len(), "swept a server that stopped renewing its lease");
             }
             for user in gone {
-                match UserId::parse(&user) {
+                match UserId::from_stored(&user) {
                     Ok(user) => sweep.went_offline.push(user),
                     Err(err) => tracing::error!(%user, error = %err, "bad user id in Redis"),
                 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use chatzz::{BuildError, Chatzz, ChatzzBuilder, ChatzzHandle, JwtAuthenticator};
+use chatzz::{BuildError, Chatzz, ChatzzBuilder, ChatzzHandle, JwtAuthenticator, RatedEvent};
 use tokio::net::TcpListener;
 
 use crate::cli::Args;
@@ -26,20 +26,34 @@ pub enum RunError {
 /// How connections authenticate, from the flags: a JWT key, or trusting the claimed
 /// user id, which is refused beyond loopback unless explicitly asked for.
 fn authentication(args: &Args, builder: ChatzzBuilder) -> Result<ChatzzBuilder, RunError> {
-    if let Some(secret) = &args.jwt_secret {
-        if secret.len() < 32 {
-            return Err(RunError::Config(
-                "--jwt-secret must be at least 32 bytes".into(),
-            ));
-        }
-        return Ok(builder.jwt(JwtAuthenticator::hs256(secret.as_bytes())));
-    }
-    if let Some(path) = &args.jwt_public_key {
+    let jwt = if let Some(secret) = &args.jwt_secret {
+        Some(
+            JwtAuthenticator::hs256(secret.as_bytes())
+                .map_err(|e| RunError::Config(format!("--jwt-secret: {e}")))?,
+        )
+    } else if let Some(path) = &args.jwt_public_key {
         let pem = std::fs::read(path)
             .map_err(|e| RunError::Config(format!("cannot read {}: {e}", path.display())))?;
-        let jwt = JwtAuthenticator::from_public_key_pem(&pem)
-            .map_err(|e| RunError::Config(e.to_string()))?;
+        Some(
+            JwtAuthenticator::from_public_key_pem(&pem)
+                .map_err(|e| RunError::Config(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    if let Some(mut jwt) = jwt {
+        if let Some(issuer) = &args.jwt_issuer {
+            jwt = jwt.issuer(issuer);
+        }
+        if let Some(audience) = &args.jwt_audience {
+            jwt = jwt.audience(audience);
+        }
         return Ok(builder.jwt(jwt));
+    }
+    if args.jwt_issuer.is_some() || args.jwt_audience.is_some() {
+        return Err(RunError::Config(
+            "--jwt-issuer and --jwt-audience need --jwt-secret or --jwt-public-key".into(),
+        ));
     }
     if !args.listen.ip().is_loopback() && !args.insecure_trust_client_ids {
         return Err(RunError::Config(format!(
@@ -51,14 +65,55 @@ fn authentication(args: &Args, builder: ChatzzBuilder) -> Result<ChatzzBuilder, 
     Ok(builder.trust_client_user_ids())
 }
 
+/// Which pages and Host names may reach Socket.IO. The --listen address is one of the
+/// hosts (any port: `--listen 127.0.0.1:0` picks one later); an unspecified address
+/// (0.0.0.0) names no host, so such servers list theirs in --allowed-hosts.
+fn origins(args: &Args, mut builder: ChatzzBuilder) -> ChatzzBuilder {
+    // An empty list (`CHATZZ_ALLOWED_ORIGINS=`) means the default, not "no origin".
+    let listed = |list: &[String]| -> Vec<String> {
+        let trimmed = list.iter().map(|item| item.trim());
+        trimmed
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let origins = listed(&args.allowed_origins);
+    if !origins.is_empty() {
+        builder = builder.allowed_origins(origins);
+    }
+    let listen = match args.listen.ip() {
+        ip if ip.is_unspecified() => None,
+        std::net::IpAddr::V4(ip) => Some(ip.to_string()),
+        std::net::IpAddr::V6(ip) => Some(format!("[{ip}]")),
+    };
+    builder.allowed_hosts(listen.into_iter().chain(listed(&args.allowed_hosts)))
+}
+
 pub async fn run(args: Args) -> Result<(), RunError> {
     let mut builder = Chatzz::builder()
         .store_url(&args.database)
         .table_prefix(&args.table_prefix)
         .max_message_chars(args.max_message_chars as usize)
         .send_rate(args.send_rate, args.send_burst)
+        .event_rate(
+            RatedEvent::ConnectUser,
+            args.connect_rate,
+            args.connect_burst,
+        )
+        .event_rate(
+            RatedEvent::AddChatUser,
+            args.add_chat_user_rate,
+            args.add_chat_user_burst,
+        )
+        .event_rate(
+            RatedEvent::GetOldMessages,
+            args.history_rate,
+            args.history_burst,
+        )
+        .event_rate(RatedEvent::MessageRead, args.read_rate, args.read_burst)
         .max_sockets_per_user(args.max_sockets_per_user as usize)
         .max_queued_events(args.max_queued_events)
+        .max_outbound_bytes(args.max_outbound_bytes as usize)
         .ping(
             Duration::from_secs(args.ping_interval),
             Duration::from_secs(args.ping_timeout),
@@ -75,24 +130,38 @@ pub async fn run(args: Args) -> Result<(), RunError> {
             .cluster_prefix(&args.cluster_prefix);
     }
     let prometheus = metrics::install().map_err(|e| RunError::Config(format!("metrics: {e}")))?;
-    let (layer, chat) = authentication(&args, builder)?.build().await?;
+    let builder = origins(&args, authentication(&args, builder)?);
+    let (layer, chat) = builder.build().await?;
 
-    let app = Router::new()
+    let metrics_routes = metrics::routes(prometheus, chat.clone());
+    let mut app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .merge(demo::routes())
-        .merge(metrics::routes(prometheus, chat.clone()))
-        .layer(layer);
+        .merge(demo::routes());
+    // With --metrics-listen, /metrics is served there only (a private address, say).
+    let metrics_listener = match args.metrics_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => {
+            app = app.merge(metrics_routes.clone());
+            None
+        }
+    };
+    let app = app.layer(layer);
 
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .map_err(|source| RunError::Listen {
-            addr: args.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| RunError::Listen {
-        addr: args.listen,
-        source,
-    })?;
+    let (listener, addr) = bind(args.listen).await?;
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics_server = metrics_listener.map(|(listener, addr)| {
+        tracing::info!(%addr, "metrics listening");
+        println!("chatzz metrics on http://{addr}/metrics");
+        // A private address: axum's plain server is enough.
+        let server = axum::serve(listener, metrics_routes).with_graceful_shutdown(async move {
+            let _ = metrics_stopped.await;
+        });
+        tokio::spawn(async move {
+            if let Err(err) = server.await {
+                tracing::warn!("metrics listener failed: {err}");
+            }
+        })
+    });
     tracing::info!(%addr, "chatzz listening");
     println!("chatzz listening on http://{addr}");
 
@@ -100,11 +169,23 @@ pub async fn run(args: Args) -> Result<(), RunError> {
         listener,
         app,
         Duration::from_secs(args.header_read_timeout),
+        Duration::from_secs(args.slow_consumer_timeout),
         shutdown(chat),
         Duration::from_secs(5),
     )
     .await;
+    let _ = stop_metrics.send(());
+    if let Some(server) = metrics_server {
+        let _ = server.await;
+    }
     Ok(())
+}
+
+async fn bind(addr: std::net::SocketAddr) -> Result<(TcpListener, std::net::SocketAddr), RunError> {
+    let listen_error = |source| RunError::Listen { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(listen_error)?;
+    let local = listener.local_addr().map_err(listen_error)?;
+    Ok((listener, local))
 }
 
 /// Resolves on SIGTERM or Ctrl-C, after closing every socket so that presence is

@@ -3,6 +3,7 @@
 
 mod app;
 mod cli;
+mod congestion;
 mod demo;
 mod metrics;
 mod serve;

@@ -12,12 +12,16 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
+use crate::congestion::CongestionCut;
+
 /// Serves `app` on `listener` until `shutdown` resolves, then lets open requests finish
-/// for at most `drain`.
+/// for at most `drain`. A connection whose client stops reading is closed once its
+/// writes have been congested for `slow_consumer_timeout` (see `congestion.rs`).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     header_read_timeout: Duration,
+    slow_consumer_timeout: Duration,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) {
@@ -47,6 +51,7 @@ pub async fn serve(
         }
         // The chatzz layer in `app` copies Socket.IO request heads out of hyper's buffer.
         let service = TowerToHyperService::new(app.clone());
+        let stream = CongestionCut::new(stream, slow_consumer_timeout);
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
         let connection = graceful.watch(connection.into_owned());
         tokio::spawn(async move {

@@ -9,12 +9,16 @@
 use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use chatzz_core::{Session, SocketId, UserId};
 use socketioxide::adapter::Adapter;
 use socketioxide::handler::{FromMessageParts, Value};
 use socketioxide::socket::Socket;
 use tokio::sync::oneshot;
+
+use crate::handshake::Slot;
+use crate::outbound::OutboundBudget;
 
 /// The state chatzz keeps for one socket, stored in its extensions.
 #[derive(Debug)]
@@ -26,6 +30,17 @@ pub struct Connection {
     max_queued: u64,
     user: Mutex<Option<UserId>>,
     queue: Mutex<Queue>,
+    outbound: Mutex<OutboundBudget>,
+    /// The verified user's place among their sockets on this server, given back on drop.
+    _slot: Option<Slot>,
+    /// Ends the socket when its credential expires; stopped when the socket goes.
+    expiry: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.stop_expiry();
+    }
 }
 
 /// The socket's tickets: which may run, which wait, which were given up.
@@ -62,14 +77,54 @@ impl Queue {
 }
 
 impl Connection {
+    #[cfg(test)]
     pub fn new(socket: SocketId, verified: Option<UserId>, max_queued: u64) -> Arc<Self> {
+        Self::with_limits(socket, verified, max_queued, usize::MAX, None)
+    }
+
+    pub fn with_limits(
+        socket: SocketId,
+        verified: Option<UserId>,
+        max_queued: u64,
+        outbound_bytes: usize,
+        slot: Option<Slot>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             socket,
             verified,
             max_queued,
             user: Mutex::new(None),
             queue: Mutex::new(Queue::default()),
+            outbound: Mutex::new(OutboundBudget::new(outbound_bytes)),
+            _slot: slot,
+            expiry: Mutex::new(None),
         })
+    }
+
+    fn outbound(&self) -> MutexGuard<'_, OutboundBudget> {
+        self.outbound.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether a reply of up to `largest` bytes fits the outbound budget now.
+    pub fn has_outbound_room(&self, largest: usize) -> bool {
+        self.outbound().has_room_for(largest, Instant::now())
+    }
+
+    /// Counts `bytes` of a large reply queued to this socket.
+    pub fn spend_outbound(&self, bytes: usize) {
+        self.outbound().spend(bytes, Instant::now());
+    }
+
+    /// Remembers the task that ends the socket at its credential's expiry.
+    pub fn set_expiry(&self, task: tokio::task::AbortHandle) {
+        *self.expiry.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+    }
+
+    /// Stops the expiry task (the socket is gone).
+    pub fn stop_expiry(&self) {
+        if let Some(task) = self.expiry.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            task.abort();
+        }
     }
 
     fn queue(&self) -> MutexGuard<'_, Queue> {

@@ -1,10 +1,12 @@
 //! One handler per client event: decode, run the use case in order, emit.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use chatzz_core::event::ErrorData;
 use chatzz_core::{
-    Authenticator, ChatError, ChatService, ErrorCode, ServerEvent, Session, SocketId, UserId,
-    identify,
+    AuthError, Authenticator, ChatError, ChatService, ErrorCode, ServerEvent, Session, SocketId,
+    Timestamp, UserId, identify,
 };
 use serde_json::Value;
 use socketioxide::SocketIo;
@@ -14,6 +16,8 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide_core::adapter::DefinedAdapter;
 
 use crate::connection::{Arrival, Connection, Place, Turn};
+use crate::handshake::{HandshakeCounts, Slot};
+use crate::outbound::json_len;
 use crate::reply::{Responder, deliver, emit_here, user_room};
 use crate::requests;
 
@@ -23,12 +27,17 @@ pub struct TransportLimits {
     /// Most events of one socket that may wait for the ones before them; more fail at
     /// once with `rate-limited`, so that a flooding client holds neither memory nor work.
     pub max_queued_events: u64,
+    /// Bytes of large replies (history pages, `user-details`) one connection may have
+    /// queued for it: at most this many at once, refilled at this many per 10 s. An
+    /// event whose reply could overdraw it fails with `rate-limited` and changes nothing.
+    pub max_outbound_bytes: usize,
 }
 
 impl Default for TransportLimits {
     fn default() -> Self {
         Self {
             max_queued_events: 64,
+            max_outbound_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -47,15 +56,17 @@ pub fn attach<A: Adapter + DefinedAdapter>(
     // socketioxide sends CONNECT before it runs the connect handler in a task of its own,
     // so an event emitted right at connect could beat the handler. Middlewares finish
     // before CONNECT is sent: authentication and the event handlers happen in one.
+    let handshakes = HandshakeCounts::default();
     let admit = move |socket: SocketRef<A>, TryData(auth): TryData<Value>| {
         let service = service.clone();
         let authenticator = authenticator.clone();
+        let handshakes = handshakes.clone();
         async move {
-            let verified = match &authenticator {
+            let identity = match &authenticator {
                 Some(authenticator) => {
                     let auth = auth.unwrap_or(Value::Null);
-                    match authenticator.authenticate(&auth).await {
-                        Ok(user) => Some(user),
+                    match authenticator.identify(&auth).await {
+                        Ok(identity) => Some(identity),
                         Err(err) => {
                             tracing::debug!(socket = %socket.id, error = %err, "connection refused");
                             return Err(err);
@@ -64,24 +75,81 @@ pub fn attach<A: Adapter + DefinedAdapter>(
                 }
                 None => None,
             };
-            register_handlers(&socket, service, verified, limits);
+            // A verified user is known now: a socket over their cap is refused here
+            // rather than left open until its `connect-user` fails.
+            let slot = match &identity {
+                Some(identity) => {
+                    let max = service.config().max_sockets_per_user;
+                    match handshakes.take(&identity.user, max) {
+                        Some(slot) => Some(slot),
+                        None => {
+                            tracing::debug!(socket = %socket.id, user = %identity.user, "connection refused: too many sockets");
+                            return Err(AuthError::Unauthorized(format!(
+                                "too many live connections for this user (at most {max})"
+                            )));
+                        }
+                    }
+                }
+                None => None,
+            };
+            let expires_at = identity.as_ref().and_then(|i| i.expires_at);
+            let connection =
+                register_handlers(&socket, service, identity.map(|i| i.user), slot, limits);
+            if let Some(expires_at) = expires_at {
+                end_at_expiry(&socket, &connection, expires_at);
+            }
             Ok(())
         }
     };
     io.ns("/", (async || {}).with(admit))
 }
 
+/// Ends the socket when its credential expires: an `error` event saying so, then a
+/// server-side disconnect (the client reconnects with a fresh credential).
+fn end_at_expiry<A: Adapter>(
+    socket: &SocketRef<A>,
+    connection: &Connection,
+    expires_at: Timestamp,
+) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let wait = Duration::from_millis(u64::try_from(expires_at.millis() - now).unwrap_or(0));
+    let socket = socket.clone();
+    let task = tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        tracing::debug!(socket = %socket.id, "credential expired; disconnecting");
+        emit_here(
+            &socket,
+            &ServerEvent::Error(ErrorData {
+                event: "connect".to_owned(),
+                code: ErrorCode::Forbidden,
+                message: "the credential of this connection expired; connect again with a new one"
+                    .to_owned(),
+            }),
+        );
+        if let Err(err) = socket.disconnect() {
+            tracing::debug!(error = %err, "disconnect at expiry failed");
+        }
+    });
+    connection.set_expiry(task.abort_handle());
+}
+
 fn register_handlers<A: Adapter>(
     socket: &SocketRef<A>,
     service: Arc<ChatService>,
     verified: Option<UserId>,
+    slot: Option<Slot>,
     limits: TransportLimits,
-) {
-    socket.extensions.insert(Connection::new(
+) -> Arc<Connection> {
+    let connection = Connection::with_limits(
         SocketId::new(socket.id.to_string()),
         verified,
         limits.max_queued_events,
-    ));
+        limits.max_outbound_bytes,
+        slot,
+    );
+    socket.extensions.insert(connection.clone());
     tracing::debug!(socket = %socket.id, "socket connected");
     metrics::gauge!("chatzz_sockets").increment(1.0);
 
@@ -154,6 +222,7 @@ fn register_handlers<A: Adapter>(
         let Some(connection) = socket.extensions.get::<Arc<Connection>>() else {
             return;
         };
+        connection.stop_expiry();
         // Every event of this socket already holds a ticket: this one runs last.
         let _turn = connection.ticket().turn().await;
         let Some(session) = connection.session() else {
@@ -173,6 +242,7 @@ fn register_handlers<A: Adapter>(
         }
         service.abandon(&session).await;
     });
+    connection
 }
 
 /// Waits between attempts to record a departure: about five minutes in all.
@@ -210,6 +280,8 @@ async fn connect_user<A: Adapter>(
         user,
         socket: connection.socket.clone(),
     };
+    // The reply goes out twice (event and ack).
+    check_outbound_room(connection, 2 * service.config().max_reply_bytes)?;
     // Join first, so that nothing sent to the user between now and the reply is missed.
     socket.join(user_room(&session.user));
     let outcome = match service.connect(&session).await {
@@ -223,12 +295,31 @@ async fn connect_user<A: Adapter>(
     };
     connection.bind(session.user);
     let reply = ServerEvent::UserDetails(outcome.reply);
+    let bytes = json_len(&reply);
     emit_here(socket, &reply);
+    connection.spend_outbound(bytes);
     deliver(socket, outcome.deliveries).await;
-    if let ServerEvent::UserDetails(data) = &reply {
+    if let ServerEvent::UserDetails(data) = &reply
+        && responder.wants_ack()
+    {
         responder.ok(data);
+        connection.spend_outbound(bytes);
     }
     Ok(())
+}
+
+/// Refuses an event whose reply, of up to `largest` bytes, could overdraw the
+/// connection's outbound budget, before its use case changes anything.
+fn check_outbound_room(connection: &Connection, largest: usize) -> Result<(), ChatError> {
+    if connection.has_outbound_room(largest) {
+        Ok(())
+    } else {
+        metrics::counter!("chatzz_outbound_budget_refusals_total").increment(1);
+        Err(ChatError::new(
+            ErrorCode::RateLimited,
+            "too many large replies queued for this connection; read them, then ask again",
+        ))
+    }
 }
 
 async fn add_chat_user<A: Adapter>(
@@ -255,8 +346,11 @@ async fn get_old_messages<A: Adapter>(
 ) -> Result<(), ChatError> {
     let session = session_of(turn)?;
     let request = requests::get_old_messages(payload)?;
+    let connection = turn.connection();
+    check_outbound_room(connection, service.config().max_reply_bytes)?;
     let outcome = service.history(&session, request).await?;
     deliver(socket, outcome.deliveries).await;
+    connection.spend_outbound(json_len(&outcome.reply));
     if responder.wants_ack() {
         responder.ok(&outcome.reply);
     } else {

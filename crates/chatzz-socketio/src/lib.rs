@@ -7,7 +7,9 @@
 
 mod connection;
 mod handlers;
+mod handshake;
 mod host;
+mod outbound;
 mod reply;
 pub mod requests;
 

@@ -12,9 +12,10 @@ use socketioxide::extract::{AckSender, SocketRef};
 pub const EVENT: &str = "chatzz";
 
 /// The room holding every socket of a user. The prefix keeps user ids apart from any
-/// other room name.
+/// other room name. The raw id, not its (escaped) display form: room names must not
+/// change between versions while servers of a cluster are upgraded one by one.
 pub fn user_room(user: &UserId) -> String {
-    format!("user:{user}")
+    format!("user:{}", user.as_str())
 }
 
 /// Counts messages that reached a recipient: each gets exactly one `sent` status change

@@ -267,12 +267,15 @@ impl ChatStore for MemoryStore {
         &self,
         to: &UserId,
         per_sender: usize,
+        total: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         self.with(|s| {
             let Some(waiting) = s.undelivered.get(to) else {
                 return Vec::new();
             };
             let mut taken: HashMap<&UserId, usize> = HashMap::new();
+            // Ids are one sequence: walking them in order and stopping at `total` gives
+            // the lowest ids across senders.
             waiting
                 .iter()
                 .filter_map(|id| s.messages.get(id))
@@ -281,6 +284,7 @@ impl ChatStore for MemoryStore {
                     *count += 1;
                     *count <= per_sender
                 })
+                .take(total)
                 .cloned()
                 .collect()
         })

@@ -106,7 +106,7 @@ fn timestamp(what: &str, millis: i64) -> Result<Timestamp, StoreError> {
 }
 
 fn user_id(what: &str, value: String) -> Result<UserId, StoreError> {
-    UserId::parse(value).map_err(|e| corrupt(what, e))
+    UserId::from_stored(value).map_err(|e| corrupt(what, e))
 }
 
 impl UserDoc {
@@ -190,7 +190,7 @@ impl MessageDoc {
                 .transpose()?,
             client_message_id: self
                 .client_message_id
-                .map(ClientMessageId::parse)
+                .map(ClientMessageId::from_stored)
                 .transpose()
                 .map_err(|e| corrupt("message", e))?,
         })

@@ -672,7 +672,7 @@ impl ChatStore for MongoStore {
             .iter()
             .zip(others)
             .map(|(room, other)| {
-                let other = UserId::parse(other).map_err(|e| {
+                let other = UserId::from_stored(other).map_err(|e| {
                     StoreError::Internal(format!("corrupt room {} in MongoDB: {e}", room.id))
                 })?;
                 Ok(ContactRecord {
@@ -849,8 +849,9 @@ impl ChatStore for MongoStore {
         &self,
         to: &UserId,
         per_sender: usize,
+        total: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let Some(per_sender) = limit(per_sender) else {
+        let Some(per_sender) = limit(per_sender.min(total)) else {
             return Ok(Vec::new());
         };
         let waiting = doc! {
@@ -862,17 +863,42 @@ impl ChatStore for MongoStore {
             .distinct(field::FROM, waiting.clone())
             .await
             .map_err(doing("listing senders"))?;
-        let pages: Vec<Vec<StoredMessage>> = stream::iter(senders)
+        // First the numbers alone, answered from the `(to, status, from, seq)` index
+        // without reading a message; then only the `total` lowest are read whole.
+        let numbers = self.messages.clone_with_type::<Numbered>();
+        let pages: Vec<Vec<Numbered>> = stream::iter(senders)
             .map(|sender| {
                 let mut filter = waiting.clone();
                 filter.insert(field::FROM, sender);
-                self.find_messages(filter, doc! { field::SEQ: 1 }, per_sender)
+                let numbers = &numbers;
+                async move {
+                    numbers
+                        .find(filter)
+                        .sort(doc! { field::SEQ: 1 })
+                        .limit(per_sender)
+                        .projection(doc! { field::ID: 0, field::SEQ: 1 })
+                        .await
+                        .map_err(doing("listing undelivered messages"))?
+                        .map_err(|e| error::store_error("reading undelivered messages", e))
+                        .try_collect::<Vec<_>>()
+                        .await
+                }
             })
             .buffered(CONCURRENCY)
             .try_collect()
             .await?;
-        let mut all: Vec<StoredMessage> = pages.into_iter().flatten().collect();
-        all.sort_by(|x, y| x.id.cmp(&y.id));
-        Ok(all)
+        let mut chosen: Vec<i64> = pages.into_iter().flatten().map(|n| n.seq).collect();
+        chosen.sort_unstable();
+        chosen.truncate(total);
+        if chosen.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = chosen
+            .iter()
+            .filter_map(|seq| u64::try_from(*seq).ok().map(sequence::encode))
+            .collect();
+        let mut filter = waiting;
+        filter.insert(field::ID, doc! { "$in": ids });
+        self.find_messages(filter, doc! { field::SEQ: 1 }, 0).await
     }
 }

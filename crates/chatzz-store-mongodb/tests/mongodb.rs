@@ -163,8 +163,9 @@ impl ChatStore for Scratch {
         &self,
         to: &UserId,
         per_sender: usize,
+        total: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.store.undelivered(to, per_sender).await
+        self.store.undelivered(to, per_sender, total).await
     }
 }
 

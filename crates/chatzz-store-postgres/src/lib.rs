@@ -284,10 +284,13 @@ impl Queries {
                 "SELECT {cols} FROM {messages} WHERE room_id = $1 AND id >= $2 AND id < $3 \
                  AND created_at_ms >= $4 ORDER BY id ASC LIMIT $5"
             ),
+            // The window walks the partial index alone (ids only); only the `total`
+            // rows chosen are read whole, by primary key.
             undelivered: format!(
-                "SELECT {cols} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY sender ORDER BY id) AS nth \
+                "SELECT {cols} FROM {messages} WHERE id IN (SELECT id FROM \
+                 (SELECT id, ROW_NUMBER() OVER (PARTITION BY sender ORDER BY id) AS nth \
                  FROM {messages} WHERE recipient = $1 AND status = 0) AS pending \
-                 WHERE nth <= $2 ORDER BY id"
+                 WHERE nth <= $2 ORDER BY id LIMIT $3) ORDER BY id"
             ),
         }
     }
@@ -369,7 +372,7 @@ fn message_from(row: &PgRow) -> Result<StoredMessage, StoreError> {
     let get_text = |col: &str| row.try_get::<String, _>(col).map_err(store_error);
     let user = |col: &str| {
         get_text(col)
-            .and_then(|id| UserId::parse(id).map_err(|e| StoreError::Internal(e.to_string())))
+            .and_then(|id| UserId::from_stored(id).map_err(|e| StoreError::Internal(e.to_string())))
     };
     let status: i16 = row.try_get("status").map_err(store_error)?;
     let read_at: Option<i64> = row.try_get("read_at_ms").map_err(store_error)?;
@@ -384,7 +387,9 @@ fn message_from(row: &PgRow) -> Result<StoredMessage, StoreError> {
         created_at: time(get_i64("created_at_ms")?)?,
         read_at: read_at.map(time).transpose()?,
         client_message_id: client_id
-            .map(|c| ClientMessageId::parse(c).map_err(|e| StoreError::Internal(e.to_string())))
+            .map(|c| {
+                ClientMessageId::from_stored(c).map_err(|e| StoreError::Internal(e.to_string()))
+            })
             .transpose()?,
     })
 }
@@ -499,7 +504,8 @@ impl ChatStore for PostgresStore {
                 let last_online: Option<i64> =
                     row.try_get("last_online_ms").map_err(store_error)?;
                 Ok(ContactRecord {
-                    user: UserId::parse(other).map_err(|e| StoreError::Internal(e.to_string()))?,
+                    user: UserId::from_stored(other)
+                        .map_err(|e| StoreError::Internal(e.to_string()))?,
                     room: ChatRoomId::new(seq_id(room)?),
                     last_online: last_online.map(time).transpose()?,
                 })
@@ -607,10 +613,12 @@ impl ChatStore for PostgresStore {
         &self,
         to: &UserId,
         per_sender: usize,
+        total: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let rows = sqlx::query(sql(&self.sql.undelivered))
             .bind(to.as_str())
             .bind(i64::try_from(per_sender).unwrap_or(i64::MAX))
+            .bind(i64::try_from(total).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;

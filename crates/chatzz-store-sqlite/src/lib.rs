@@ -217,9 +217,13 @@ impl Queries {
                 "SELECT {cols} FROM {messages} WHERE room_id = ?1 AND id >= ?2 AND id < ?3 \
                  AND created_at_ms >= ?4 ORDER BY id ASC LIMIT ?5"
             ),
+            // The window walks the partial index alone (ids only); only the `total`
+            // rows chosen are read whole.
             undelivered: format!(
-                "SELECT {cols} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY sender ORDER BY id) AS nth \
-                 FROM {messages} WHERE recipient = ?1 AND status = 0) WHERE nth <= ?2 ORDER BY id"
+                "SELECT {cols} FROM {messages} WHERE id IN (SELECT id FROM \
+                 (SELECT id, ROW_NUMBER() OVER (PARTITION BY sender ORDER BY id) AS nth \
+                 FROM {messages} WHERE recipient = ?1 AND status = 0) \
+                 WHERE nth <= ?2 ORDER BY id LIMIT ?3) ORDER BY id"
             ),
         }
     }
@@ -293,7 +297,7 @@ fn message_from(row: &SqliteRow) -> Result<StoredMessage, StoreError> {
     let get_text = |col: &str| row.try_get::<String, _>(col).map_err(store_error);
     let user = |col: &str| {
         get_text(col)
-            .and_then(|id| UserId::parse(id).map_err(|e| StoreError::Internal(e.to_string())))
+            .and_then(|id| UserId::from_stored(id).map_err(|e| StoreError::Internal(e.to_string())))
     };
     let read_at: Option<i64> = row.try_get("read_at_ms").map_err(store_error)?;
     let client_id: Option<String> = row.try_get("client_message_id").map_err(store_error)?;
@@ -307,7 +311,9 @@ fn message_from(row: &SqliteRow) -> Result<StoredMessage, StoreError> {
         created_at: time(get_i64("created_at_ms")?)?,
         read_at: read_at.map(time).transpose()?,
         client_message_id: client_id
-            .map(|c| ClientMessageId::parse(c).map_err(|e| StoreError::Internal(e.to_string())))
+            .map(|c| {
+                ClientMessageId::from_stored(c).map_err(|e| StoreError::Internal(e.to_string()))
+            })
             .transpose()?,
     })
 }
@@ -420,7 +426,8 @@ impl ChatStore for SqliteStore {
                 let last_online: Option<i64> =
                     row.try_get("last_online_ms").map_err(store_error)?;
                 Ok(ContactRecord {
-                    user: UserId::parse(other).map_err(|e| StoreError::Internal(e.to_string()))?,
+                    user: UserId::from_stored(other)
+                        .map_err(|e| StoreError::Internal(e.to_string()))?,
                     room: ChatRoomId::new(seq_id(room)?),
                     last_online: last_online.map(time).transpose()?,
                 })
@@ -528,10 +535,12 @@ impl ChatStore for SqliteStore {
         &self,
         to: &UserId,
         per_sender: usize,
+        total: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let rows = sqlx::query(sql(&self.sql.undelivered))
             .bind(to.as_str())
             .bind(i64::try_from(per_sender).unwrap_or(i64::MAX))
+            .bind(i64::try_from(total).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;

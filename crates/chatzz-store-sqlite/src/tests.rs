@@ -88,3 +88,31 @@ async fn a_bad_url_is_an_error_not_a_panic() {
 
 mod batching;
 mod directory;
+
+/// Missed messages on connect: the window walks the partial index of undelivered
+/// messages alone and only the rows chosen are read, by key, never the whole table.
+#[tokio::test]
+async fn undelivered_walks_the_partial_index_and_reads_rows_by_key() {
+    let store = fresh_store().await;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN QUERY PLAN {}",
+        store.sql.undelivered
+    )))
+    .bind("alice")
+    .bind(500_i64)
+    .bind(500_i64)
+    .fetch_all(store.pool())
+    .await
+    .expect("explain");
+    let plan: Vec<String> = rows
+        .iter()
+        .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("COVERING INDEX chatzz_messages_undelivered"),
+        "{plan}"
+    );
+    assert!(plan.contains("INTEGER PRIMARY KEY"), "{plan}");
+    assert!(!plan.contains("SCAN chatzz_messages"), "{plan}");
+}

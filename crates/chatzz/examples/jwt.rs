@@ -44,7 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let (chat_layer, _chat) = Chatzz::builder()
         .store_url("memory:")
-        .jwt(JwtAuthenticator::hs256(&secret))
+        .jwt(JwtAuthenticator::hs256(&secret)?)
         .build()
         .await?;
 

@@ -6,13 +6,14 @@ use std::time::Duration;
 use chatzz_core::{
     Authenticator, ChatService, ChatStore, Config, StoreNames, SystemClock, UserDirectory,
 };
-use socketioxide::{SocketIo, SocketIoBuilder};
+use socketioxide::{ParserConfig, SocketIo, SocketIoBuilder};
 
 use crate::auth::JwtAuthenticator;
 use crate::details::CachedDirectory;
 use crate::handle::ChatzzHandle;
 use crate::instrumented::InstrumentedStore;
 use crate::layer::ChatzzLayer;
+use crate::origin::OriginPolicy;
 use crate::store::{OpenError, open_store};
 
 /// Why [`ChatzzBuilder::build`] failed.
@@ -86,6 +87,8 @@ impl Chatzz {
             presence_lease: Duration::from_secs(15),
             cluster_prefix: "chatzz".to_owned(),
             limits: chatzz_socketio::TransportLimits::default(),
+            allowed_origins: None,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -104,6 +107,8 @@ pub struct ChatzzBuilder {
     presence_lease: Duration,
     cluster_prefix: String,
     limits: chatzz_socketio::TransportLimits,
+    allowed_origins: Option<Vec<String>>,
+    allowed_hosts: Vec<String>,
 }
 
 /// Socket.IO settings.
@@ -211,6 +216,24 @@ impl ChatzzBuilder {
         self
     }
 
+    /// How fast one user may emit `event`: `burst` at once, then `per_second` on
+    /// average. Beyond it the event fails with `rate-limited` and changes nothing. A
+    /// `per_second` of 0 means no limit. Defaults: `connect-user` 10/s burst 30,
+    /// `add-chat-user` 2/s burst 20, `get-old-messages` 5/s burst 20, `message-read`
+    /// 50/s burst 500 (a client marks each message read on its own);
+    /// [`RatedEvent::SendMessage`](chatzz_core::RatedEvent::SendMessage) is
+    /// [`send_rate`](Self::send_rate).
+    pub fn event_rate(
+        mut self,
+        event: chatzz_core::RatedEvent,
+        per_second: f64,
+        burst: u32,
+    ) -> Self {
+        self.config
+            .set_rate(event, chatzz_core::Rate::new(per_second, burst));
+        self
+    }
+
     /// Most live sockets one user may hold (default 20); more fail `connect-user` with
     /// `rate-limited`.
     pub fn max_sockets_per_user(mut self, sockets: usize) -> Self {
@@ -223,6 +246,15 @@ impl ChatzzBuilder {
     /// the server hold.
     pub fn max_queued_events(mut self, events: u64) -> Self {
         self.limits.max_queued_events = events;
+        self
+    }
+
+    /// Bytes of large replies (history pages, `user-details`) one connection may have
+    /// queued for it (default 4 MiB, refilled at as much per 10 s). An event whose
+    /// reply could overdraw it fails with `rate-limited` and changes nothing; see
+    /// `docs/security.md`.
+    pub fn max_outbound_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_outbound_bytes = bytes;
         self
     }
 
@@ -246,6 +278,34 @@ impl ChatzzBuilder {
     /// How long a transport may stay open without joining the namespace (default 45 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.transport.connect_timeout = timeout;
+        self
+    }
+
+    /// Adds web origins whose pages may open Socket.IO connections: exact origins such
+    /// as `https://app.example.com` (scheme, host, port if not the default), or `*` for
+    /// any. Requests without an `Origin` header (non-browser clients) always pass; other
+    /// pages get HTTP 403. Without any list, with [`trust_client_user_ids`] only
+    /// same-origin and loopback pages (`http://localhost:*`, `http://127.0.0.1:*`,
+    /// `http://[::1]:*`) may connect, and with an authenticator every page may (a token
+    /// is not ambient, as a cookie is). With [`trust_client_user_ids`] listed origins
+    /// add to those defaults; with an authenticator they replace them.
+    ///
+    /// [`trust_client_user_ids`]: Self::trust_client_user_ids
+    pub fn allowed_origins(mut self, origins: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.allowed_origins
+            .get_or_insert_with(Vec::new)
+            .extend(origins.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds host names, or `host:port`, the server is reached by (`chat.lan`,
+    /// `10.0.0.5:3000`, `[fd00::1]`; a name without a port allows every port). With
+    /// [`trust_client_user_ids`](Self::trust_client_user_ids), Socket.IO requests whose
+    /// `Host` is neither one of these nor a loopback name or address (`localhost`,
+    /// 127.0.0.0/8, `[::1]`) get HTTP 403: a page that rebinds its own DNS name to this
+    /// server cannot reach it. Unused with an authenticator.
+    pub fn allowed_hosts(mut self, hosts: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.allowed_hosts.extend(hosts.into_iter().map(Into::into));
         self
     }
 
@@ -303,6 +363,12 @@ impl ChatzzBuilder {
                 None
             }
         };
+        let origin_policy = OriginPolicy::new(
+            authenticator.is_none(),
+            self.allowed_origins,
+            self.allowed_hosts,
+        )
+        .map_err(BuildError::Config)?;
         let names = match &self.table_prefix {
             Some(prefix) => {
                 StoreNames::with_prefix(prefix).map_err(|e| BuildError::Config(e.message))?
@@ -338,6 +404,11 @@ impl ChatzzBuilder {
                 "max_packet_bytes must be at least 1024".into(),
             ));
         }
+        if self.limits.max_outbound_bytes < 64 * 1024 {
+            return Err(BuildError::Config(
+                "max_outbound_bytes must be at least 64 KiB".into(),
+            ));
+        }
         if self.limits.max_queued_events == 0 {
             return Err(BuildError::Config(
                 "max_queued_events must be at least 1".into(),
@@ -368,7 +439,7 @@ impl ChatzzBuilder {
                 let (layer, io) = io.build_layer();
                 chatzz_socketio::attach(&io, service.clone(), authenticator, self.limits);
                 Ok((
-                    ChatzzLayer::local(layer),
+                    ChatzzLayer::local(layer).with_origin_policy(origin_policy),
                     ChatzzHandle::new(service, Arc::new(io), None),
                 ))
             }
@@ -388,7 +459,7 @@ impl ChatzzBuilder {
                 .await?;
                 tracing::info!("joined the cluster through Redis");
                 Ok((
-                    joined.layer,
+                    joined.layer.with_origin_policy(origin_policy),
                     ChatzzHandle::new(service, joined.broadcaster, Some(joined.sweeper)),
                 ))
             }
@@ -420,4 +491,13 @@ fn configure(io: SocketIoBuilder, transport: &Transport, max_packet: usize) -> S
         .connect_timeout(transport.connect_timeout)
         .ws_max_message_size(max_packet)
         .ws_max_frame_size(max_packet)
+        // chatzz never takes binary data, and the default parser would buffer up to
+        // 10 MB of attachments per packet before any handler (or authentication) runs:
+        // a packet that declares an attachment closes its connection at once.
+        .with_parser(
+            ParserConfig::common()
+                .max_incoming_binaries(0)
+                .max_incoming_binary_buf_size(0)
+                .packet_completion_timeout(Duration::from_secs(1)),
+        )
 }

@@ -105,11 +105,12 @@ impl ChatStore for InstrumentedStore {
         &self,
         to: &UserId,
         per_sender: usize,
+        total: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         timed(
             "undelivered",
             self.timeout,
-            self.inner.undelivered(to, per_sender),
+            self.inner.undelivered(to, per_sender, total),
         )
         .await
     }

@@ -1,10 +1,14 @@
 //! The layer [`build`](crate::ChatzzBuilder::build) returns, whichever socketioxide
 //! adapter it runs on: one type for the application to mount. In front of socketioxide
-//! it copies request heads out of hyper's buffers (see `detach.rs`).
+//! it refuses requests from pages and Host names not allowed (see `origin.rs`), then
+//! copies request heads out of hyper's buffers (see `detach.rs`).
+
+use std::sync::Arc;
 
 use socketioxide::layer::SocketIoLayer;
 
 use crate::detach::DetachHead;
+use crate::origin::{OriginGuard, OriginPolicy};
 use tower::Layer;
 
 #[cfg(feature = "redis")]
@@ -14,7 +18,10 @@ type Inner = SocketIoLayer;
 
 /// The Socket.IO layer to mount on your `Router` (`.layer(chat_layer)`).
 #[derive(Clone)]
-pub struct ChatzzLayer(Inner);
+pub struct ChatzzLayer {
+    inner: Inner,
+    policy: Arc<OriginPolicy>,
+}
 
 impl std::fmt::Debug for ChatzzLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -25,14 +32,27 @@ impl std::fmt::Debug for ChatzzLayer {
 impl ChatzzLayer {
     pub(crate) fn local(layer: SocketIoLayer) -> Self {
         #[cfg(feature = "redis")]
-        return Self(tower::util::Either::Left(layer));
+        let inner = tower::util::Either::Left(layer);
         #[cfg(not(feature = "redis"))]
-        return Self(layer);
+        let inner = layer;
+        Self {
+            inner,
+            policy: Arc::default(),
+        }
     }
 
     #[cfg(feature = "redis")]
     pub(crate) fn cluster(layer: SocketIoLayer<crate::cluster::Adapter>) -> Self {
-        Self(tower::util::Either::Right(layer))
+        Self {
+            inner: tower::util::Either::Right(layer),
+            policy: Arc::default(),
+        }
+    }
+
+    /// Guards Socket.IO requests with `policy` (the default lets every request in).
+    pub(crate) fn with_origin_policy(mut self, policy: OriginPolicy) -> Self {
+        self.policy = Arc::new(policy);
+        self
     }
 }
 
@@ -40,9 +60,12 @@ impl<S> Layer<S> for ChatzzLayer
 where
     Inner: Layer<S>,
 {
-    type Service = DetachHead<<Inner as Layer<S>>::Service>;
+    type Service = OriginGuard<DetachHead<<Inner as Layer<S>>::Service>>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        DetachHead::new(self.0.layer(inner))
+        OriginGuard::new(
+            DetachHead::new(self.inner.layer(inner)),
+            self.policy.clone(),
+        )
     }
 }

@@ -11,7 +11,7 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let (chat_layer, chat) = chatzz::Chatzz::builder()
 //!     .store_url("sqlite://chat.db")
-//!     .jwt(chatzz::JwtAuthenticator::hs256(b"a long random secret"))
+//!     .jwt(chatzz::JwtAuthenticator::hs256(b"at least 32 bytes of random secret")?)
 //!     .build()
 //!     .await?;
 //! let app: Router = Router::new()
@@ -40,6 +40,7 @@ mod details;
 mod handle;
 mod instrumented;
 mod layer;
+mod origin;
 mod store;
 
 pub use auth::{ClosureAuthenticator, JwtAuthenticator, JwtKeyError};
@@ -48,11 +49,13 @@ pub use detach::DetachHead;
 pub use details::{CachedDirectory, ClosureDirectory};
 pub use handle::ChatzzHandle;
 pub use layer::ChatzzLayer;
+pub use origin::OriginGuard;
 pub use store::{OpenError, open_store};
 
 pub use chatzz_core::{
     AuthError, Authenticator, ChatError, ChatStore, Config, Contact, DirectoryError, ErrorCode,
-    Message, MessageId, MessageStatus, StoreError, StoreNames, UserDetails, UserDirectory, UserId,
+    Identity, Message, MessageId, MessageStatus, Rate, RatedEvent, StoreError, StoreNames,
+    UserDetails, UserDirectory, UserId,
 };
 #[cfg(feature = "memory")]
 pub use chatzz_store_memory::MemoryStore;

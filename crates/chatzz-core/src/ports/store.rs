@@ -78,11 +78,14 @@ pub trait ChatStore: Send + Sync + 'static {
         query: &HistoryQuery,
     ) -> Result<Vec<StoredMessage>, StoreError>;
 
-    /// Messages addressed to `to` that are still `not_sent`: per sender at most
-    /// `per_sender` of them, the oldest, all in id order.
+    /// Messages addressed to `to` that are still `not_sent`, in id order: per sender at
+    /// most `per_sender` of them, the oldest, and of those at most `total`, the lowest
+    /// ids. Each sender's share is thus its oldest undelivered messages, so a client can
+    /// page the rest `after` the last one without a hole.
     async fn undelivered(
         &self,
         to: &UserId,
         per_sender: usize,
+        total: usize,
     ) -> Result<Vec<StoredMessage>, StoreError>;
 }

@@ -1,5 +1,6 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
+use super::history::{fitting, json_bytes, json_string_bytes};
 use super::{ChatService, Session};
 use crate::error::{ChatError, ErrorCode};
 use crate::event::{Audience, Delivery, Outcome, ServerEvent, StatusChange, UserDetailsData};
@@ -14,6 +15,7 @@ impl ChatService {
     /// counted as live.
     pub async fn connect(&self, session: &Session) -> Result<Outcome<UserDetailsData>, ChatError> {
         let user = &session.user;
+        self.check_rate(crate::rate::RatedEvent::ConnectUser, user)?;
         let details = match &self.directory {
             Some(_) => self
                 .known_details(user)
@@ -69,10 +71,32 @@ impl ChatService {
             .map(|(id, _)| id)
             .collect();
 
-        let waiting = self
+        let mut waiting = self
             .store
-            .undelivered(user, self.config.missed_messages_per_sender)
+            .undelivered(
+                user,
+                self.config.missed_messages_per_sender,
+                self.config.missed_messages_total,
+            )
             .await?;
+        // Cut to the byte bound before anything is marked sent, dropping the newest: each
+        // sender's share stays its oldest, and the client pages the rest `after` it.
+        let mut sizes = Vec::with_capacity(waiting.len());
+        let mut senders = HashSet::new();
+        for stored in &waiting {
+            let mut size = json_bytes(&views.message(stored.clone()).await?);
+            if senders.insert(stored.from.clone()) {
+                // The sender's `"<id>":[]`; entries take the separators messages save.
+                size =
+                    size.saturating_add(json_string_bytes(stored.from.as_str()).saturating_add(3));
+            }
+            sizes.push(size);
+        }
+        waiting.truncate(fitting(
+            sizes,
+            // `{` and `}`, less the separator the last message does not need.
+            self.config.max_reply_bytes.saturating_sub(1),
+        ));
         let ids: Vec<_> = waiting.iter().map(|m| m.id.clone()).collect();
         let mut deliveries = Vec::new();
         let mut missed_messages: BTreeMap<UserId, Vec<Message>> = BTreeMap::new();

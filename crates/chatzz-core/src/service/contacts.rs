@@ -3,6 +3,7 @@ use super::{ChatService, Session};
 use crate::error::{ChatError, ErrorCode};
 use crate::event::{Audience, Delivery, Outcome, ServerEvent};
 use crate::id::{ChatRoomId, UserId};
+use crate::rate::RatedEvent;
 use crate::user::{Contact, PresenceStatus};
 
 impl ChatService {
@@ -17,6 +18,7 @@ impl ChatService {
         if me == other {
             return Err(ChatError::invalid("you cannot add yourself"));
         }
+        self.check_rate(RatedEvent::AddChatUser, me)?;
         let other_details = self
             .known_details(other)
             .await?

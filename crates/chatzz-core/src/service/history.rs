@@ -1,6 +1,6 @@
 use super::{ChatService, Session};
 use crate::error::ChatError;
-use crate::event::{Audience, Delivery, Outcome, ServerEvent};
+use crate::event::{Audience, Delivery, Outcome, ServerEvent, json_len};
 use crate::id::{MessageId, UserId};
 use crate::message::{HistoryQuery, Message, MessageStatus};
 use crate::time::Timestamp;
@@ -37,6 +37,7 @@ impl ChatService {
                 )));
             }
         };
+        self.check_rate(crate::rate::RatedEvent::GetOldMessages, &session.user)?;
         let room = self.room_with(session, &request.with).await?;
         let query = HistoryQuery {
             since: request.since,
@@ -45,6 +46,23 @@ impl ChatService {
             limit,
         };
         let mut page = self.store.history(&room, &query).await?;
+
+        // Cut to the byte bound before anything is marked sent, keeping the end next to
+        // the client's cursor so that paging on leaves no hole: the oldest after `after`,
+        // else the newest.
+        let mut views = self.views();
+        let mut sizes = Vec::with_capacity(page.len());
+        for stored in &page {
+            sizes.push(json_bytes(&views.message(stored.clone()).await?));
+        }
+        // `[` and `]`, less the separator the last message does not need.
+        let budget = self.config.max_reply_bytes.saturating_sub(1);
+        if query.after.is_some() {
+            page.truncate(fitting(sizes, budget));
+        } else {
+            let keep = fitting(sizes.into_iter().rev(), budget);
+            page.drain(..page.len() - keep);
+        }
 
         let waiting: Vec<MessageId> = page
             .iter()
@@ -61,7 +79,6 @@ impl ChatService {
             })
         };
 
-        let mut views = self.views();
         let mut deliveries = Vec::with_capacity(delivered.len());
         for stored in delivered {
             if let Some(slot) = page.iter_mut().find(|m| m.id == stored.id) {
@@ -78,4 +95,30 @@ impl ChatService {
             deliveries,
         })
     }
+}
+
+/// The bytes `message` adds to a JSON array: its JSON and a separator. A view that
+/// would not serialize counts as too big, which keeps the bound.
+pub(super) fn json_bytes(message: &Message) -> usize {
+    json_len(message).map_or(usize::MAX, |len| len.saturating_add(1))
+}
+
+/// The bytes of `text` as a JSON string, quotes included.
+pub(super) fn json_string_bytes(text: &str) -> usize {
+    serde_json::to_string(text).map_or(usize::MAX, |json| json.len())
+}
+
+/// How many of `sizes`, taken in order, fit in `budget` bytes; at least one, so that
+/// one message bigger than the bound still gets through and paging goes on.
+pub(super) fn fitting(sizes: impl IntoIterator<Item = usize>, budget: usize) -> usize {
+    let mut used = 0usize;
+    let mut count = 0;
+    for size in sizes {
+        used = used.saturating_add(size);
+        if count > 0 && used > budget {
+            break;
+        }
+        count += 1;
+    }
+    count
 }

@@ -14,10 +14,11 @@ mod tests;
 
 use std::sync::Arc;
 
+use crate::error::{ChatError, ErrorCode};
 use crate::id::{SocketId, UserId};
 use crate::ports::{ChatStore, Clock, PresenceRegistry, UserDirectory};
 use crate::presence::LocalPresence;
-use crate::rate::{RateLimiter, SendRate};
+use crate::rate::{EventLimiters, Rate, RatedEvent, SendRate};
 
 pub use connect::identify;
 pub use history::HistoryRequest;
@@ -29,12 +30,26 @@ pub struct Config {
     pub max_message_chars: usize,
     /// Most missed messages per sender in `user-details`.
     pub missed_messages_per_sender: usize,
+    /// Most missed messages in all in `user-details`: the oldest, across senders.
+    pub missed_messages_total: usize,
+    /// Largest JSON, in bytes, of the messages of one history page or of the missed
+    /// messages of one `user-details`; one message is always sent, whatever its size.
+    pub max_reply_bytes: usize,
     /// History page size when the client gives no `limit`.
     pub default_history_limit: usize,
     /// Largest `limit` a client may ask for.
     pub max_history_limit: usize,
     /// How fast one user may send messages.
     pub send_rate: SendRate,
+    /// How often one user may `connect-user`, over all its sockets.
+    pub connect_user_rate: Rate,
+    /// How fast one user may `add-chat-user`.
+    pub add_chat_user_rate: Rate,
+    /// How fast one user may `get-old-messages`.
+    pub get_old_messages_rate: Rate,
+    /// How fast one user may `message-read`: one event per message, so a conversation
+    /// opened after a while reads many at once.
+    pub message_read_rate: Rate,
     /// Most live sockets one user may hold.
     pub max_sockets_per_user: usize,
 }
@@ -44,14 +59,57 @@ impl Default for Config {
         Self {
             max_message_chars: 4096,
             missed_messages_per_sender: 500,
+            missed_messages_total: 500,
+            max_reply_bytes: 1_048_576,
             default_history_limit: 50,
             max_history_limit: 500,
             send_rate: SendRate {
                 per_second: 20.0,
                 burst: 100.0,
             },
+            connect_user_rate: Rate {
+                per_second: 10.0,
+                burst: 30.0,
+            },
+            add_chat_user_rate: Rate {
+                per_second: 2.0,
+                burst: 20.0,
+            },
+            get_old_messages_rate: Rate {
+                per_second: 5.0,
+                burst: 20.0,
+            },
+            message_read_rate: Rate {
+                per_second: 50.0,
+                burst: 500.0,
+            },
             max_sockets_per_user: 20,
         }
+    }
+}
+
+impl Config {
+    /// The rate of `event`.
+    pub fn rate(&self, event: RatedEvent) -> Rate {
+        match event {
+            RatedEvent::ConnectUser => self.connect_user_rate,
+            RatedEvent::AddChatUser => self.add_chat_user_rate,
+            RatedEvent::GetOldMessages => self.get_old_messages_rate,
+            RatedEvent::MessageRead => self.message_read_rate,
+            RatedEvent::SendMessage => self.send_rate,
+        }
+    }
+
+    /// Sets the rate of `event`.
+    pub fn set_rate(&mut self, event: RatedEvent, rate: Rate) {
+        let field = match event {
+            RatedEvent::ConnectUser => &mut self.connect_user_rate,
+            RatedEvent::AddChatUser => &mut self.add_chat_user_rate,
+            RatedEvent::GetOldMessages => &mut self.get_old_messages_rate,
+            RatedEvent::MessageRead => &mut self.message_read_rate,
+            RatedEvent::SendMessage => &mut self.send_rate,
+        };
+        *field = rate;
     }
 }
 
@@ -70,7 +128,7 @@ pub struct ChatService {
     presence: Arc<dyn PresenceRegistry>,
     /// Users a sweep found offline whose departure is still to be recorded.
     unannounced: std::sync::Mutex<Vec<UserId>>,
-    send_rate: RateLimiter,
+    rates: EventLimiters,
     config: Config,
 }
 
@@ -93,7 +151,7 @@ impl ChatService {
             clock,
             presence: Arc::new(LocalPresence::new()),
             unannounced: std::sync::Mutex::default(),
-            send_rate: RateLimiter::new(config.send_rate),
+            rates: EventLimiters::new(&config),
             config,
         }
     }
@@ -113,6 +171,25 @@ impl ChatService {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Takes one of `user`'s tokens for `event`, or fails `rate-limited`. Use cases call
+    /// it before any port, so that a refused event changes nothing. The clock is read
+    /// only when the event is limited.
+    fn check_rate(&self, event: RatedEvent, user: &UserId) -> Result<(), ChatError> {
+        let limiter = self.rates.get(event);
+        if limiter.rate().is_unlimited() || limiter.try_take(user, self.clock.now()) {
+            return Ok(());
+        }
+        let rate = limiter.rate();
+        Err(ChatError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "too many {event} events from this user (at most {} at once, then {} a \
+                 second); slow down and retry",
+                rate.burst, rate.per_second
+            ),
+        ))
     }
 
     pub fn presence(&self) -> &dyn PresenceRegistry {

@@ -3,6 +3,7 @@ use crate::error::{ChatError, ErrorCode};
 use crate::event::{Audience, Delivery, Outcome, ServerEvent};
 use crate::id::MessageId;
 use crate::message::{Message, MessageStatus};
+use crate::rate::RatedEvent;
 
 impl ChatService {
     /// `message-read`: only the recipient may mark a message read. The sender and the
@@ -12,6 +13,7 @@ impl ChatService {
         session: &Session,
         id: &MessageId,
     ) -> Result<Outcome<Message>, ChatError> {
+        self.check_rate(RatedEvent::MessageRead, &session.user)?;
         let not_found = || ChatError::new(ErrorCode::NotFound, "no such message addressed to you");
         let stored = self.store.find_message(id).await?.ok_or_else(not_found)?;
         if stored.to != session.user {

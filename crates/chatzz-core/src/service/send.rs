@@ -1,8 +1,9 @@
 use super::{ChatService, Session};
-use crate::error::{ChatError, ErrorCode};
+use crate::error::ChatError;
 use crate::event::{Audience, Delivery, Outcome, ServerEvent};
 use crate::id::{ClientMessageId, UserId};
 use crate::message::{Message, MessageStatus, MessageText, NewMessage};
+use crate::rate::RatedEvent;
 
 impl ChatService {
     /// `send-message`: stores the message first, then announces it to both users, then
@@ -19,12 +20,7 @@ impl ChatService {
         if *to == session.user {
             return Err(ChatError::invalid("you cannot message yourself"));
         }
-        if !self.send_rate.try_take(&session.user, self.clock.now()) {
-            return Err(ChatError::new(
-                ErrorCode::RateLimited,
-                "you are sending too fast; slow down and retry",
-            ));
-        }
+        self.check_rate(RatedEvent::SendMessage, &session.user)?;
         let text = MessageText::parse(text, self.config.max_message_chars)?;
         let room = self.room_with(session, to).await?;
         let (stored, created) = self

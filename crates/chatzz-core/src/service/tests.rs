@@ -148,12 +148,16 @@ fn clock_at(millis: i64) -> MockClock {
     clock
 }
 
-/// A clock the use case must not read.
+/// A clock only the rate limits may read: the use case stamps nothing with it, and the
+/// time it tells (the epoch) would stand out in any reply that used it.
 fn unread_clock() -> MockClock {
     let mut clock = MockClock::new();
-    clock.expect_now().never();
+    clock.expect_now().return_const(at(RATES_ONLY));
     clock
 }
+
+/// What [`unread_clock`] says it is.
+const RATES_ONLY: i64 = 0;
 
 fn service(store: MockChatStore, clock: MockClock) -> ChatService {
     ChatService::new(Arc::new(store), Arc::new(clock), Config::default())
@@ -226,7 +230,9 @@ fn quiet_connect_store(who: &str) -> MockChatStore {
         .times(1)
         .returning(move |_| Ok(chat_user(&id, None)));
     store.expect_contacts().returning(|_| Ok(Vec::new()));
-    store.expect_undelivered().returning(|_, _| Ok(Vec::new()));
+    store
+        .expect_undelivered()
+        .returning(|_, _, _| Ok(Vec::new()));
     store.expect_mark_sent().never();
     store
 }
@@ -255,9 +261,9 @@ fn connect_replies_user_details_with_contacts_and_last_online() {
         });
     store
         .expect_undelivered()
-        .with(eq(user("alice")), eq(500_usize))
+        .with(eq(user("alice")), eq(500_usize), eq(500_usize))
         .times(1)
-        .returning(|_, _| Ok(Vec::new()));
+        .returning(|_, _, _| Ok(Vec::new()));
     store.expect_mark_sent().never();
     let service = service(store, unread_clock());
     online(&service, &[("bob", "b1")]);
@@ -310,9 +316,9 @@ fn connect_hands_over_missed_messages_grouped_by_sender_oldest_first_and_marks_t
     let waiting = vec![m1.clone(), m2.clone(), m3.clone()];
     store
         .expect_undelivered()
-        .with(eq(user("alice")), eq(500_usize))
+        .with(eq(user("alice")), eq(500_usize), eq(500_usize))
         .times(1)
-        .returning(move |_, _| Ok(waiting.clone()));
+        .returning(move |_, _, _| Ok(waiting.clone()));
     let moved_ones = delivered.clone();
     store
         .expect_mark_sent()
@@ -360,7 +366,7 @@ fn connect_reports_only_the_messages_mark_sent_actually_moved() {
         .returning(|_| Ok(vec![record("bob", "alice", None)]));
     store
         .expect_undelivered()
-        .returning(move |_, _| Ok(vec![m1.clone(), m2.clone()]));
+        .returning(move |_, _, _| Ok(vec![m1.clone(), m2.clone()]));
     let only = s1.clone();
     store
         .expect_mark_sent()
@@ -388,7 +394,9 @@ fn connect_announces_online_on_the_first_socket_to_online_contacts_only() {
             record("dave", "alice", None),
         ])
     });
-    store.expect_undelivered().returning(|_, _| Ok(Vec::new()));
+    store
+        .expect_undelivered()
+        .returning(|_, _, _| Ok(Vec::new()));
     store.expect_mark_sent().never();
     let service = service(store, unread_clock());
     online(&service, &[("bob", "b1"), ("dave", "d1"), ("dave", "d2")]);
@@ -418,7 +426,7 @@ fn connect_status_changes_come_before_the_online_announcement() {
         .returning(|_| Ok(vec![record("bob", "alice", None)]));
     store
         .expect_undelivered()
-        .returning(move |_, _| Ok(vec![m1.clone()]));
+        .returning(move |_, _, _| Ok(vec![m1.clone()]));
     let sent = s1.clone();
     store
         .expect_mark_sent()
@@ -453,7 +461,9 @@ fn connect_on_a_second_socket_does_not_announce_online() {
     store
         .expect_contacts()
         .returning(|_| Ok(vec![record("bob", "alice", None)]));
-    store.expect_undelivered().returning(|_, _| Ok(Vec::new()));
+    store
+        .expect_undelivered()
+        .returning(|_, _, _| Ok(Vec::new()));
     store.expect_mark_sent().never();
     let service = service(store, unread_clock());
     online(&service, &[("alice", "a1"), ("bob", "b1")]);
@@ -477,7 +487,9 @@ fn connect_again_on_the_same_socket_replies_again_and_changes_no_presence() {
     store
         .expect_contacts()
         .returning(|_| Ok(vec![record("bob", "alice", None)]));
-    store.expect_undelivered().returning(|_, _| Ok(Vec::new()));
+    store
+        .expect_undelivered()
+        .returning(|_, _, _| Ok(Vec::new()));
     store.expect_mark_sent().never();
     let service = service(store, unread_clock());
     online(&service, &[("alice", "a1"), ("bob", "b1")]);
@@ -505,7 +517,7 @@ fn connect_with_a_directory_shows_its_fields_with_id_forced_and_looks_each_user_
     });
     store
         .expect_undelivered()
-        .returning(move |_, _| Ok(vec![m1.clone()]));
+        .returning(move |_, _, _| Ok(vec![m1.clone()]));
     let sent = s1.clone();
     store
         .expect_mark_sent()
@@ -656,7 +668,7 @@ fn connect_hands_missed_messages_over_even_when_marking_them_sent_fails() {
         .returning(|_| Ok(vec![record("bob", "alice", None)]));
     store
         .expect_undelivered()
-        .returning(|_, _| Ok(vec![stored("m1", "bob", "alice", NotSent)]));
+        .returning(|_, _, _| Ok(vec![stored("m1", "bob", "alice", NotSent)]));
     store
         .expect_mark_sent()
         .times(1)
@@ -728,7 +740,7 @@ fn a_retry_after_a_failed_first_connect_still_announces_online() {
     store
         .expect_undelivered()
         .times(1)
-        .returning(|_, _| Ok(Vec::new()));
+        .returning(|_, _, _| Ok(Vec::new()));
     let service = service(store, unread_clock());
     online(&service, &[("bob", "b1")]);
 
@@ -1713,6 +1725,270 @@ fn history_only_reports_what_mark_sent_moved() {
     assert_eq!(out.deliveries, vec![status_changed("bob", &wire(&s2))]);
 }
 
+/// A message of 500 control characters: 3,000 bytes of JSON text (`\u0001` each).
+fn big(id: &str, from: &str, to: &str, status: MessageStatus) -> StoredMessage {
+    StoredMessage {
+        text: "\u{1}".repeat(500),
+        ..stored(id, from, to, status)
+    }
+}
+
+/// The bytes of `messages` as one JSON array.
+fn json_len(messages: &[Message]) -> usize {
+    serde_json::to_vec(messages).unwrap().len()
+}
+
+/// A byte bound that holds two of the `big` messages as shown, not three.
+fn two_big_ones() -> usize {
+    let one = json_len(&[wire(&big("h1", "bob", "alice", Sent))]);
+    assert!(one > 3_000, "control characters are counted escaped");
+    2 * one + one / 2
+}
+
+fn service_bounded(store: MockChatStore, config: Config) -> ChatService {
+    ChatService::new(Arc::new(store), Arc::new(clock_at(NOW)), config)
+}
+
+#[test]
+fn history_cuts_a_page_to_the_byte_bound_keeping_the_newest_and_marks_only_those_sent() {
+    // Without `after` the page ends at the newest (or at `before`): the client pages
+    // back `before` the oldest it got, so the kept ones are the newest of the page.
+    for request in [
+        history_request("bob"),
+        HistoryRequest {
+            before: Some(msg_id("h9")),
+            ..history_request("bob")
+        },
+        HistoryRequest {
+            since: Some(at(EARLIER)),
+            ..history_request("bob")
+        },
+    ] {
+        let page: Vec<StoredMessage> = ["h1", "h2", "h3", "h4", "h5"]
+            .iter()
+            .map(|id| big(id, "bob", "alice", NotSent))
+            .collect();
+        let sent: Vec<StoredMessage> = page[3..].iter().map(|m| moved(m, Sent)).collect();
+        let mut store = MockChatStore::new();
+        store
+            .expect_find_room()
+            .returning(|_, _| Ok(Some(room_of("alice", "bob"))));
+        store
+            .expect_history()
+            .times(1)
+            .returning(move |_, _| Ok(page.clone()));
+        let marked = sent.clone();
+        store
+            .expect_mark_sent()
+            .withf(|ids: &[MessageId]| ids_are(ids, &["h4", "h5"]))
+            .times(1)
+            .returning(move |_| Ok(marked.clone()));
+        let bound = two_big_ones();
+        let service = service_bounded(
+            store,
+            Config {
+                max_reply_bytes: bound,
+                ..Config::default()
+            },
+        );
+
+        let out = block_on(service.history(&session("alice", "a1"), request.clone())).unwrap();
+
+        assert_eq!(
+            out.reply,
+            vec![wire(&sent[0]), wire(&sent[1])],
+            "{request:?}"
+        );
+        assert!(json_len(&out.reply) <= bound);
+        assert_eq!(
+            out.deliveries,
+            vec![
+                status_changed("bob", &wire(&sent[0])),
+                status_changed("bob", &wire(&sent[1]))
+            ]
+        );
+    }
+}
+
+#[test]
+fn history_after_a_cursor_cut_to_the_byte_bound_keeps_the_oldest() {
+    // Catching up `after` a message: the client goes on `after` the newest it got, so
+    // the kept ones are the oldest of the page.
+    let page: Vec<StoredMessage> = ["h1", "h2", "h3", "h4"]
+        .iter()
+        .map(|id| big(id, "bob", "alice", NotSent))
+        .collect();
+    let sent: Vec<StoredMessage> = page[..2].iter().map(|m| moved(m, Sent)).collect();
+    let mut store = MockChatStore::new();
+    store
+        .expect_find_room()
+        .returning(|_, _| Ok(Some(room_of("alice", "bob"))));
+    store
+        .expect_history()
+        .times(1)
+        .returning(move |_, _| Ok(page.clone()));
+    let marked = sent.clone();
+    store
+        .expect_mark_sent()
+        .withf(|ids: &[MessageId]| ids_are(ids, &["h1", "h2"]))
+        .times(1)
+        .returning(move |_| Ok(marked.clone()));
+    let bound = two_big_ones();
+    let service = service_bounded(
+        store,
+        Config {
+            max_reply_bytes: bound,
+            ..Config::default()
+        },
+    );
+    let request = HistoryRequest {
+        after: Some(msg_id("h0")),
+        ..history_request("bob")
+    };
+
+    let out = block_on(service.history(&session("alice", "a1"), request)).unwrap();
+
+    assert_eq!(out.reply, vec![wire(&sent[0]), wire(&sent[1])]);
+    assert!(json_len(&out.reply) <= bound);
+    assert_eq!(out.deliveries.len(), 2);
+}
+
+#[test]
+fn history_keeps_one_message_bigger_than_the_byte_bound() {
+    // Paging must go on: the message next to the cursor comes whatever its size.
+    let page = vec![
+        big("h1", "bob", "alice", Sent),
+        big("h2", "bob", "alice", Sent),
+    ];
+    let expected = vec![wire(&page[1])];
+    let mut store = MockChatStore::new();
+    store
+        .expect_find_room()
+        .returning(|_, _| Ok(Some(room_of("alice", "bob"))));
+    store
+        .expect_history()
+        .returning(move |_, _| Ok(page.clone()));
+    store.expect_mark_sent().never();
+    let service = service_bounded(
+        store,
+        Config {
+            max_reply_bytes: 10,
+            ..Config::default()
+        },
+    );
+
+    let out = block_on(service.history(&session("alice", "a1"), history_request("bob"))).unwrap();
+
+    assert_eq!(out.reply, expected);
+}
+
+#[test]
+fn history_within_the_byte_bound_is_not_cut() {
+    let page: Vec<StoredMessage> = ["h1", "h2", "h3"]
+        .iter()
+        .map(|id| big(id, "bob", "alice", Sent))
+        .collect();
+    let expected: Vec<Message> = page.iter().map(wire).collect();
+    let mut store = MockChatStore::new();
+    store
+        .expect_find_room()
+        .returning(|_, _| Ok(Some(room_of("alice", "bob"))));
+    store
+        .expect_history()
+        .returning(move |_, _| Ok(page.clone()));
+    // Exactly the JSON of the three: the bound is inclusive.
+    let service = service_bounded(
+        store,
+        Config {
+            max_reply_bytes: json_len(&expected),
+            ..Config::default()
+        },
+    );
+
+    let out = block_on(service.history(&session("alice", "a1"), history_request("bob"))).unwrap();
+
+    assert_eq!(out.reply, expected);
+}
+
+#[test]
+fn connect_asks_the_store_for_the_total_bound_and_cuts_missed_messages_to_the_byte_bound() {
+    // Oldest first across senders: the newest beyond the bound stay `not_sent` and the
+    // client pages them `after` the last one it got from each sender.
+    let m1 = big("m1", "bob", "alice", NotSent);
+    let m2 = big("m2", "carol", "alice", NotSent);
+    let m3 = big("m3", "bob", "alice", NotSent);
+    let sent = vec![moved(&m1, Sent), moved(&m2, Sent)];
+    let mut store = MockChatStore::new();
+    store
+        .expect_register_user()
+        .returning(|_| Ok(chat_user("alice", None)));
+    store.expect_contacts().returning(|_| Ok(Vec::new()));
+    let waiting = vec![m1.clone(), m2.clone(), m3.clone()];
+    store
+        .expect_undelivered()
+        .with(eq(user("alice")), eq(7_usize), eq(3_usize))
+        .times(1)
+        .returning(move |_, _, _| Ok(waiting.clone()));
+    let marked = sent.clone();
+    store
+        .expect_mark_sent()
+        .withf(|ids: &[MessageId]| ids_are(ids, &["m1", "m2"]))
+        .times(1)
+        .returning(move |_| Ok(marked.clone()));
+    // Room for two messages and their senders' keys, not for a third.
+    let bound = two_big_ones() + 40;
+    let service = service_bounded(
+        store,
+        Config {
+            missed_messages_per_sender: 7,
+            missed_messages_total: 3,
+            max_reply_bytes: bound,
+            ..Config::default()
+        },
+    );
+
+    let out = block_on(service.connect(&session("alice", "a1"))).unwrap();
+
+    let missed = &out.reply.missed_messages;
+    assert_eq!(missed.len(), 2);
+    assert_eq!(missed[&user("bob")], vec![wire(&sent[0])]);
+    assert_eq!(missed[&user("carol")], vec![wire(&sent[1])]);
+    assert!(serde_json::to_vec(missed).unwrap().len() <= bound);
+    assert_eq!(out.deliveries.len(), 2);
+}
+
+#[test]
+fn connect_keeps_one_missed_message_bigger_than_the_byte_bound() {
+    let m1 = big("m1", "bob", "alice", NotSent);
+    let m2 = big("m2", "bob", "alice", NotSent);
+    let sent = moved(&m1, Sent);
+    let mut store = MockChatStore::new();
+    store
+        .expect_register_user()
+        .returning(|_| Ok(chat_user("alice", None)));
+    store.expect_contacts().returning(|_| Ok(Vec::new()));
+    store
+        .expect_undelivered()
+        .returning(move |_, _, _| Ok(vec![m1.clone(), m2.clone()]));
+    let marked = sent.clone();
+    store
+        .expect_mark_sent()
+        .withf(|ids: &[MessageId]| ids_are(ids, &["m1"]))
+        .times(1)
+        .returning(move |_| Ok(vec![marked.clone()]));
+    let service = service_bounded(
+        store,
+        Config {
+            max_reply_bytes: 1,
+            ..Config::default()
+        },
+    );
+
+    let out = block_on(service.connect(&session("alice", "a1"))).unwrap();
+
+    assert_eq!(out.reply.missed_messages[&user("bob")], vec![wire(&sent)]);
+}
+
 #[test]
 fn history_when_the_store_fails_is_unavailable() {
     let mut store = MockChatStore::new();
@@ -1879,7 +2155,9 @@ fn connect_then_disconnect_flips_presence_once_each_way() {
     store
         .expect_contacts()
         .returning(|_| Ok(vec![record("bob", "alice", None)]));
-    store.expect_undelivered().returning(|_, _| Ok(Vec::new()));
+    store
+        .expect_undelivered()
+        .returning(|_, _, _| Ok(Vec::new()));
     store
         .expect_set_last_online()
         .with(eq(user("alice")), eq(at(NOW)))
@@ -1922,6 +2200,8 @@ fn default_config_matches_the_protocol() {
     let config = Config::default();
     assert_eq!(config.max_message_chars, 4096);
     assert_eq!(config.missed_messages_per_sender, 500);
+    assert_eq!(config.missed_messages_total, 500);
+    assert_eq!(config.max_reply_bytes, 1_048_576);
     assert_eq!(config.default_history_limit, 50);
     assert_eq!(config.max_history_limit, 500);
 }
@@ -1968,7 +2248,7 @@ fn connect_beyond_the_socket_limit_is_refused_and_changes_nothing() {
         .expect_register_user()
         .returning(|_| Ok(chat_user("alice", None)));
     store.expect_contacts().returning(|_| Ok(vec![]));
-    store.expect_undelivered().returning(|_, _| Ok(vec![]));
+    store.expect_undelivered().returning(|_, _, _| Ok(vec![]));
     let config = Config {
         max_sockets_per_user: 2,
         ..Config::default()
@@ -1984,6 +2264,264 @@ fn connect_beyond_the_socket_limit_is_refused_and_changes_nothing() {
         block_on(service.connect(&session("alice", "a2"))).is_ok(),
         "a registered socket may register again"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Rates of the other events (send-message has its own test above)
+// ---------------------------------------------------------------------------------------
+
+use crate::rate::{Rate, RatedEvent};
+
+/// The default config with `event` at `burst` at once, then one a second.
+fn rating(event: RatedEvent, burst: f64) -> Config {
+    let mut config = Config::default();
+    config.set_rate(
+        event,
+        Rate {
+            per_second: 1.0,
+            burst,
+        },
+    );
+    config
+}
+
+fn assert_rate_limited<T: std::fmt::Debug>(result: Result<T, ChatError>, event: RatedEvent) {
+    let err = result.unwrap_err();
+    assert_eq!(err.code, ErrorCode::RateLimited, "{event}: {err:?}");
+    assert!(
+        err.message.contains(event.name()),
+        "the message names the event: {}",
+        err.message
+    );
+}
+
+/// Runs `event` for `who` with made-up arguments, reply dropped.
+fn run(service: &ChatService, who: &Session, event: RatedEvent) -> Result<(), ChatError> {
+    match event {
+        RatedEvent::ConnectUser => block_on(service.connect(who)).map(drop),
+        RatedEvent::AddChatUser => block_on(service.add_contact(who, &user("bob"))).map(drop),
+        RatedEvent::GetOldMessages => {
+            block_on(service.history(who, history_request("bob"))).map(drop)
+        }
+        RatedEvent::MessageRead => block_on(service.mark_read(who, &msg_id("m1"))).map(drop),
+        RatedEvent::SendMessage => {
+            block_on(service.send(who, &user("bob"), "hi".into(), None)).map(drop)
+        }
+    }
+}
+
+#[test]
+fn default_rates_are_far_below_send_for_contacts_and_history() {
+    let config = Config::default();
+    let rate = |per_second, burst| Rate { per_second, burst };
+    assert_eq!(config.send_rate, rate(20.0, 100.0));
+    assert_eq!(config.connect_user_rate, rate(10.0, 30.0));
+    assert_eq!(config.add_chat_user_rate, rate(2.0, 20.0));
+    assert_eq!(config.get_old_messages_rate, rate(5.0, 20.0));
+    assert_eq!(config.message_read_rate, rate(50.0, 500.0));
+    for event in RatedEvent::ALL {
+        let mut changed = Config::default();
+        changed.set_rate(event, rate(1.0, 1.0));
+        assert_eq!(changed.rate(event), rate(1.0, 1.0));
+        let others_unchanged = RatedEvent::ALL
+            .iter()
+            .filter(|&&e| e != event)
+            .all(|&e| changed.rate(e) == config.rate(e));
+        assert!(others_unchanged, "{event}");
+    }
+}
+
+#[test]
+fn every_event_over_its_rate_is_refused_before_any_port() {
+    for event in RatedEvent::ALL {
+        // Mocks without expectations: any call to a port panics.
+        let service = ChatService::new(
+            Arc::new(MockChatStore::new()),
+            Arc::new(clock_at(NOW)),
+            rating(event, 0.0),
+        )
+        .with_directory(Arc::new(MockUserDirectory::new()))
+        .with_presence(Arc::new(MockPresenceRegistry::new()));
+        assert_rate_limited(run(&service, &session("alice", "a1"), event), event);
+    }
+}
+
+#[test]
+fn unlimited_rates_never_read_the_clock() {
+    let mut config = Config::default();
+    for event in RatedEvent::ALL {
+        config.set_rate(event, Rate::UNLIMITED);
+    }
+    let mut clock = MockClock::new();
+    clock.expect_now().never();
+    let service = ChatService::new(
+        Arc::new(quiet_connect_store("alice")),
+        Arc::new(clock),
+        config,
+    );
+    assert!(block_on(service.connect(&session("alice", "a1"))).is_ok());
+}
+
+#[test]
+fn connect_beyond_its_rate_is_rate_limited_and_changes_nothing() {
+    // register_user is expected once: the refused connect never reaches the store.
+    let service = ChatService::new(
+        Arc::new(quiet_connect_store("alice")),
+        Arc::new(clock_at(NOW)),
+        rating(RatedEvent::ConnectUser, 1.0),
+    );
+    assert!(block_on(service.connect(&session("alice", "a1"))).is_ok());
+    assert_rate_limited(
+        block_on(service.connect(&session("alice", "a2"))),
+        RatedEvent::ConnectUser,
+    );
+    assert!(
+        block_on(service.presence().remove(&user("alice"), &socket("a1"))).unwrap(),
+        "a1 was alice's last socket: the refused one was never counted live"
+    );
+}
+
+#[test]
+fn add_contact_beyond_its_rate_is_rate_limited_and_links_nothing() {
+    let mut store = MockChatStore::new();
+    // Three lookups (the other user, their record, mine) and one link per add.
+    store
+        .expect_find_user()
+        .times(6)
+        .returning(|u| Ok(Some(chat_user(u.as_str(), None))));
+    store.expect_link().times(2).returning(|a, b| {
+        Ok(LinkOutcome {
+            room: room_of(a.as_str(), b.as_str()),
+            created: false,
+        })
+    });
+    let service = ChatService::new(
+        Arc::new(store),
+        Arc::new(clock_at(NOW)),
+        rating(RatedEvent::AddChatUser, 2.0),
+    );
+    let alice = session("alice", "a1");
+    for other in ["bob", "carol"] {
+        assert!(block_on(service.add_contact(&alice, &user(other))).is_ok());
+    }
+    assert_rate_limited(
+        block_on(service.add_contact(&alice, &user("dave"))),
+        RatedEvent::AddChatUser,
+    );
+    // Adding yourself is refused as invalid before the rate is asked: it costs nothing.
+    assert_eq!(
+        code(block_on(service.add_contact(&alice, &user("alice")))),
+        ErrorCode::InvalidArgument
+    );
+}
+
+#[test]
+fn history_beyond_its_rate_is_rate_limited_and_reads_nothing() {
+    let mut store = MockChatStore::new();
+    store
+        .expect_find_room()
+        .times(2)
+        .returning(|a, b| Ok(Some(room_of(a.as_str(), b.as_str()))));
+    store
+        .expect_history()
+        .times(2)
+        .returning(|_, _| Ok(Vec::new()));
+    let service = ChatService::new(
+        Arc::new(store),
+        Arc::new(clock_at(NOW)),
+        rating(RatedEvent::GetOldMessages, 2.0),
+    );
+    let alice = session("alice", "a1");
+    for _ in 0..2 {
+        assert_eq!(
+            block_on(service.history(&alice, history_request("bob")))
+                .unwrap()
+                .reply,
+            vec![]
+        );
+    }
+    assert_rate_limited(
+        block_on(service.history(&alice, history_request("bob"))),
+        RatedEvent::GetOldMessages,
+    );
+}
+
+/// A store where `m1` is a message to alice she already read.
+fn read_store(finds: usize) -> MockChatStore {
+    let mut store = MockChatStore::new();
+    store
+        .expect_find_message()
+        .times(finds)
+        .returning(|_| Ok(Some(stored("m1", "bob", "alice", Read))));
+    store.expect_mark_read().never();
+    store
+}
+
+#[test]
+fn mark_read_beyond_its_rate_is_rate_limited_and_reads_nothing() {
+    let service = ChatService::new(
+        Arc::new(read_store(2)),
+        Arc::new(clock_at(NOW)),
+        rating(RatedEvent::MessageRead, 2.0),
+    );
+    let alice = session("alice", "a1");
+    for _ in 0..2 {
+        assert!(block_on(service.mark_read(&alice, &msg_id("m1"))).is_ok());
+    }
+    assert_rate_limited(
+        block_on(service.mark_read(&alice, &msg_id("m1"))),
+        RatedEvent::MessageRead,
+    );
+}
+
+#[test]
+fn each_user_and_each_event_has_its_own_bucket_refilled_with_time() {
+    let mut store = read_store(3);
+    store
+        .expect_find_room()
+        .times(1)
+        .returning(|a, b| Ok(Some(room_of(a.as_str(), b.as_str()))));
+    store
+        .expect_history()
+        .times(1)
+        .returning(|_, _| Ok(Vec::new()));
+    let now = Arc::new(std::sync::atomic::AtomicI64::new(NOW));
+    let mut clock = MockClock::new();
+    let read_now = now.clone();
+    clock
+        .expect_now()
+        .returning(move || at(read_now.load(Ordering::SeqCst)));
+    let mut config = rating(RatedEvent::MessageRead, 1.0);
+    config.set_rate(
+        RatedEvent::GetOldMessages,
+        Rate {
+            per_second: 1.0,
+            burst: 1.0,
+        },
+    );
+    let service = ChatService::new(Arc::new(store), Arc::new(clock), config);
+    let (alice, mallory) = (session("alice", "a1"), session("mallory", "m1"));
+
+    assert!(run(&service, &alice, RatedEvent::MessageRead).is_ok());
+    assert_rate_limited(
+        run(&service, &alice, RatedEvent::MessageRead),
+        RatedEvent::MessageRead,
+    );
+    // Another user's bucket is full; `m1` is not addressed to mallory.
+    assert_eq!(
+        code(run(&service, &mallory, RatedEvent::MessageRead)),
+        ErrorCode::NotFound
+    );
+    // Another event's bucket is full.
+    assert!(run(&service, &alice, RatedEvent::GetOldMessages).is_ok());
+    // One token a second.
+    now.store(NOW + 999, Ordering::SeqCst);
+    assert_rate_limited(
+        run(&service, &alice, RatedEvent::MessageRead),
+        RatedEvent::MessageRead,
+    );
+    now.store(NOW + 1_000, Ordering::SeqCst);
+    assert!(run(&service, &alice, RatedEvent::MessageRead).is_ok());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 //! them into one `#[tokio::test]` per case for a given store factory, so every adapter
 //! is held to exactly the same contract.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -51,6 +51,7 @@ macro_rules! chat_store_conformance {
             history_combines_cursors_and_since,
             history_accepts_any_cursor_string,
             undelivered_caps_per_sender_oldest_first,
+            undelivered_bounds_the_total_by_lowest_ids_across_senders,
             awkward_text_round_trips,
         );
     };
@@ -565,7 +566,7 @@ pub async fn status_never_moves_backwards(store: &impl ChatStore) {
     );
     let stored = expect(store.find_message(&message.id).await, "find_message");
     assert_eq!(stored.map(|m| m.status), Some(MessageStatus::Read));
-    let undelivered = expect(store.undelivered(&bob, 10).await, "undelivered");
+    let undelivered = expect(store.undelivered(&bob, 10, 10).await, "undelivered");
     assert!(undelivered.is_empty());
 }
 
@@ -717,7 +718,7 @@ pub async fn undelivered_caps_per_sender_oldest_first(store: &impl ChatStore) {
         store.mark_sent(&[from_bob[0].id.clone()]).await,
         "mark_sent",
     );
-    let waiting = expect(store.undelivered(&alice, 2).await, "undelivered");
+    let waiting = expect(store.undelivered(&alice, 2, 500).await, "undelivered");
     let mut expected = vec![
         from_bob[1].clone(),
         from_bob[2].clone(),
@@ -726,13 +727,85 @@ pub async fn undelivered_caps_per_sender_oldest_first(store: &impl ChatStore) {
     ];
     expected.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
     assert_eq!(waiting, expected);
-    let all = expect(store.undelivered(&alice, 500).await, "undelivered");
+    let all = expect(store.undelivered(&alice, 500, 500).await, "undelivered");
     assert_eq!(all.len(), 7);
-    assert!(expect(store.undelivered(&carol, 500).await, "undelivered").is_empty());
+    assert!(expect(store.undelivered(&carol, 500, 500).await, "undelivered").is_empty());
+}
+
+pub async fn undelivered_bounds_the_total_by_lowest_ids_across_senders(store: &impl ChatStore) {
+    let alice = user("alice");
+    let senders = [user("bob"), user("carol"), user("dave")];
+    let mut rooms = Vec::new();
+    for sender in &senders {
+        rooms.push(linked(store, &alice, sender).await);
+    }
+    // Interleaved: bob 5, carol 2, dave 3.
+    let order = [0, 1, 2, 0, 1, 2, 0, 2, 0, 0];
+    let mut waiting = Vec::new();
+    for (i, &s) in order.iter().enumerate() {
+        let message = new_message(&rooms[s], &senders[s], &alice, &format!("n{i}"), 1_000);
+        waiting.push(insert(store, message).await);
+    }
+    // Delivered already: never counted, neither per sender nor in the total.
+    expect(
+        store.mark_sent(std::slice::from_ref(&waiting[0].id)).await,
+        "mark_sent",
+    );
+    waiting.remove(0);
+    waiting.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    // The contract, spelled out: per sender the oldest `per_sender`, then the `total`
+    // lowest ids of those, in id order.
+    let oracle = |per_sender: usize, total: usize| {
+        let mut taken: HashMap<UserId, usize> = HashMap::new();
+        waiting
+            .iter()
+            .filter(|m| {
+                let count = taken.entry(m.from.clone()).or_default();
+                *count += 1;
+                *count <= per_sender
+            })
+            .take(total)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    for (per_sender, total) in [
+        (500, 4),
+        (2, 100),
+        (2, 3),
+        (1, 2),
+        (500, 500),
+        (500, 0),
+        (0, 500),
+    ] {
+        let got = expect(
+            store.undelivered(&alice, per_sender, total).await,
+            "undelivered",
+        );
+        assert_eq!(
+            ids(&got),
+            ids(&oracle(per_sender, total)),
+            "per_sender {per_sender}, total {total}"
+        );
+        assert!(got.len() <= total);
+        for sender in &senders {
+            let share = got.iter().filter(|m| m.from == *sender).count();
+            assert!(share <= per_sender, "{sender}: {share} > {per_sender}");
+        }
+    }
+    assert_eq!(
+        expect(store.undelivered(&alice, 500, 500).await, "undelivered"),
+        waiting,
+        "whole messages, as stored"
+    );
 }
 
 pub async fn awkward_text_round_trips(store: &impl ChatStore) {
-    let (alice, bob) = (user("o'brien \"q\" \\ $x.y"), user("זאב"));
+    // Ids stored by versions that took control and format characters still read back.
+    let alice = expect(
+        UserId::from_stored("o'brien \"q\" \\ $x.y\n\u{202e}"),
+        "stored user id",
+    );
+    let bob = user("זאב");
     let room = linked(store, &alice, &bob).await;
     let texts = [
         "quotes ' \" and backslashes \\ \\\\",
@@ -746,7 +819,7 @@ pub async fn awkward_text_round_trips(store: &impl ChatStore) {
     for (i, text) in texts.iter().enumerate() {
         let mut message = new_message(&room, &alice, &bob, text, 1_000 + i as i64);
         message.client_message_id = Some(expect(
-            ClientMessageId::parse(format!("{text:.20}")),
+            ClientMessageId::from_stored(format!("{text:.20}")),
             "client id",
         ));
         let stored = insert(store, message).await;

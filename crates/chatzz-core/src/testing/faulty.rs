@@ -563,9 +563,12 @@ impl<S: ChatStore> ChatStore for FaultyStore<S> {
         &self,
         to: &UserId,
         per_sender: usize,
+        total: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.call(Method::Undelivered, |s| s.undelivered(to, per_sender))
-            .await
+        self.call(Method::Undelivered, |s| {
+            s.undelivered(to, per_sender, total)
+        })
+        .await
     }
 }
 
