@@ -4,22 +4,43 @@
 run *ARGS:
     cargo run --release -- {{ARGS}}
 
-# Every test, as CI runs it (installs what it needs).
+# Every test, as CI runs it (the README's test command; installs what it needs).
 test:
     scripts/test-all
 
-# Unit and integration tests of the Rust crates only.
-unit:
+# Start what the tests need if it is not running: PostgreSQL, Redis, MongoDB stand-in.
+services:
+    scripts/services
+
+# The quick loop, no service needed: core, memory and SQLite stores, transport, facade.
+fast:
+    cargo test -p chatzz-core --all-features -p chatzz-store-memory -p chatzz-store-sqlite -p chatzz-group-commit -p chatzz-socketio -p chatzz -p chatzz-server
+
+# Unit and integration tests of every crate, on the real databases (starts them).
+unit: services
     cargo test --workspace --all-features
 
-# End-to-end tests against a debug build.
-e2e:
-    cargo build -p chatzz-server
-    cd tests && CHATZZ_BIN=../target/debug/chatzz node --test --test-concurrency=1 e2e/
+# End-to-end tests on a debug build: `just e2e`, `just e2e store=postgres [FILES...]`.
+e2e *ARGS: services
+    #!/usr/bin/env bash
+    set -euo pipefail
+    store=memory
+    files=()
+    for arg in {{ARGS}}; do
+        case "$arg" in
+            store=*) store="${arg#store=}" ;;
+            *) files+=("$arg") ;;
+        esac
+    done
+    [ ${#files[@]} -gt 0 ] || files=(e2e/)
+    cargo build -p chatzz-server --all-features
+    cd tests
+    [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+    CHATZZ_E2E_STORE="$store" CHATZZ_BIN=../target/debug/chatzz node --test --test-concurrency=1 "${files[@]}"
 
-# Browser test of the demo page.
+# Browser test of the demo page (needs Debian's chromium: `apt-get install chromium`).
 browser:
-    cargo build -p chatzz-server
+    cargo build -p chatzz-server --all-features
     cd tests && CHATZZ_BIN=../target/debug/chatzz node --test --test-concurrency=1 browser/
 
 # Format and lint.
@@ -64,8 +85,10 @@ fuzz SECONDS="60":
     fi
     echo "fuzz: no crash in $(cargo fuzz list | wc -l) targets, {{SECONDS}} s each"
 
-# A short standard load run against a fresh release server on the memory store (or
-# STORE=sqlite://bench.db etc.), printing the load tool's table. See docs/benchmarks.md.
+# How `just bench` works: a short standard load run against a fresh release server, on
+# the memory store unless a store URL is given (sqlite://bench.db ...); docs/benchmarks.md.
+#
+# A standard load run: `just bench [RATE] [SECONDS] [STORE_URL]`, printing the tool's table.
 bench rate="3000" duration="10" store="memory:":
     cargo build --release -p chatzz-server --all-features
     cargo build --release -p chatzz-bench
