@@ -40,20 +40,39 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
-/// A failed client request: a stable [`ErrorCode`] and a sentence for humans.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+/// A failed client request: a stable [`ErrorCode`] and a sentence for humans, plus, for
+/// failures of a port, what failed underneath: that is for the logs of whoever reports
+/// the error (the transport), never for the client.
+#[derive(Debug, Clone, thiserror::Error, Serialize)]
 #[error("{code}: {message}")]
 pub struct ChatError {
     pub code: ErrorCode,
     pub message: String,
+    #[serde(skip)]
+    pub cause: Option<String>,
 }
+
+/// Errors are equal when a client would see the same one.
+impl PartialEq for ChatError {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code && self.message == other.message
+    }
+}
+
+impl Eq for ChatError {}
 
 impl ChatError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
+            cause: None,
         }
+    }
+
+    fn caused_by(mut self, cause: impl std::fmt::Display) -> Self {
+        self.cause = Some(cause.to_string());
+        self
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -63,8 +82,7 @@ impl ChatError {
 
 impl From<crate::ports::StoreError> for ChatError {
     fn from(err: crate::ports::StoreError) -> Self {
-        tracing::warn!(error = %err, "store call failed");
-        match err {
+        let error = match &err {
             crate::ports::StoreError::Unavailable(_) => Self::new(
                 ErrorCode::Unavailable,
                 "the message store is unavailable; retry later",
@@ -72,26 +90,58 @@ impl From<crate::ports::StoreError> for ChatError {
             crate::ports::StoreError::Internal(_) => {
                 Self::new(ErrorCode::Internal, "the message store failed")
             }
-        }
+        };
+        error.caused_by(err)
     }
 }
 
 impl From<crate::ports::PresenceError> for ChatError {
     fn from(err: crate::ports::PresenceError) -> Self {
-        tracing::warn!(error = %err, "presence call failed");
         Self::new(
             ErrorCode::Unavailable,
             "presence is unavailable; retry later",
         )
+        .caused_by(err)
     }
 }
 
 impl From<crate::ports::DirectoryError> for ChatError {
     fn from(err: crate::ports::DirectoryError) -> Self {
-        tracing::warn!(error = %err, "user directory call failed");
         Self::new(
             ErrorCode::Unavailable,
             "the user directory is unavailable; retry later",
         )
+        .caused_by(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::StoreError;
+
+    #[test]
+    fn a_port_failure_keeps_its_cause_for_the_logs_and_out_of_the_wire() {
+        let error = ChatError::from(StoreError::Unavailable("connection refused".into()));
+        assert_eq!(error.code, ErrorCode::Unavailable);
+        assert!(
+            error
+                .cause
+                .as_deref()
+                .is_some_and(|c| c.contains("connection refused"))
+        );
+        let wire = serde_json::to_value(&error).unwrap_or_default();
+        assert_eq!(
+            wire,
+            serde_json::json!({"code": "unavailable", "message": "the message store is unavailable; retry later"})
+        );
+        assert_eq!(
+            error,
+            ChatError::new(
+                ErrorCode::Unavailable,
+                "the message store is unavailable; retry later"
+            ),
+            "equal to what the client sees"
+        );
     }
 }

@@ -235,7 +235,7 @@ fn register_handlers<A: Adapter>(
             match service.disconnect(&session).await {
                 Ok(outcome) => return deliver(&socket, outcome.deliveries).await,
                 Err(error) => {
-                    tracing::warn!(user = %session.user, %error, retry_in_ms = delay, "disconnect failed");
+                    tracing::warn!(user = %session.user, %error, cause = error.cause.as_deref(), retry_in_ms = delay, "disconnect failed");
                     tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
                 }
             }

@@ -45,7 +45,9 @@ pub fn spawn_presence_sweeper(
             ticks.tick().await;
             match service.sweep_presence().await {
                 Ok(outcome) => broadcaster.deliver(outcome.deliveries).await,
-                Err(error) => tracing::warn!(%error, "presence sweep failed"),
+                Err(error) => {
+                    tracing::warn!(%error, cause = error.cause.as_deref(), "presence sweep failed")
+                }
             }
         }
     })

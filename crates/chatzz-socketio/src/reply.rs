@@ -1,7 +1,7 @@
 //! Emitting outcomes: deliveries to users' rooms, replies as acks or events, errors.
 
 use chatzz_core::event::ErrorData;
-use chatzz_core::{Audience, ChatError, Delivery, MessageStatus, ServerEvent, UserId};
+use chatzz_core::{Audience, ChatError, Delivery, ErrorCode, MessageStatus, ServerEvent, UserId};
 use serde::Serialize;
 use serde_json::Value;
 use socketioxide::SocketIo;
@@ -161,7 +161,18 @@ impl<A: Adapter> Responder<A> {
     /// Reports a failed event: through the callback as `({code, message}, null)` when
     /// the client gave one, else as an `error` event naming the event.
     pub fn fail(mut self, error: ChatError) {
-        tracing::debug!(socket = %self.socket.id, event = self.event, code = %error.code, "event failed");
+        if error.cause.is_some() || error.code == ErrorCode::Internal {
+            // A port failed underneath: the operator needs what failed.
+            tracing::warn!(
+                socket = %self.socket.id,
+                event = self.event,
+                code = %error.code,
+                cause = error.cause.as_deref(),
+                "event failed"
+            );
+        } else {
+            tracing::debug!(socket = %self.socket.id, event = self.event, code = %error.code, "event failed");
+        }
         match self.ack.take() {
             Some(ack) if self.wants_ack => {
                 if let Err(err) = ack.send(&(&error, Value::Null)) {
