@@ -12,6 +12,7 @@
 
 #![no_main]
 
+use chatzz_core::SendRequest;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -508,12 +509,7 @@ impl Harness {
 
     fn send_message(&mut self, session: &Session, payload: Value) -> Result<String, ChatError> {
         let request = requests::send_message(payload)?;
-        let outcome = block_on(self.service.send(
-            session,
-            &request.to,
-            request.text,
-            request.client_message_id.clone(),
-        ))?;
+        let outcome = block_on(self.service.send(session, SendRequest::new(&request.to, request.text, request.client_message_id.clone())))?;
         serializes(&outcome.reply);
         let message = &outcome.reply;
         assert_eq!(id_of(&message.from), Some(session.user.as_str()));

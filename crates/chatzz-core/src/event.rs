@@ -73,20 +73,44 @@ impl Delivery {
     }
 }
 
-/// A use case's result: the reply to the requester and the deliveries to emit, in order.
+/// A use case's result: the reply to the requester, the deliveries to emit, in order,
+/// and what happened, so that nobody re-derives it from the events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome<T> {
     pub reply: T,
     pub deliveries: Vec<Delivery>,
+    pub facts: Facts,
+}
+
+/// What a use case changed, as counted by metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// Messages this call stored (a retried send stores none).
+    pub messages_stored: usize,
+    /// Messages this call moved to `sent`: they reached their recipient.
+    pub messages_delivered: usize,
+}
+
+impl<T> Outcome<T> {
+    /// A reply and its deliveries; nothing stored or delivered.
+    pub fn new(reply: T, deliveries: Vec<Delivery>) -> Self {
+        Self {
+            reply,
+            deliveries,
+            facts: Facts::default(),
+        }
+    }
+
+    pub fn with_facts(mut self, facts: Facts) -> Self {
+        self.facts = facts;
+        self
+    }
 }
 
 impl Outcome<()> {
     /// Nothing to reply and nobody to tell.
     pub fn nothing() -> Self {
-        Self {
-            reply: (),
-            deliveries: Vec::new(),
-        }
+        Self::new((), Vec::new())
     }
 }
 

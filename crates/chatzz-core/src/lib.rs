@@ -20,7 +20,7 @@ pub mod user;
 pub mod testing;
 
 pub use error::{ChatError, ErrorCode};
-pub use event::{Audience, Delivery, Outcome, ServerEvent};
+pub use event::{Audience, Delivery, Facts, Outcome, ServerEvent};
 pub use id::{ChatRoomId, ClientMessageId, MessageId, SocketId, UserId};
 pub use message::{HistoryQuery, Message, MessageStatus, MessageText, NewMessage, StoredMessage};
 pub use ports::{
@@ -29,6 +29,6 @@ pub use ports::{
 };
 pub use presence::LocalPresence;
 pub use rate::{Rate, RatedEvent, SendRate};
-pub use service::{ChatService, Config, HistoryRequest, Session, identify};
+pub use service::{ChatService, Config, HistoryRequest, SendRequest, Session, identify};
 pub use time::Timestamp;
 pub use user::{ChatUser, Contact, ContactRecord, LinkOutcome, PresenceStatus, UserDetails};

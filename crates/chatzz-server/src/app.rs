@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use chatzz::{BuildError, Chatzz, ChatzzBuilder, ChatzzHandle, JwtAuthenticator, RatedEvent};
+use chatzz::{BuildError, Chatzz, ChatzzBuilder, ChatzzHandle, JwtAuthenticator, SettingsError};
 use tokio::net::TcpListener;
 
 use crate::cli::Args;
@@ -15,12 +15,54 @@ pub enum RunError {
     #[error(transparent)]
     Build(#[from] BuildError),
     #[error("bad configuration: {0}")]
+    Settings(#[from] SettingsError),
+    #[error("bad configuration: {0}")]
     Config(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+}
+
+/// The binary's own settings, beside the library's [`chatzz::Settings`]: where it
+/// listens and stores, and the timeouts of its listener (`serve.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub listen: std::net::SocketAddr,
+    /// Where to store chats.
+    pub database: String,
+    /// How long a client may take to send its request headers (slowloris guard).
+    pub header_read_timeout: Duration,
+    /// How long a connection's writes may stay blocked before it is closed.
+    pub slow_consumer_timeout: Duration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 3000)),
+            database: "sqlite://chatzz.db".to_owned(),
+            header_read_timeout: Duration::from_secs(10),
+            slow_consumer_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ServerSettings {
+    /// Checks the listener's rules, as [`chatzz::Settings::validate`] does the library's.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        for (name, timeout) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("slow_consumer_timeout", self.slow_consumer_timeout),
+        ] {
+            if timeout.is_zero() {
+                return Err(SettingsError::ZeroDuration(name));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// How connections authenticate, from the flags: a JWT key, or trusting the claimed
@@ -90,45 +132,13 @@ fn origins(args: &Args, mut builder: ChatzzBuilder) -> ChatzzBuilder {
 }
 
 pub async fn run(args: Args) -> Result<(), RunError> {
-    let mut builder = Chatzz::builder()
-        .store_url(&args.database)
-        .table_prefix(&args.table_prefix)
-        .max_message_chars(args.max_message_chars as usize)
-        .send_rate(args.send_rate, args.send_burst)
-        .event_rate(
-            RatedEvent::ConnectUser,
-            args.connect_rate,
-            args.connect_burst,
-        )
-        .event_rate(
-            RatedEvent::AddChatUser,
-            args.add_chat_user_rate,
-            args.add_chat_user_burst,
-        )
-        .event_rate(
-            RatedEvent::GetOldMessages,
-            args.history_rate,
-            args.history_burst,
-        )
-        .event_rate(RatedEvent::MessageRead, args.read_rate, args.read_burst)
-        .max_sockets_per_user(args.max_sockets_per_user as usize)
-        .max_queued_events(args.max_queued_events)
-        .max_outbound_bytes(args.max_outbound_bytes as usize)
-        .ping(
-            Duration::from_secs(args.ping_interval),
-            Duration::from_secs(args.ping_timeout),
-        )
-        .connect_timeout(Duration::from_secs(args.connect_timeout))
-        .store_timeout(Duration::from_secs(args.store_timeout));
-    if let Some(bytes) = args.max_packet_bytes {
-        builder = builder.max_packet_bytes(bytes as usize);
-    }
-    if let Some(redis) = &args.redis {
-        builder = builder
-            .redis(redis)
-            .presence_lease(Duration::from_secs(args.presence_lease))
-            .cluster_prefix(&args.cluster_prefix);
-    }
+    let server = args.server_settings();
+    server.validate()?;
+    let settings = args.settings();
+    settings.validate()?;
+    let builder = Chatzz::builder()
+        .store_url(&server.database)
+        .settings(settings);
     let prometheus = metrics::install().map_err(|e| RunError::Config(format!("metrics: {e}")))?;
     let builder = origins(&args, authentication(&args, builder)?);
     let (layer, chat) = builder.build().await?;
@@ -147,7 +157,7 @@ pub async fn run(args: Args) -> Result<(), RunError> {
     };
     let app = app.layer(layer);
 
-    let (listener, addr) = bind(args.listen).await?;
+    let (listener, addr) = bind(server.listen).await?;
     let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
     let metrics_server = metrics_listener.map(|(listener, addr)| {
         tracing::info!(%addr, "metrics listening");
@@ -168,8 +178,8 @@ pub async fn run(args: Args) -> Result<(), RunError> {
     serve::serve(
         listener,
         app,
-        Duration::from_secs(args.header_read_timeout),
-        Duration::from_secs(args.slow_consumer_timeout),
+        server.header_read_timeout,
+        server.slow_consumer_timeout,
         shutdown(chat),
         Duration::from_secs(5),
     )

@@ -18,7 +18,7 @@ use socketioxide_core::adapter::DefinedAdapter;
 use crate::connection::{Arrival, Connection, Place, Turn};
 use crate::handshake::{HandshakeCounts, Slot};
 use crate::outbound::json_len;
-use crate::reply::{Responder, deliver, emit_here, user_room};
+use crate::reply::{Responder, count_facts, deliver, emit_here, user_room};
 use crate::requests;
 
 /// Limits the transport itself enforces, before any use case runs.
@@ -294,15 +294,17 @@ async fn connect_user<A: Adapter>(
         }
     };
     connection.bind(session.user);
-    let reply = ServerEvent::UserDetails(outcome.reply);
-    let bytes = json_len(&reply);
-    emit_here(socket, &reply);
+    count_facts(outcome.facts);
+    // The reply goes out as an event (the seed's way) and, if asked, through the ack.
+    let reply = outcome.reply;
+    let ack = responder.wants_ack().then(|| reply.clone());
+    let event = ServerEvent::UserDetails(reply);
+    let bytes = json_len(&event);
+    emit_here(socket, &event);
     connection.spend_outbound(bytes);
     deliver(socket, outcome.deliveries).await;
-    if let ServerEvent::UserDetails(data) = &reply
-        && responder.wants_ack()
-    {
-        responder.ok(data);
+    if let Some(reply) = ack {
+        responder.ok(&reply);
         connection.spend_outbound(bytes);
     }
     Ok(())
@@ -349,6 +351,7 @@ async fn get_old_messages<A: Adapter>(
     let connection = turn.connection();
     check_outbound_room(connection, service.config().max_reply_bytes)?;
     let outcome = service.history(&session, request).await?;
+    count_facts(outcome.facts);
     deliver(socket, outcome.deliveries).await;
     connection.spend_outbound(json_len(&outcome.reply));
     if responder.wants_ack() {
@@ -368,21 +371,8 @@ async fn send_message<A: Adapter>(
 ) -> Result<(), ChatError> {
     let session = session_of(turn)?;
     let request = requests::send_message(payload)?;
-    let outcome = service
-        .send(
-            &session,
-            &request.to,
-            request.text,
-            request.client_message_id,
-        )
-        .await?;
-    if outcome
-        .deliveries
-        .iter()
-        .any(|d| matches!(d.event, ServerEvent::NewMessage(_)))
-    {
-        metrics::counter!("chatzz_messages_sent_total").increment(1);
-    }
+    let outcome = service.send(&session, request).await?;
+    count_facts(outcome.facts);
     deliver(socket, outcome.deliveries).await;
     responder.ok(&outcome.reply);
     Ok(())

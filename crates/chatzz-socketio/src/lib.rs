@@ -15,4 +15,4 @@ pub mod requests;
 
 pub use handlers::{TransportLimits, attach};
 pub use host::{Broadcaster, spawn_presence_sweeper};
-pub use reply::{EVENT, deliver_from_host, user_room};
+pub use reply::{EVENT, count_facts, deliver_from_host, user_room};

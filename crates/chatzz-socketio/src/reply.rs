@@ -1,7 +1,7 @@
 //! Emitting outcomes: deliveries to users' rooms, replies as acks or events, errors.
 
 use chatzz_core::event::ErrorData;
-use chatzz_core::{Audience, ChatError, Delivery, ErrorCode, MessageStatus, ServerEvent, UserId};
+use chatzz_core::{Audience, ChatError, Delivery, ErrorCode, Facts, ServerEvent, UserId};
 use serde::Serialize;
 use serde_json::Value;
 use socketioxide::SocketIo;
@@ -18,14 +18,14 @@ pub fn user_room(user: &UserId) -> String {
     format!("user:{}", user.as_str())
 }
 
-/// Counts messages that reached a recipient: each gets exactly one `sent` status change
-/// addressed to its sender.
-fn count_delivered(to: &Audience, event: &ServerEvent) {
-    if let (Audience::User(user), ServerEvent::MessageStatusChanged(message)) = (to, event)
-        && message.status == MessageStatus::Sent
-        && message.from.fields().get("_id").and_then(|id| id.as_str()) == Some(user.as_str())
-    {
-        metrics::counter!("chatzz_messages_delivered_total").increment(1);
+/// Counts what a use case did (its facts), wherever its outcome is emitted from.
+pub fn count_facts(facts: Facts) {
+    if facts.messages_stored > 0 {
+        metrics::counter!("chatzz_messages_sent_total").increment(facts.messages_stored as u64);
+    }
+    if facts.messages_delivered > 0 {
+        metrics::counter!("chatzz_messages_delivered_total")
+            .increment(facts.messages_delivered as u64);
     }
 }
 
@@ -44,7 +44,6 @@ struct Broadcast {
 fn broadcasts(deliveries: Vec<Delivery>, host: bool) -> Vec<Broadcast> {
     let mut out: Vec<Broadcast> = Vec::with_capacity(deliveries.len());
     for Delivery { to, event } in deliveries {
-        count_delivered(&to, &event);
         let (room, others_only) = match &to {
             Audience::User(user) => (user_room(user), false),
             Audience::OtherSocketsOf(user) => (user_room(user), !host),

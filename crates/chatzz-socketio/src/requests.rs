@@ -1,7 +1,9 @@
 //! Decoding client payloads (public so that fuzz targets can reach it). Every field is type-checked here: a wrong JSON type (an
 //! operator-shaped object included) is `invalid-argument` and never reaches a use case.
 
-use chatzz_core::{ChatError, ClientMessageId, HistoryRequest, MessageId, Timestamp, UserId};
+use chatzz_core::{
+    ChatError, ClientMessageId, HistoryRequest, MessageId, SendRequest, Timestamp, UserId,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -97,18 +99,10 @@ struct SendMessagePayload {
     client_message_id: Option<String>,
 }
 
-/// A decoded `send-message`.
-#[derive(Debug)]
-pub struct SendMessage {
-    pub to: UserId,
-    pub text: String,
-    pub client_message_id: Option<ClientMessageId>,
-}
-
 /// `send-message { userId, message, clientMessageId? }`
-pub fn send_message(payload: Value) -> Result<SendMessage, ChatError> {
+pub fn send_message(payload: Value) -> Result<SendRequest, ChatError> {
     let payload: SendMessagePayload = decode(payload)?;
-    Ok(SendMessage {
+    Ok(SendRequest {
         to: UserId::parse(payload.user_id)?,
         text: payload.message,
         client_message_id: payload

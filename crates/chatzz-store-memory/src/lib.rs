@@ -70,6 +70,11 @@ fn pair(a: &UserId, b: &UserId) -> (UserId, UserId) {
 
 #[async_trait]
 impl ChatStore for MemoryStore {
+    /// Each process has its own: never the store of a cluster.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     async fn register_user(&self, user: &UserId) -> Result<ChatUser, StoreError> {
         self.with(|s| {
             let last_online = *s.users.entry(user.clone()).or_insert(None);

@@ -26,7 +26,7 @@ use mongodb::Collection;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
 
-use crate::docs::field;
+use crate::documents::field;
 use crate::error::{doing, is_duplicate_key, store_error};
 
 /// How long a lease lasts: three times the server's default store timeout (10 s). A live

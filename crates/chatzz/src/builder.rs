@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatzz_core::{
-    Authenticator, ChatService, ChatStore, Config, StoreNames, SystemClock, UserDirectory,
+    Authenticator, ChatService, ChatStore, Config, Rate, SystemClock, UserDirectory,
 };
 use socketioxide::{ParserConfig, SocketIo, SocketIoBuilder};
 
@@ -14,6 +14,9 @@ use crate::handle::ChatzzHandle;
 use crate::instrumented::InstrumentedStore;
 use crate::layer::ChatzzLayer;
 use crate::origin::OriginPolicy;
+use crate::settings::{
+    DetailsCache, SOCKET_BUFFER_PACKETS, Settings, SettingsError, SocketIoSettings,
+};
 use crate::store::{OpenError, open_store};
 
 /// Why [`ChatzzBuilder::build`] failed.
@@ -30,9 +33,13 @@ pub enum BuildError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] OpenError),
-    /// A setting is out of range.
+    /// An allowed origin or host cannot be understood.
     #[error("bad configuration: {0}")]
     Config(String),
+    /// A setting breaks one of [`Settings::validate`]'s rules, or the store does not
+    /// suit them.
+    #[error("bad configuration: {0}")]
+    Settings(#[from] SettingsError),
     /// Redis could not be reached while joining a cluster.
     #[error("cannot join the cluster through Redis at {0}")]
     Redis(String),
@@ -76,17 +83,9 @@ impl Chatzz {
     pub fn builder() -> ChatzzBuilder {
         ChatzzBuilder {
             store: None,
-            table_prefix: None,
             directory: None,
-            details_cache: Some((10_000, Duration::from_secs(60))),
             authentication: Authentication::Unset,
-            config: Config::default(),
-            transport: Transport::default(),
-            store_timeout: Duration::from_secs(10),
-            cluster: None,
-            presence_lease: Duration::from_secs(15),
-            cluster_prefix: "chatzz".to_owned(),
-            limits: chatzz_socketio::TransportLimits::default(),
+            settings: Settings::default(),
             allowed_origins: None,
             allowed_hosts: Vec::new(),
         }
@@ -94,48 +93,22 @@ impl Chatzz {
 }
 
 /// Configures chatzz; [`build`](Self::build) makes the layer and the handle.
+///
+/// The limits, timings and names set here are kept in a [`Settings`] (see
+/// [`settings`](Self::settings)), whose defaults and rules are chatzz's only ones.
 pub struct ChatzzBuilder {
     store: Option<StoreSource>,
-    table_prefix: Option<String>,
     directory: Option<Arc<dyn UserDirectory>>,
-    details_cache: Option<(u64, Duration)>,
     authentication: Authentication,
-    config: Config,
-    transport: Transport,
-    store_timeout: Duration,
-    cluster: Option<String>,
-    presence_lease: Duration,
-    cluster_prefix: String,
-    limits: chatzz_socketio::TransportLimits,
+    settings: Settings,
     allowed_origins: Option<Vec<String>>,
     allowed_hosts: Vec<String>,
-}
-
-/// Socket.IO settings.
-#[derive(Debug, Clone)]
-struct Transport {
-    max_packet_bytes: Option<usize>,
-    ping_interval: Duration,
-    ping_timeout: Duration,
-    connect_timeout: Duration,
-}
-
-impl Default for Transport {
-    fn default() -> Self {
-        // socketioxide's own defaults, stated here so that the docs can name them.
-        Self {
-            max_packet_bytes: None,
-            ping_interval: Duration::from_secs(25),
-            ping_timeout: Duration::from_secs(20),
-            connect_timeout: Duration::from_secs(45),
-        }
-    }
 }
 
 impl std::fmt::Debug for ChatzzBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChatzzBuilder")
-            .field("config", &self.config)
+            .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }
@@ -157,7 +130,7 @@ impl ChatzzBuilder {
     /// Prefix of chatzz's own table or collection names (default `chatzz_`; the seed's
     /// `chatUserModelName`). Applies to stores opened from a URL.
     pub fn table_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.table_prefix = Some(prefix.into());
+        self.settings.table_prefix = prefix.into();
         self
     }
 
@@ -171,8 +144,17 @@ impl ChatzzBuilder {
 
     /// Caches the directory's answers: at most `capacity` users for `ttl` each (default
     /// 10,000 for 60 s). `None` asks the directory every time.
-    pub fn details_cache(mut self, cache: Option<(u64, Duration)>) -> Self {
-        self.details_cache = cache;
+    #[deprecated(
+        note = "use .cache_details(Some(DetailsCache { capacity, ttl })) or .cache_details(None)"
+    )]
+    pub fn details_cache(self, cache: Option<(u64, Duration)>) -> Self {
+        self.cache_details(cache.map(DetailsCache::from))
+    }
+
+    /// Caches the directory's answers (default [`DetailsCache::default`]: 10,000 users
+    /// for 60 s each). `None` asks the directory every time.
+    pub fn cache_details(mut self, cache: Option<DetailsCache>) -> Self {
+        self.settings.details_cache = cache;
         self
     }
 
@@ -197,7 +179,7 @@ impl ChatzzBuilder {
 
     /// Longest message text in Unicode code points (default 4096).
     pub fn max_message_chars(mut self, chars: usize) -> Self {
-        self.config.max_message_chars = chars;
+        self.settings.config.max_message_chars = chars;
         self
     }
 
@@ -205,14 +187,7 @@ impl ChatzzBuilder {
     /// average (default 20/s, burst 100). Beyond it `send-message` fails with
     /// `rate-limited` and stores nothing. A `per_second` of 0 means no limit.
     pub fn send_rate(mut self, per_second: f64, burst: u32) -> Self {
-        self.config.send_rate = if per_second <= 0.0 {
-            chatzz_core::SendRate::UNLIMITED
-        } else {
-            chatzz_core::SendRate {
-                per_second,
-                burst: f64::from(burst.max(1)),
-            }
-        };
+        self.settings.config.send_rate = Rate::new(per_second, burst);
         self
     }
 
@@ -229,15 +204,16 @@ impl ChatzzBuilder {
         per_second: f64,
         burst: u32,
     ) -> Self {
-        self.config
-            .set_rate(event, chatzz_core::Rate::new(per_second, burst));
+        self.settings
+            .config
+            .set_rate(event, Rate::new(per_second, burst));
         self
     }
 
     /// Most live sockets one user may hold (default 20); more fail `connect-user` with
     /// `rate-limited`.
     pub fn max_sockets_per_user(mut self, sockets: usize) -> Self {
-        self.config.max_sockets_per_user = sockets;
+        self.settings.config.max_sockets_per_user = sockets;
         self
     }
 
@@ -245,7 +221,7 @@ impl ChatzzBuilder {
     /// more fail at once with `rate-limited`. Bounds what one flooding client can make
     /// the server hold.
     pub fn max_queued_events(mut self, events: u64) -> Self {
-        self.limits.max_queued_events = events;
+        self.settings.transport.max_queued_events = events;
         self
     }
 
@@ -254,7 +230,7 @@ impl ChatzzBuilder {
     /// reply could overdraw it fails with `rate-limited` and changes nothing; see
     /// `docs/security.md`.
     pub fn max_outbound_bytes(mut self, bytes: usize) -> Self {
-        self.limits.max_outbound_bytes = bytes;
+        self.settings.transport.max_outbound_bytes = bytes;
         self
     }
 
@@ -263,21 +239,21 @@ impl ChatzzBuilder {
     /// `max_message_chars` (6 bytes a character once JSON-escaped) plus 4 KiB, at least
     /// 64 KiB. Bigger packets close the connection.
     pub fn max_packet_bytes(mut self, bytes: usize) -> Self {
-        self.transport.max_packet_bytes = Some(bytes);
+        self.settings.socketio.max_packet_bytes = Some(bytes);
         self
     }
 
     /// Engine.IO heartbeats: a ping every `interval`; a client silent for `timeout` more
     /// is disconnected (defaults 25 s and 20 s).
     pub fn ping(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.transport.ping_interval = interval;
-        self.transport.ping_timeout = timeout;
+        self.settings.socketio.ping_interval = interval;
+        self.settings.socketio.ping_timeout = timeout;
         self
     }
 
     /// How long a transport may stay open without joining the namespace (default 45 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.transport.connect_timeout = timeout;
+        self.settings.socketio.connect_timeout = timeout;
         self
     }
 
@@ -311,7 +287,7 @@ impl ChatzzBuilder {
 
     /// Longest a store call may take before the client gets `unavailable` (default 10 s).
     pub fn store_timeout(mut self, timeout: Duration) -> Self {
-        self.store_timeout = timeout;
+        self.settings.store_timeout = timeout;
         self
     }
 
@@ -320,7 +296,7 @@ impl ChatzzBuilder {
     /// server, and presence is cluster-wide. The servers must share one store
     /// (PostgreSQL or MongoDB, say); `docs/scaling.md` describes the topology.
     pub fn redis(mut self, url: impl Into<String>) -> Self {
-        self.cluster = Some(url.into());
+        self.settings.cluster.redis_url = Some(url.into());
         self
     }
 
@@ -328,31 +304,41 @@ impl ChatzzBuilder {
     /// 15 s); they go offline, announced, within about 4/3 of it. Only with
     /// [`redis`](Self::redis).
     pub fn presence_lease(mut self, lease: Duration) -> Self {
-        self.presence_lease = lease;
+        self.settings.cluster.presence_lease = lease;
         self
     }
 
     /// Prefix of chatzz's keys and channels in Redis (default `chatzz`); servers of one
     /// cluster use the same one, separate clusters on one Redis different ones.
     pub fn cluster_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.cluster_prefix = prefix.into();
+        self.settings.cluster.prefix = prefix.into();
         self
     }
 
     /// All the use cases' limits at once.
     pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
+        self.settings.config = config;
         self
+    }
+
+    /// Every setting at once, replacing what earlier calls set (start from
+    /// `Settings::default()`); later calls change it further. Checked by
+    /// [`Settings::validate`] when built.
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// The settings as given so far.
+    pub fn current_settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// Opens the store and returns the layer to mount on your `Router` and the handle
     /// for your own code.
     pub async fn build(self) -> Result<(ChatzzLayer, ChatzzHandle), BuildError> {
-        if self.config.max_message_chars == 0 || self.config.max_message_chars > 1_000_000 {
-            return Err(BuildError::Config(
-                "max_message_chars must be from 1 to 1,000,000".into(),
-            ));
-        }
+        let settings = self.settings;
+        settings.validate()?;
         let authenticator = match self.authentication {
             Authentication::Unset => return Err(BuildError::NoAuthentication),
             Authentication::Verified(authenticator) => Some(authenticator),
@@ -369,75 +355,42 @@ impl ChatzzBuilder {
             self.allowed_hosts,
         )
         .map_err(BuildError::Config)?;
-        let names = match &self.table_prefix {
-            Some(prefix) => {
-                StoreNames::with_prefix(prefix).map_err(|e| BuildError::Config(e.message))?
-            }
-            None => StoreNames::default(),
-        };
-        let cluster = self.cluster.map(|url| ClusterSettings {
-            url,
-            prefix: self.cluster_prefix.clone(),
-            presence_lease: self.presence_lease,
-        });
-        if cluster.is_some() && self.presence_lease < Duration::from_millis(300) {
-            return Err(BuildError::Config(
-                "presence_lease must be at least 300 ms".into(),
-            ));
-        }
+        let names = settings.store_names()?;
+        let cluster = settings
+            .cluster
+            .redis_url
+            .clone()
+            .map(|url| ClusterSettings {
+                url,
+                prefix: settings.cluster.prefix.clone(),
+                presence_lease: settings.cluster.presence_lease,
+            });
         let store = match self.store.ok_or(BuildError::NoStore)? {
-            StoreSource::Url(url) if cluster.is_some() && url.starts_with("memory:") => {
-                return Err(BuildError::Config(
-                    "a cluster needs a store its servers share; memory: is each server's own"
-                        .into(),
-                ));
-            }
             StoreSource::Url(url) => open_store(&url, names).await?,
             StoreSource::Instance(store) => store,
         };
-        let max_packet = self
-            .transport
-            .max_packet_bytes
-            .unwrap_or((self.config.max_message_chars * 6 + 4096).max(64 * 1024));
-        if max_packet < 1024 {
-            return Err(BuildError::Config(
-                "max_packet_bytes must be at least 1024".into(),
-            ));
-        }
-        if self.limits.max_outbound_bytes < 64 * 1024 {
-            return Err(BuildError::Config(
-                "max_outbound_bytes must be at least 64 KiB".into(),
-            ));
-        }
-        if self.limits.max_queued_events == 0 {
-            return Err(BuildError::Config(
-                "max_queued_events must be at least 1".into(),
-            ));
-        }
-        if self.config.max_sockets_per_user == 0 {
-            return Err(BuildError::Config(
-                "max_sockets_per_user must be at least 1".into(),
-            ));
-        }
+        settings.check_store(store.as_ref())?;
+        let max_packet = settings.max_packet_bytes();
+        let limits = settings.transport;
         let store = Arc::new(InstrumentedStore {
             inner: store,
-            timeout: self.store_timeout,
+            timeout: settings.store_timeout,
         });
-        let mut service = ChatService::new(store, Arc::new(SystemClock), self.config);
+        let mut service = ChatService::new(store, Arc::new(SystemClock), settings.config);
         if let Some(directory) = self.directory {
-            service = match self.details_cache {
-                Some((capacity, ttl)) => {
+            service = match settings.details_cache {
+                Some(DetailsCache { capacity, ttl }) => {
                     service.with_directory(Arc::new(CachedDirectory::new(directory, capacity, ttl)))
                 }
                 None => service.with_directory(directory),
             };
         }
-        let io = configure(SocketIo::builder(), &self.transport, max_packet);
+        let io = configure(SocketIo::builder(), &settings.socketio, max_packet);
         match cluster {
             None => {
                 let service = Arc::new(service);
                 let (layer, io) = io.build_layer();
-                chatzz_socketio::attach(&io, service.clone(), authenticator, self.limits);
+                chatzz_socketio::attach(&io, service.clone(), authenticator, limits);
                 Ok((
                     ChatzzLayer::local(layer).with_origin_policy(origin_policy),
                     ChatzzHandle::new(service, Arc::new(io), None),
@@ -454,7 +407,7 @@ impl ChatzzBuilder {
                     io,
                     service.clone(),
                     authenticator,
-                    self.limits,
+                    limits,
                 )
                 .await?;
                 tracing::info!("joined the cluster through Redis");
@@ -473,13 +426,17 @@ impl ChatzzBuilder {
 }
 
 /// The Socket.IO settings, whichever adapter the server ends up on.
-fn configure(io: SocketIoBuilder, transport: &Transport, max_packet: usize) -> SocketIoBuilder {
+fn configure(
+    io: SocketIoBuilder,
+    transport: &SocketIoSettings,
+    max_packet: usize,
+) -> SocketIoBuilder {
     io
         // Packets queued per socket before emits to it fail. A connect can owe one
         // sender a status change per missed message (500 by default), so the default
         // of 128 would drop some. The bound costs no memory: tokio allocates the queue
         // 32 packets at a time as it fills (measured: 128 and 4096 idle alike).
-        .max_buffer_size(4096)
+        .max_buffer_size(SOCKET_BUFFER_PACKETS)
         // Each WebSocket's read buffer lives as long as the connection and is zeroed
         // whole, so all of it is resident: 4 KiB by default, 1 KiB here (3 KiB less per
         // idle connection, measured). A chat event fits; a larger frame gets a buffer of
@@ -501,3 +458,6 @@ fn configure(io: SocketIoBuilder, transport: &Transport, max_packet: usize) -> S
                 .packet_completion_timeout(Duration::from_secs(1)),
         )
 }
+
+#[cfg(test)]
+mod tests;

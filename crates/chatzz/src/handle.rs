@@ -1,5 +1,6 @@
 //! What the host application can do itself, with the same rules and events as clients.
 
+use chatzz_core::SendRequest;
 use std::sync::Arc;
 
 use chatzz_core::{
@@ -59,8 +60,12 @@ impl ChatzzHandle {
         let client_message_id = client_message_id.map(ClientMessageId::parse).transpose()?;
         let outcome = self
             .service
-            .send(&Self::session(from), to, text.into(), client_message_id)
+            .send(
+                &Self::session(from),
+                SendRequest::new(to, text, client_message_id),
+            )
             .await?;
+        chatzz_socketio::count_facts(outcome.facts);
         self.io.deliver(outcome.deliveries).await;
         Ok(outcome.reply)
     }
@@ -71,6 +76,7 @@ impl ChatzzHandle {
             .service
             .add_contact(&Self::session(user), other)
             .await?;
+        chatzz_socketio::count_facts(outcome.facts);
         self.io.deliver(outcome.deliveries).await;
         Ok(outcome.reply)
     }
@@ -85,6 +91,7 @@ impl ChatzzHandle {
             .service
             .mark_read(&Self::session(user), message)
             .await?;
+        chatzz_socketio::count_facts(outcome.facts);
         self.io.deliver(outcome.deliveries).await;
         Ok(outcome.reply)
     }

@@ -42,6 +42,10 @@ async fn timed<T>(
 
 #[async_trait]
 impl ChatStore for InstrumentedStore {
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+
     async fn register_user(&self, user: &UserId) -> Result<ChatUser, StoreError> {
         timed(
             "register_user",

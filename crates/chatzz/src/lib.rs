@@ -23,6 +23,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Limits, timings and names are one [`Settings`] value: its `Default` holds every
+//! default and [`Settings::validate`] every rule; the builder's methods write into it,
+//! or [`ChatzzBuilder::settings`] sets it whole.
+//!
 //! With the `redis` feature, [`ChatzzBuilder::redis`] makes several such servers one
 //! cluster on a shared store (`docs/scaling.md`).
 //!
@@ -41,6 +45,7 @@ mod handle;
 mod instrumented;
 mod layer;
 mod origin;
+pub mod settings;
 mod store;
 
 pub use auth::{ClosureAuthenticator, JwtAuthenticator, JwtKeyError};
@@ -50,6 +55,9 @@ pub use details::{CachedDirectory, ClosureDirectory};
 pub use handle::ChatzzHandle;
 pub use layer::ChatzzLayer;
 pub use origin::OriginGuard;
+pub use settings::{
+    Cluster, DetailsCache, Settings, SettingsError, SocketIoSettings, TransportLimits,
+};
 pub use store::{OpenError, open_store};
 
 pub use chatzz_core::{

@@ -88,4 +88,11 @@ pub trait ChatStore: Send + Sync + 'static {
         per_sender: usize,
         total: usize,
     ) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// Whether other processes see what this store holds (a database), or only this
+    /// one (an in-memory store). Servers of one cluster must share their store, so
+    /// joining a cluster refuses a store that says `false`.
+    fn is_shared(&self) -> bool {
+        true
+    }
 }

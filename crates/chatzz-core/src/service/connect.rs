@@ -3,7 +3,9 @@ use std::collections::{BTreeMap, HashSet};
 use super::history::{fitting, json_bytes, json_string_bytes};
 use super::{ChatService, Session};
 use crate::error::{ChatError, ErrorCode};
-use crate::event::{Audience, Delivery, Outcome, ServerEvent, StatusChange, UserDetailsData};
+use crate::event::{
+    Audience, Delivery, Facts, Outcome, ServerEvent, StatusChange, UserDetailsData,
+};
 use crate::id::UserId;
 use crate::message::Message;
 use crate::user::{ChatUser, PresenceStatus, UserDetails};
@@ -100,11 +102,13 @@ impl ChatService {
         let ids: Vec<_> = waiting.iter().map(|m| m.id.clone()).collect();
         let mut deliveries = Vec::new();
         let mut missed_messages: BTreeMap<UserId, Vec<Message>> = BTreeMap::new();
+        let mut facts = Facts::default();
         let handed_over = if ids.is_empty() {
             Vec::new()
         } else {
             match self.store.mark_sent(&ids).await {
                 Ok(delivered) => {
+                    facts.messages_delivered = delivered.len();
                     for stored in &delivered {
                         deliveries.push(Delivery::new(
                             Audience::User(stored.from.clone()),
@@ -144,16 +148,14 @@ impl ChatService {
             }
         }
 
-        Ok(Outcome {
-            reply: UserDetailsData {
-                user: details,
-                status: PresenceStatus::Online,
-                last_online: record.last_online,
-                connected_users,
-                missed_messages,
-            },
-            deliveries,
-        })
+        let reply = UserDetailsData {
+            user: details,
+            status: PresenceStatus::Online,
+            last_online: record.last_online,
+            connected_users,
+            missed_messages,
+        };
+        Ok(Outcome::new(reply, deliveries).with_facts(facts))
     }
 }
 

@@ -51,10 +51,7 @@ impl ChatService {
                 ServerEvent::ChatUserAdded(me_as_contact),
             ));
         }
-        Ok(Outcome {
-            reply: contact,
-            deliveries,
-        })
+        Ok(Outcome::new(contact, deliveries))
     }
 
     /// Everyone `user` shares a room with, with presence, in the order they were added.

@@ -34,10 +34,7 @@ impl ChatService {
         let deliveries = self
             .announce(&contacts, user, details, PresenceStatus::Offline, Some(now))
             .await;
-        Ok(Outcome {
-            reply: (),
-            deliveries,
-        })
+        Ok(Outcome::new((), deliveries))
     }
 
     /// Gives up on announcing a departure (the store stayed down): the socket leaves

@@ -1,6 +1,6 @@
 use super::{ChatService, Session};
 use crate::error::ChatError;
-use crate::event::{Audience, Delivery, Outcome, ServerEvent, json_len};
+use crate::event::{Audience, Delivery, Facts, Outcome, ServerEvent, json_len};
 use crate::id::{MessageId, UserId};
 use crate::message::{HistoryQuery, Message, MessageStatus};
 use crate::time::Timestamp;
@@ -79,6 +79,10 @@ impl ChatService {
             })
         };
 
+        let facts = Facts {
+            messages_delivered: delivered.len(),
+            ..Facts::default()
+        };
         let mut deliveries = Vec::with_capacity(delivered.len());
         for stored in delivered {
             if let Some(slot) = page.iter_mut().find(|m| m.id == stored.id) {
@@ -90,10 +94,7 @@ impl ChatService {
                 ServerEvent::MessageStatusChanged(views.message(stored).await?),
             ));
         }
-        Ok(Outcome {
-            reply: views.messages(page).await?,
-            deliveries,
-        })
+        Ok(Outcome::new(views.messages(page).await?, deliveries).with_facts(facts))
     }
 }
 

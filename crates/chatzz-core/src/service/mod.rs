@@ -22,6 +22,7 @@ use crate::rate::{EventLimiters, Rate, RatedEvent, SendRate};
 
 pub use connect::identify;
 pub use history::HistoryRequest;
+pub use send::SendRequest;
 
 /// Limits and defaults of the use cases.
 #[derive(Debug, Clone, PartialEq)]

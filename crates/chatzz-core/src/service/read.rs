@@ -21,33 +21,25 @@ impl ChatService {
         }
         let mut views = self.views();
         if stored.status == MessageStatus::Read {
-            return Ok(Outcome {
-                reply: views.message(stored).await?,
-                deliveries: Vec::new(),
-            });
+            return Ok(Outcome::new(views.message(stored).await?, Vec::new()));
         }
         let Some(read) = self.store.mark_read(id, self.clock.now()).await? else {
             // Another socket of the recipient won the race; it announced the change.
             let current = self.store.find_message(id).await?.ok_or_else(not_found)?;
-            return Ok(Outcome {
-                reply: views.message(current).await?,
-                deliveries: Vec::new(),
-            });
+            return Ok(Outcome::new(views.message(current).await?, Vec::new()));
         };
         let sender = read.from.clone();
         let message = views.message(read).await?;
-        Ok(Outcome {
-            deliveries: vec![
-                Delivery::new(
-                    Audience::User(sender),
-                    ServerEvent::MessageStatusChanged(message.clone()),
-                ),
-                Delivery::new(
-                    Audience::OtherSocketsOf(session.user.clone()),
-                    ServerEvent::MessageStatusChanged(message.clone()),
-                ),
-            ],
-            reply: message,
-        })
+        let deliveries = vec![
+            Delivery::new(
+                Audience::User(sender),
+                ServerEvent::MessageStatusChanged(message.clone()),
+            ),
+            Delivery::new(
+                Audience::OtherSocketsOf(session.user.clone()),
+                ServerEvent::MessageStatusChanged(message.clone()),
+            ),
+        ];
+        Ok(Outcome::new(message, deliveries))
     }
 }

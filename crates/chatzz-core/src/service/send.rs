@@ -1,9 +1,32 @@
 use super::{ChatService, Session};
 use crate::error::ChatError;
-use crate::event::{Audience, Delivery, Outcome, ServerEvent};
+use crate::event::{Audience, Delivery, Facts, Outcome, ServerEvent};
 use crate::id::{ClientMessageId, UserId};
 use crate::message::{Message, MessageStatus, MessageText, NewMessage};
 use crate::rate::RatedEvent;
+
+/// `send-message` as decoded from the client, before the domain's checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendRequest {
+    pub to: UserId,
+    pub text: String,
+    /// The client's own id, which makes a retry safe.
+    pub client_message_id: Option<ClientMessageId>,
+}
+
+impl SendRequest {
+    pub fn new(
+        to: &UserId,
+        text: impl Into<String>,
+        client_message_id: Option<ClientMessageId>,
+    ) -> Self {
+        Self {
+            to: to.clone(),
+            text: text.into(),
+            client_message_id,
+        }
+    }
+}
 
 impl ChatService {
     /// `send-message`: stores the message first, then announces it to both users, then
@@ -13,10 +36,14 @@ impl ChatService {
     pub async fn send(
         &self,
         session: &Session,
-        to: &UserId,
-        text: String,
-        client_message_id: Option<ClientMessageId>,
+        request: SendRequest,
     ) -> Result<Outcome<Message>, ChatError> {
+        let SendRequest {
+            to,
+            text,
+            client_message_id,
+        } = request;
+        let to = &to;
         if *to == session.user {
             return Err(ChatError::invalid("you cannot message yourself"));
         }
@@ -47,11 +74,12 @@ impl ChatService {
                     tracing::warn!(error = %err, "presence unknown; the message waits");
                     false
                 });
+        let mut facts = Facts {
+            messages_stored: usize::from(created),
+            ..Facts::default()
+        };
         if !created && !deliverable {
-            return Ok(Outcome {
-                reply: views.message(stored).await?,
-                deliveries: Vec::new(),
-            });
+            return Ok(Outcome::new(views.message(stored).await?, Vec::new()));
         }
 
         let (from, to) = (stored.from.clone(), stored.to.clone());
@@ -67,10 +95,7 @@ impl ChatService {
             ),
         ];
         if !deliverable {
-            return Ok(Outcome {
-                reply: announced,
-                deliveries,
-            });
+            return Ok(Outcome::new(announced, deliveries).with_facts(facts));
         }
         // The message is stored and will be announced: a failure to record delivery must
         // not turn into an error the client would retry. It stays `not_sent` and is
@@ -78,6 +103,7 @@ impl ChatService {
         let reply = match self.store.mark_sent(std::slice::from_ref(&stored.id)).await {
             Ok(moved) => match moved.into_iter().next() {
                 Some(sent) => {
+                    facts.messages_delivered = 1;
                     let sent = views.message(sent).await?;
                     for user in [from, to] {
                         deliveries.push(Delivery::new(
@@ -98,6 +124,6 @@ impl ChatService {
                 announced
             }
         };
-        Ok(Outcome { reply, deliveries })
+        Ok(Outcome::new(reply, deliveries).with_facts(facts))
     }
 }

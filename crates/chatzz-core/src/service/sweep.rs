@@ -36,10 +36,7 @@ impl ChatService {
             }
         }
         self.unannounced_lock().extend(retry);
-        Ok(Outcome {
-            reply: (),
-            deliveries,
-        })
+        Ok(Outcome::new((), deliveries))
     }
 
     fn unannounced_lock(&self) -> std::sync::MutexGuard<'_, Vec<UserId>> {

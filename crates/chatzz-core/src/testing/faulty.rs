@@ -570,6 +570,10 @@ impl<S: ChatStore> ChatStore for FaultyStore<S> {
         })
         .await
     }
+
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
 }
 
 #[cfg(test)]

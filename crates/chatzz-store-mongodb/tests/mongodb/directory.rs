@@ -2,6 +2,7 @@
 //! database of its own.
 
 use chatzz_core::UserDirectory;
+use chatzz_core::testing::directory_conformance::{HOST_USERS, Hosted};
 use chatzz_store_mongodb::MongoUserDirectory;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{DateTime, doc};
@@ -337,4 +338,40 @@ async fn an_unreachable_server_is_an_error_not_a_panic() {
         .unwrap();
     assert!(directory.details(&user("alice")).await.is_err());
     assert!(directory.check().await.is_err());
+}
+
+/// A directory reading `fields` of a fresh database's `users` collection that holds the
+/// conformance suite's host users (a `None` is a missing field); the database is dropped
+/// with it.
+async fn conformance_directory(
+    fields: &'static [&'static str],
+) -> Hosted<MongoUserDirectory, HostDb> {
+    let host = HostDb(client().await.database(&unique_name()));
+    let users = HOST_USERS.iter().map(|u| {
+        let mut document = doc! { "_id": u.id };
+        if let Some(name) = u.name {
+            document.insert("name", name);
+        }
+        if let Some(age) = u.age {
+            document.insert("age", age);
+        }
+        if let Some(score) = u.score {
+            document.insert("score", score);
+        }
+        if let Some(admin) = u.admin {
+            document.insert("admin", admin);
+        }
+        document
+    });
+    let inserted = host.0.collection("users").insert_many(users).await;
+    ok(inserted, "inserting the host users");
+    let directory = ok(
+        MongoUserDirectory::new(host.0.clone(), "users", "_id", fields),
+        "MongoUserDirectory::new",
+    );
+    Hosted::new(directory, host)
+}
+
+mod conformance {
+    chatzz_core::user_directory_conformance!(super::conformance_directory);
 }

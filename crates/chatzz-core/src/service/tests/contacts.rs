@@ -1,0 +1,261 @@
+//! `add-chat-user`: rooms, contacts, the directory, failures.
+
+use futures_executor::block_on;
+use mockall::predicate::eq;
+use serde_json::json;
+
+use crate::error::ErrorCode;
+use crate::event::{Audience, ServerEvent};
+use crate::id::UserId;
+use crate::ports::{DirectoryError, MockChatStore, MockUserDirectory};
+use crate::user::{ChatUser, Contact, LinkOutcome, PresenceStatus, UserDetails};
+
+use super::support::*;
+
+#[test]
+fn add_contact_of_yourself_is_invalid_and_touches_nothing() {
+    let mut store = MockChatStore::new();
+    store.expect_find_user().never();
+    store.expect_link().never();
+    let service = service(store, unread_clock());
+
+    let result = block_on(service.add_contact(&session("alice", "a1"), &user("alice")));
+
+    assert_eq!(code(result), ErrorCode::InvalidArgument);
+}
+
+#[test]
+fn add_contact_of_yourself_with_a_directory_is_invalid_and_asks_nobody() {
+    let mut store = MockChatStore::new();
+    store.expect_link().never();
+    let mut directory = MockUserDirectory::new();
+    directory.expect_details().never();
+    let service = service_with_directory(store, unread_clock(), directory);
+
+    let result = block_on(service.add_contact(&session("alice", "a1"), &user("alice")));
+
+    assert_eq!(code(result), ErrorCode::InvalidArgument);
+}
+
+#[test]
+fn add_contact_of_a_user_who_never_connected_without_directory_is_unknown_user() {
+    let mut store = MockChatStore::new();
+    store
+        .expect_find_user()
+        .with(eq(user("ghost")))
+        .times(1)
+        .returning(|_| Ok(None));
+    store.expect_link().never();
+    let service = service(store, unread_clock());
+
+    let result = block_on(service.add_contact(&session("alice", "a1"), &user("ghost")));
+
+    assert_eq!(code(result), ErrorCode::UnknownUser);
+}
+
+#[test]
+fn add_contact_of_a_user_the_directory_does_not_know_is_unknown_user() {
+    let mut store = MockChatStore::new();
+    store.expect_find_user().never();
+    store.expect_link().never();
+    let mut directory = MockUserDirectory::new();
+    directory
+        .expect_details()
+        .with(eq(user("ghost")))
+        .times(1)
+        .returning(|_| Ok(None));
+    let service = service_with_directory(store, unread_clock(), directory);
+
+    let result = block_on(service.add_contact(&session("alice", "a1"), &user("ghost")));
+
+    assert_eq!(code(result), ErrorCode::UnknownUser);
+}
+
+#[test]
+fn add_contact_when_the_directory_fails_is_unavailable() {
+    let mut store = MockChatStore::new();
+    store.expect_link().never();
+    let mut directory = MockUserDirectory::new();
+    directory
+        .expect_details()
+        .returning(|_| Err(DirectoryError("down".into())));
+    let service = service_with_directory(store, unread_clock(), directory);
+
+    let result = block_on(service.add_contact(&session("alice", "a1"), &user("bob")));
+
+    assert_eq!(code(result), ErrorCode::Unavailable);
+}
+
+#[test]
+fn add_contact_creating_the_room_replies_the_contact_and_tells_them_once() {
+    let mut store = MockChatStore::new();
+    store
+        .expect_find_user()
+        .with(eq(user("bob")))
+        .returning(|_| Ok(Some(chat_user("bob", Some(EARLIER)))));
+    store
+        .expect_find_user()
+        .with(eq(user("alice")))
+        .times(1)
+        .returning(|_| Ok(Some(chat_user("alice", Some(EARLIER + 5)))));
+    store
+        .expect_link()
+        .withf(|a: &UserId, b: &UserId| same_pair(a, b, "alice", "bob"))
+        .times(1)
+        .returning(|_, _| {
+            Ok(LinkOutcome {
+                room: room_of("alice", "bob"),
+                created: true,
+            })
+        });
+    let service = service(store, unread_clock());
+    online(&service, &[("alice", "a1"), ("bob", "b1")]);
+
+    let out = block_on(service.add_contact(&session("alice", "a1"), &user("bob"))).unwrap();
+
+    assert_eq!(
+        out.reply,
+        Contact {
+            details: UserDetails::bare(&user("bob")),
+            chat_room_id: room_of("alice", "bob"),
+            status: PresenceStatus::Online,
+            last_online: Some(at(EARLIER)),
+        }
+    );
+    assert_eq!(
+        out.deliveries,
+        vec![to_user(
+            "bob",
+            ServerEvent::ChatUserAdded(Contact {
+                details: UserDetails::bare(&user("alice")),
+                chat_room_id: room_of("alice", "bob"),
+                status: PresenceStatus::Online,
+                last_online: Some(at(EARLIER + 5)),
+            })
+        )]
+    );
+}
+
+#[test]
+fn add_contact_of_an_existing_contact_returns_the_same_room_and_emits_nothing() {
+    let mut store = MockChatStore::new();
+    store
+        .expect_find_user()
+        .with(eq(user("bob")))
+        .returning(|_| Ok(Some(chat_user("bob", None))));
+    // Read before linking, so that a failure leaves no room behind.
+    store
+        .expect_find_user()
+        .with(eq(user("alice")))
+        .times(1)
+        .returning(|_| Ok(Some(chat_user("alice", None))));
+    store.expect_link().times(1).returning(|_, _| {
+        Ok(LinkOutcome {
+            room: room_of("alice", "bob"),
+            created: false,
+        })
+    });
+    let service = service(store, unread_clock());
+    online(&service, &[("alice", "a1"), ("bob", "b1")]);
+
+    let out = block_on(service.add_contact(&session("alice", "a1"), &user("bob"))).unwrap();
+
+    assert_eq!(out.reply.chat_room_id, room_of("alice", "bob"));
+    assert!(out.deliveries.is_empty());
+}
+
+#[test]
+fn add_contact_of_an_offline_user_says_offline_and_when_last_seen() {
+    let mut store = MockChatStore::new();
+    store
+        .expect_find_user()
+        .with(eq(user("bob")))
+        .returning(|_| Ok(Some(chat_user("bob", Some(EARLIER)))));
+    store
+        .expect_find_user()
+        .with(eq(user("alice")))
+        .returning(|_| Ok(Some(chat_user("alice", None))));
+    store.expect_link().returning(|_, _| {
+        Ok(LinkOutcome {
+            room: room_of("alice", "bob"),
+            created: true,
+        })
+    });
+    let service = service(store, unread_clock());
+
+    let out = block_on(service.add_contact(&session("alice", "a1"), &user("bob"))).unwrap();
+
+    assert_eq!(out.reply.status, PresenceStatus::Offline);
+    assert_eq!(out.reply.last_online, Some(at(EARLIER)));
+    // Announced to bob anyway: the transport reaches only live sockets.
+    assert_eq!(out.deliveries.len(), 1);
+    assert_eq!(out.deliveries[0].to, Audience::User(user("bob")));
+}
+
+#[test]
+fn add_contact_with_a_directory_uses_its_details_on_both_sides() {
+    let mut store = MockChatStore::new();
+    // Bob is known to the host app but never connected: no stored record.
+    store
+        .expect_find_user()
+        .with(eq(user("bob")))
+        .returning(|_| Ok(None));
+    store
+        .expect_find_user()
+        .with(eq(user("alice")))
+        .returning(|_| Ok(Some(chat_user("alice", None))));
+    store.expect_link().times(1).returning(|_, _| {
+        Ok(LinkOutcome {
+            room: room_of("alice", "bob"),
+            created: true,
+        })
+    });
+    let mut directory = MockUserDirectory::new();
+    directory
+        .expect_details()
+        .with(eq(user("bob")))
+        .returning(|_| Ok(Some(fields(json!({ "name": "Bob" })))));
+    directory
+        .expect_details()
+        .with(eq(user("alice")))
+        .returning(|_| Ok(Some(fields(json!({ "name": "Alice" })))));
+    let service = service_with_directory(store, unread_clock(), directory);
+    online(&service, &[("alice", "a1")]);
+
+    let out = block_on(service.add_contact(&session("alice", "a1"), &user("bob"))).unwrap();
+
+    assert_eq!(
+        out.reply,
+        Contact {
+            details: details("bob", json!({ "name": "Bob" })),
+            chat_room_id: room_of("alice", "bob"),
+            status: PresenceStatus::Offline,
+            last_online: None,
+        }
+    );
+    let ServerEvent::ChatUserAdded(me) = &out.deliveries[0].event else {
+        panic!("expected chat-user-added, got {:?}", out.deliveries);
+    };
+    assert_eq!(me.details, details("alice", json!({ "name": "Alice" })));
+    assert_eq!(me.status, PresenceStatus::Online);
+}
+
+#[test]
+fn add_contact_when_link_fails_is_unavailable() {
+    let mut store = MockChatStore::new();
+    store.expect_find_user().returning(|u| {
+        Ok(Some(ChatUser {
+            id: u.clone(),
+            last_online: None,
+        }))
+    });
+    store
+        .expect_link()
+        .times(1)
+        .returning(|_, _| Err(unavailable()));
+    let service = service(store, unread_clock());
+
+    let result = block_on(service.add_contact(&session("alice", "a1"), &user("bob")));
+
+    assert_eq!(code(result), ErrorCode::Unavailable);
+}
