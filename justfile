@@ -14,7 +14,7 @@ services:
 
 # The quick loop, no service needed: core, memory and SQLite stores, transport, facade.
 fast:
-    cargo test -p chatzz-core --all-features -p chatzz-service-tests -p chatzz-store-memory -p chatzz-store-sqlite -p chatzz-group-commit -p chatzz-socketio -p chatzz -p chatzz-server
+    cargo test -p chatzz-core --all-features -p chatzz-service-tests -p chatzz-store-memory -p chatzz-store-sqlite -p chatzz-store-sql -p chatzz-socketio -p chatzz -p chatzz-server
 
 # Unit and integration tests of every crate, on the real databases (starts them).
 unit: services

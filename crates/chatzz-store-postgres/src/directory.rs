@@ -1,26 +1,21 @@
 //! The host application's own users table as chatzz's [`UserDirectory`]: the
 //! replacement for the original package's `userModelName` option.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use async_trait::async_trait;
-use chatzz_core::{DirectoryError, UserDirectory, UserId};
+use chatzz_core::{DirectoryError, UserId};
+use chatzz_store_sql::directory::{
+    DirectoryDialect, SqlUserDirectory, check_identifier, details, json_columns,
+};
 use serde_json::{Map, Value};
-use sqlx::postgres::PgPool;
+use sqlx::postgres::{PgPool, Postgres};
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::store_error;
+use crate::PostgresDialect;
 
 /// Connections of the pool [`PostgresUserDirectory::connect`] opens: lookups are single
 /// indexed reads.
 const MAX_CONNECTIONS: u32 = 4;
-
-/// Fields per `json_build_object(...)` call: two arguments each, within PostgreSQL's
-/// limit of 100 function arguments. More fields take more calls, merged here.
-const FIELDS_PER_OBJECT: usize = 50;
-
-/// The longest table, column or field name accepted (PostgreSQL's own limit).
-const MAX_IDENTIFIER_LEN: usize = 63;
 
 /// The id column's type (its domain's base type), by the id column; `NULL` without the
 /// table, no row without the column.
@@ -54,20 +49,19 @@ const ID_TYPE: &str = "SELECT to_regclass($1) IS NOT NULL AS found, \
 ///   [`check`]), as is any database failure.
 ///
 /// [`check`]: PostgresUserDirectory::check
-#[derive(Debug, Clone)]
-pub struct PostgresUserDirectory {
-    pool: PgPool,
-    /// `"schema"."table"` or `"table"`.
-    table: String,
-    id_column: String,
-    /// `SELECT json_build_object(...)::text AS j0, ... FROM "table"`.
-    select: String,
-    /// How the id is compared, and the finished statement, once the id type is known.
-    lookup: Arc<OnceLock<Lookup>>,
-}
+/// - [`connect`] connects to `url` (`postgres://user:password@host:port/database`) with
+///   a small pool of its own.
+///
+/// [`connect`]: PostgresUserDirectory::connect
+pub type PostgresUserDirectory = SqlUserDirectory<PostgresDirectory>;
 
+/// PostgreSQL's part of [`PostgresUserDirectory`].
 #[derive(Debug)]
-struct Lookup {
+pub struct PostgresDirectory;
+
+/// How the id is compared, and the finished statement, once the id type is known.
+#[derive(Debug)]
+pub struct Lookup {
     id: IdType,
     /// The statement, with the user id (as `IdType` binds it) as `$1`.
     sql: Arc<str>,
@@ -105,74 +99,31 @@ impl IdType {
     }
 }
 
-impl PostgresUserDirectory {
-    /// Connects to the database at `url` (`postgres://user:password@host:port/database`)
-    /// with a small pool of its own, then as [`PostgresUserDirectory::new`].
-    pub async fn connect(
-        url: &str,
-        table: &str,
-        id_column: &str,
-        fields: &[&str],
-    ) -> Result<Self, DirectoryError> {
-        let pool = crate::connect_pool(url, MAX_CONNECTIONS)
+impl DirectoryDialect for PostgresDirectory {
+    type Db = Postgres;
+    type Known = Lookup;
+
+    async fn open(url: &str) -> Result<PgPool, DirectoryError> {
+        crate::connect_pool(url, MAX_CONNECTIONS)
             .await
-            .map_err(|e| DirectoryError(e.to_string()))?;
-        Self::new(pool, table, id_column, fields)
+            .map_err(|e| DirectoryError(e.to_string()))
     }
 
-    /// Reads `fields` of `table`'s row whose `id_column` is the user id, through `pool`
-    /// (the host application's own pool will do). Fails on an invalid name; a duplicate
-    /// field is shown once.
-    pub fn new(
-        pool: PgPool,
-        table: &str,
-        id_column: &str,
-        fields: &[&str],
-    ) -> Result<Self, DirectoryError> {
-        let table = quoted_table(table)?;
-        check_identifier("id column", id_column)?;
-        let mut unique: Vec<&str> = Vec::with_capacity(fields.len());
-        for field in fields {
-            check_identifier("field", field)?;
-            if !unique.contains(field) {
-                unique.push(field);
-            }
-        }
-        let select = select(&table, &unique);
-        Ok(Self {
-            pool,
-            table,
-            id_column: id_column.to_owned(),
-            select,
-            lookup: Arc::new(OnceLock::new()),
-        })
+    fn table(table: &str) -> Result<String, DirectoryError> {
+        quoted_table(table)
     }
 
-    /// Checks now that the table and every configured column exist, as the first lookup
-    /// would: for finding a misconfiguration at startup.
-    pub async fn check(&self) -> Result<(), DirectoryError> {
-        self.lookup().await?;
-        sqlx::query(AssertSqlSafe(format!("{} LIMIT 0", self.select)))
-            .execute(&self.pool)
-            .await
-            .map_err(directory_error)
-            .map(drop)
+    /// `SELECT json_build_object(...)::text AS j0, ... FROM "table"`.
+    fn statement(table: &str, _: &str, fields: &[String]) -> String {
+        select(table, fields)
     }
 
-    /// The pool, for closing it.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    /// The statement for the id column's type, looked up once.
-    async fn lookup(&self) -> Result<&Lookup, DirectoryError> {
-        if let Some(known) = self.lookup.get() {
-            return Ok(known);
-        }
+    /// The statement for the id column's type.
+    async fn learn(directory: &PostgresUserDirectory) -> Result<Lookup, DirectoryError> {
         let row = sqlx::query(ID_TYPE)
-            .bind(&self.table)
-            .bind(&self.id_column)
-            .fetch_one(&self.pool)
+            .bind(directory.table())
+            .bind(directory.id_column())
+            .fetch_one(directory.pool())
             .await
             .map_err(directory_error)?;
         let found: bool = row.try_get("found").map_err(directory_error)?;
@@ -181,31 +132,40 @@ impl PostgresUserDirectory {
             (false, _) => {
                 return Err(DirectoryError(format!(
                     "PostgreSQL has no table {} (the users table)",
-                    self.table
+                    directory.table()
                 )));
             }
             (true, None) => {
                 return Err(DirectoryError(format!(
                     "PostgreSQL table {} has no column \"{}\"",
-                    self.table, self.id_column
+                    directory.table(),
+                    directory.id_column()
                 )));
             }
             (true, Some(id_type)) => IdType::of(&id_type),
         };
-        let condition = id_type.condition(&format!("\"{}\"", self.id_column));
-        let sql = format!("{} WHERE {condition} LIMIT 1", self.select);
-        // A concurrent first lookup may have set the same answer meanwhile.
-        Ok(self.lookup.get_or_init(|| Lookup {
+        let condition = id_type.condition(&format!("\"{}\"", directory.id_column()));
+        let sql = format!("{} WHERE {condition} LIMIT 1", directory.statement());
+        Ok(Lookup {
             id: id_type,
             sql: sql.into(),
-        }))
+        })
     }
-}
 
-#[async_trait]
-impl UserDirectory for PostgresUserDirectory {
-    async fn details(&self, user: &UserId) -> Result<Option<Map<String, Value>>, DirectoryError> {
-        let lookup = self.lookup().await?;
+    /// Every configured column exists.
+    async fn check(directory: &PostgresUserDirectory, _: &Lookup) -> Result<(), DirectoryError> {
+        sqlx::query(AssertSqlSafe(format!("{} LIMIT 0", directory.statement())))
+            .execute(directory.pool())
+            .await
+            .map_err(directory_error)
+            .map(drop)
+    }
+
+    async fn details(
+        directory: &PostgresUserDirectory,
+        lookup: &Lookup,
+        user: &UserId,
+    ) -> Result<Option<Map<String, Value>>, DirectoryError> {
         let id = user.as_str();
         let query = sqlx::query(AssertSqlSafe(Arc::clone(&lookup.sql)));
         let query = match lookup.id {
@@ -218,48 +178,26 @@ impl UserDirectory for PostgresUserDirectory {
             IdType::Uuid => return Ok(None),
         };
         let row = query
-            .fetch_optional(&self.pool)
+            .fetch_optional(directory.pool())
             .await
             .map_err(directory_error)?;
         let Some(row) = row else {
             return Ok(None);
         };
-        let mut details = Map::new();
-        for column in 0..row.len() {
-            let text: String = row.try_get(column).map_err(directory_error)?;
-            match serde_json::from_str(&text) {
-                Ok(Value::Object(part)) => details.extend(part),
-                Ok(other) => {
-                    return Err(DirectoryError(format!(
-                        "PostgreSQL json_build_object gave {other}, not an object"
-                    )));
-                }
-                Err(e) => return Err(DirectoryError(format!("PostgreSQL gave bad JSON: {e}"))),
-            }
-        }
+        let details = details(&row, "PostgreSQL", "json_build_object", directory_error)?;
         Ok(Some(details))
     }
 }
 
 /// `SELECT json_build_object('f', "f", ...)::text AS j0, ... FROM table`.
-fn select(table: &str, fields: &[&str]) -> String {
-    let objects: Vec<String> = if fields.is_empty() {
-        vec!["json_build_object()".to_owned()]
-    } else {
-        fields
-            .chunks(FIELDS_PER_OBJECT)
-            .map(|chunk| {
-                let pairs: Vec<String> = chunk.iter().map(|f| format!("'{f}', \"{f}\"")).collect();
-                format!("json_build_object({})", pairs.join(", "))
-            })
-            .collect()
-    };
-    let columns: Vec<String> = objects
-        .iter()
-        .enumerate()
-        .map(|(i, object)| format!("{object}::text AS j{i}"))
-        .collect();
-    format!("SELECT {} FROM {table}", columns.join(", "))
+fn select(table: &str, fields: &[String]) -> String {
+    let columns = json_columns(
+        fields,
+        "json_build_object",
+        |f| format!("\"{f}\""),
+        "::text",
+    );
+    format!("SELECT {columns} FROM {table}")
 }
 
 /// `n` if `id` is an `i64` written as Rust (and PostgreSQL) writes it.
@@ -291,21 +229,6 @@ fn quoted_table(table: &str) -> Result<String, DirectoryError> {
     }
 }
 
-/// Whether `name` may go into SQL: 1 to 63 ASCII letters, digits or underscores, not
-/// starting with a digit.
-fn check_identifier(what: &str, name: &str) -> Result<(), DirectoryError> {
-    let valid = (1..=MAX_IDENTIFIER_LEN).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && !name.as_bytes()[0].is_ascii_digit();
-    if valid {
-        Ok(())
-    } else {
-        Err(DirectoryError(format!(
-            "invalid {what} name {name:?}: use 1 to {MAX_IDENTIFIER_LEN} ASCII letters, digits or underscores, not starting with a digit"
-        )))
-    }
-}
-
 fn directory_error(err: sqlx::Error) -> DirectoryError {
-    DirectoryError(store_error(err).to_string())
+    chatzz_store_sql::directory::error::<PostgresDialect>(err)
 }

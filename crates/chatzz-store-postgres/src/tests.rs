@@ -11,7 +11,7 @@ use chatzz_core::{
     ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, LinkOutcome, MessageId,
     NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId, sequence,
 };
-use chatzz_group_commit::testing::{everything, message, row_id, user};
+use chatzz_store_sql::testing::{everything, message, row_id, user};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 

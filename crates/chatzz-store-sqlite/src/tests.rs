@@ -96,7 +96,7 @@ async fn undelivered_walks_the_partial_index_and_reads_rows_by_key() {
     let store = fresh_store().await;
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "EXPLAIN QUERY PLAN {}",
-        store.sql.undelivered
+        store.statements().undelivered
     )))
     .bind("alice")
     .bind(500_i64)

@@ -1,7 +1,7 @@
 //! Group commit for the hot writes (`insert_message`, `mark_sent` and `mark_read`):
 //! SQLite's part.
 //!
-//! Callers queue their write to one writer ([`Writer`], from `chatzz-group-commit`),
+//! Callers queue their write to one writer ([`Writer`], from `chatzz-store-sql`),
 //! which takes everything queued at that moment (at most [`MAX_BATCH`]) and has it
 //! committed here in one transaction, so concurrent senders share one fsync, while a
 //! lone sender is served at once. An answer is sent only after `COMMIT` returned, so
@@ -22,19 +22,27 @@
 //! dropped; a panicking writer is restarted and the callers of its batch get
 //! `Unavailable`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use chatzz_core::{NewMessage, StoreError, StoredMessage};
-use chatzz_group_commit::{Answer, Committer, Done, Op, StatusChanges, Writer};
-use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
-use sqlx::{Acquire, Connection};
+use chatzz_core::{StoreError, StoredMessage};
+use chatzz_store_sql::batch::{self, Inserted, Inserts};
+use chatzz_store_sql::rows::{messages_from, row_id};
+use chatzz_store_sql::{Answer, Batches, Done, Failed, Op, Statements, StatusChanges, Writer, sql};
+use sqlx::Connection;
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
-use super::{Queries, message_from, messages_from, sql, store_error};
+use super::{Queries, SqliteDialect, store_error};
+
+type Q = Statements<Queries>;
+
+/// A failed SQLite entry.
+fn failed(err: sqlx::Error) -> Failed {
+    Failed::of::<SqliteDialect>(err)
+}
 
 /// Most writes committed in one transaction.
-const MAX_BATCH: usize = 256;
+pub(crate) const MAX_BATCH: usize = 256;
 
 /// Rows per multi-row `INSERT`; every size up to this is one cached statement.
 pub(crate) const INSERT_CHUNK: usize = 32;
@@ -50,8 +58,8 @@ pub(crate) const READ_CHUNK: usize = 32;
 /// runtime waits behind every socket task woken by its last batch, once per statement;
 /// on its own thread its turns come at once (measured: about 20% more messages per
 /// second at 10,000/s, docs/benchmarks.md).
-pub(crate) fn spawn(pool: SqlitePool, q: Arc<Queries>) -> Result<Writer, StoreError> {
-    let (writer, run) = Writer::new(Batches { pool, q });
+pub(crate) fn spawn(pool: SqlitePool, q: Arc<Q>) -> Result<Writer, StoreError> {
+    let (writer, run) = Writer::new(Batches::<SqliteDialect>::new(pool, None, q));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -63,85 +71,19 @@ pub(crate) fn spawn(pool: SqlitePool, q: Arc<Queries>) -> Result<Writer, StoreEr
     Ok(writer)
 }
 
-/// SQLite's side of the writer: connections from the store's pool.
-#[derive(Debug)]
-struct Batches {
-    pool: SqlitePool,
-    q: Arc<Queries>,
-}
-
-impl Committer for Batches {
-    const DATABASE: &'static str = "SQLite";
-    const MAX_BATCH: usize = MAX_BATCH;
-    type Connection = PoolConnection<Sqlite>;
-
-    async fn acquire(&self) -> Result<Self::Connection, StoreError> {
-        self.pool.acquire().await.map_err(store_error)
-    }
-
-    async fn commit(
-        &self,
-        conn: &mut Self::Connection,
-        ops: &[&Op],
-    ) -> Result<Vec<Answer>, StoreError> {
-        commit(conn, &self.q, ops).await
-    }
-
-    /// A closed pool refuses new connections, so the next batch fails `Unavailable`.
-    fn closed(&self) -> bool {
-        self.pool.is_closed()
-    }
-}
-
-/// A failed entry: the error to answer, and whether it may have ended the transaction
-/// (then nothing after it in the transaction can be trusted).
-#[derive(Debug)]
-struct Failed {
-    error: StoreError,
-    fatal: bool,
-}
-
-impl From<StoreError> for Failed {
-    fn from(error: StoreError) -> Self {
-        Self {
-            error,
-            fatal: false,
-        }
-    }
-}
-
-impl From<sqlx::Error> for Failed {
-    fn from(err: sqlx::Error) -> Self {
-        let fatal = match &err {
-            // A constraint or a bad value fails only its own statement.
-            sqlx::Error::Database(db) => db
-                .code()
-                .and_then(|code| code.parse::<i64>().ok())
-                // SQLITE_BUSY, LOCKED, NOMEM, IOERR, FULL may roll the transaction back.
-                .is_none_or(|code| matches!(code & 0xff, 5 | 6 | 7 | 10 | 13)),
-            sqlx::Error::RowNotFound
-            | sqlx::Error::ColumnNotFound(_)
-            | sqlx::Error::ColumnDecode { .. }
-            | sqlx::Error::Decode(_)
-            | sqlx::Error::Encode(_) => false,
-            _ => true,
-        };
-        Self {
-            error: store_error(err),
-            fatal,
-        }
-    }
-}
-
 /// Commits `ops` and answers each; `Err` when the whole batch failed.
-async fn commit(
+pub(crate) async fn commit(
     conn: &mut SqliteConnection,
-    q: &Queries,
+    q: &Q,
     ops: &[&Op],
 ) -> Result<Vec<Answer>, StoreError> {
     if let [op] = ops {
         // One statement (or an insert and a read) needs no transaction of its own.
-        return Ok(vec![one(conn, q, op).await.map_err(|f| f.error)]);
+        return Ok(vec![
+            batch::one::<SqliteDialect>(conn, q, op)
+                .await
+                .map_err(|f| f.error),
+        ]);
     }
     let Some(changes) = StatusChanges::of(ops) else {
         return careful(conn, q, ops).await;
@@ -166,134 +108,50 @@ async fn commit(
 /// Each entry in a savepoint of its own, in one transaction.
 async fn careful(
     conn: &mut SqliteConnection,
-    q: &Queries,
+    q: &Q,
     ops: &[&Op],
 ) -> Result<Vec<Answer>, StoreError> {
     let mut tx = conn
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(store_error)?;
-    let mut answers = Vec::with_capacity(ops.len());
-    for op in ops {
-        let mut savepoint = tx.begin().await.map_err(store_error)?;
-        match one(&mut savepoint, q, op).await {
-            Ok(done) => {
-                savepoint.commit().await.map_err(store_error)?;
-                answers.push(Ok(done));
-            }
-            Err(Failed { error, fatal: true }) => return Err(error),
-            Err(Failed { error, .. }) => {
-                savepoint.rollback().await.map_err(store_error)?;
-                answers.push(Err(error));
-            }
-        }
-    }
+    let answers = batch::entries::<SqliteDialect>(&mut tx, q, ops, |_| None).await?;
     tx.commit().await.map_err(store_error)?;
     Ok(answers)
 }
 
-/// One write on its own, as the store did it before batching.
-async fn one(conn: &mut SqliteConnection, q: &Queries, op: &Op) -> Result<Done, Failed> {
-    match op {
-        Op::Insert { room, message } => {
-            let client_id = message.client_message_id.as_ref().map(|c| c.as_str());
-            let inserted = sqlx::query(sql(&q.insert_values[0]))
-                .bind(room)
-                .bind(message.from.as_str())
-                .bind(message.to.as_str())
-                .bind(message.text.as_str())
-                .bind(message.created_at.millis())
-                .bind(client_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-            if let Some(row) = inserted {
-                return Ok(Done::Inserted(message_from(&row)?, true));
-            }
-            // Only a known client message id makes the insert do nothing.
-            let first = find_by_client_id(conn, q, message).await?;
-            Ok(Done::Inserted(first, false))
-        }
-        Op::MarkSent(ids) => {
-            let mut moved = Vec::with_capacity(ids.len());
-            for chunk in ids.chunks(MARK_CHUNK) {
-                moved.extend(mark_sent(conn, q, chunk).await?);
-            }
-            moved.sort_by(|a, b| a.id.cmp(&b.id));
-            Ok(Done::Marked(moved))
-        }
-        Op::MarkRead { id, at } => {
-            let row = sqlx::query(sql(&q.mark_read))
-                .bind(id)
-                .bind(at)
-                .fetch_optional(&mut *conn)
-                .await?;
-            Ok(Done::Read(row.as_ref().map(message_from).transpose()?))
-        }
-    }
-}
-
-async fn find_by_client_id(
+pub(crate) async fn mark_sent(
     conn: &mut SqliteConnection,
-    q: &Queries,
-    message: &NewMessage,
-) -> Result<StoredMessage, Failed> {
-    let client_id = message.client_message_id.as_ref().map(|c| c.as_str());
-    let row = sqlx::query(sql(&q.find_by_client_id))
-        .bind(message.from.as_str())
-        .bind(client_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| {
-            StoreError::Internal(format!(
-                "message {client_id:?} of {} neither inserted nor found",
-                message.from
-            ))
-        })?;
-    Ok(message_from(&row)?)
-}
-
-async fn mark_sent(
-    conn: &mut SqliteConnection,
-    q: &Queries,
+    q: &Q,
     ids: &[i64],
 ) -> Result<Vec<StoredMessage>, Failed> {
-    let mut query = sqlx::query(sql(&q.mark_sent[ids.len() - 1]));
+    let mut query = sqlx::query(sql(&q.dialect.mark_sent[ids.len() - 1]));
     for id in ids {
         query = query.bind(*id);
     }
-    let rows = query.fetch_all(&mut *conn).await?;
-    Ok(messages_from(&rows)?)
+    let rows = query.fetch_all(&mut *conn).await.map_err(failed)?;
+    Ok(messages_from::<SqliteDialect>(&rows)?)
 }
 
 /// Moves those of `reads` (id, read at) that are not `read` yet; returns them.
 async fn mark_read(
     conn: &mut SqliteConnection,
-    q: &Queries,
+    q: &Q,
     reads: &[(i64, i64)],
 ) -> Result<Vec<StoredMessage>, Failed> {
-    let mut query = sqlx::query(sql(&q.mark_read_values[reads.len() - 1]));
+    let mut query = sqlx::query(sql(&q.dialect.mark_read_values[reads.len() - 1]));
     for (id, at) in reads {
         query = query.bind(*id).bind(*at);
     }
-    let rows = query.fetch_all(&mut *conn).await?;
-    Ok(messages_from(&rows)?)
-}
-
-/// Who sent a message and with which client message id.
-type ClientKey<'a> = (&'a str, &'a str);
-
-fn client_key(message: &NewMessage) -> Option<ClientKey<'_>> {
-    message
-        .client_message_id
-        .as_ref()
-        .map(|c| (message.from.as_str(), c.as_str()))
+    let rows = query.fetch_all(&mut *conn).await.map_err(failed)?;
+    Ok(messages_from::<SqliteDialect>(&rows)?)
 }
 
 /// The whole batch in few statements; any failure sends it down the careful path.
 /// `changes` are the batch's status changes, which must not conflict.
 async fn fast(
     conn: &mut SqliteConnection,
-    q: &Queries,
+    q: &Q,
     ops: &[&Op],
     changes: &StatusChanges,
 ) -> Result<Vec<Answer>, Failed> {
@@ -301,24 +159,10 @@ async fn fast(
 
     // Inserts: the first entry of each (sender, client message id) is written, later
     // ones answer with what the first got.
-    let mut writes: Vec<(usize, i64, &NewMessage)> = Vec::new();
-    let mut repeats: Vec<(usize, usize)> = Vec::new();
-    let mut first_with: HashMap<ClientKey<'_>, usize> = HashMap::new();
-    for (i, op) in ops.iter().enumerate() {
-        if let Op::Insert { room, message } = op {
-            match client_key(message).map(|key| (key, first_with.get(&key).copied())) {
-                Some((_, Some(first))) => repeats.push((i, first)),
-                Some((key, None)) => {
-                    first_with.insert(key, i);
-                    writes.push((i, *room, message));
-                }
-                None => writes.push((i, *room, message)),
-            }
-        }
-    }
+    let Inserts { writes, repeats } = Inserts::of(ops);
     let mut rows = Vec::with_capacity(writes.len());
     for chunk in writes.chunks(INSERT_CHUNK) {
-        let mut query = sqlx::query(sql(&q.insert_values[chunk.len() - 1]));
+        let mut query = sqlx::query(sql(&q.dialect.insert_values[chunk.len() - 1]));
         for (_, room, message) in chunk {
             query = query
                 .bind(*room)
@@ -328,39 +172,22 @@ async fn fast(
                 .bind(message.created_at.millis())
                 .bind(message.client_message_id.as_ref().map(|c| c.as_str()));
         }
-        rows.extend(messages_from(&query.fetch_all(&mut *conn).await?)?);
+        rows.extend(messages_from::<SqliteDialect>(
+            &query.fetch_all(&mut *conn).await.map_err(failed)?,
+        )?);
     }
-    // Rows are numbered in the order they were listed. Those with a client message id
-    // are matched by it; the others, in id order, belong to the entries without one.
-    rows.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut keyed: HashMap<(String, String), StoredMessage> = HashMap::new();
-    let mut unkeyed: VecDeque<StoredMessage> = VecDeque::new();
-    for row in rows {
-        match &row.client_message_id {
-            Some(c) => {
-                keyed.insert((row.from.as_str().to_owned(), c.as_str().to_owned()), row);
-            }
-            None => unkeyed.push_back(row),
-        }
-    }
+    let mut inserted = Inserted::new(rows);
     for (i, _, message) in &writes {
-        let done = match client_key(message) {
-            Some((from, client_id)) => {
-                match keyed.remove(&(from.to_owned(), client_id.to_owned())) {
-                    Some(row) => Done::Inserted(row, true),
-                    None => Done::Inserted(find_by_client_id(conn, q, message).await?, false),
-                }
-            }
+        let done = match inserted.take(message)? {
+            Some(row) => Done::Inserted(row, true),
             None => Done::Inserted(
-                unkeyed.pop_front().ok_or_else(|| {
-                    StoreError::Internal("a batch insert returned too few rows".into())
-                })?,
-                true,
+                batch::find_by_client_id::<SqliteDialect>(conn, q, message).await?,
+                false,
             ),
         };
         answers[*i] = Some(Ok(done));
     }
-    if !keyed.is_empty() || !unkeyed.is_empty() {
+    if !inserted.is_empty() {
         return Err(StoreError::Internal("a batch insert returned unexpected rows".into()).into());
     }
     for (i, first) in repeats {
@@ -380,7 +207,7 @@ async fn fast(
     }
     let mut moved: HashMap<i64, StoredMessage> = HashMap::new();
     for row in moved_rows {
-        let id = super::row_id(row.id.as_str())
+        let id = row_id(row.id.as_str())
             .ok_or_else(|| StoreError::Internal(format!("bad id {} from the database", row.id)))?;
         moved.insert(id, row);
     }
@@ -400,28 +227,30 @@ async fn fast(
 
 #[cfg(test)]
 mod tests {
-    use chatzz_core::{ChatRoomId, ChatStore, MessageStatus, StoreError, sequence};
-    use chatzz_group_commit::testing::{self, everything, insert, inserted, message, row_id, user};
+    use chatzz_core::ChatStore;
+    use chatzz_store_sql::testing::{self, message, row_id, user};
 
     use sqlx::Connection;
 
-    use super::{Answer, Done, Op, StatusChanges, careful, commit, fast};
+    use super::{Answer, Op, StatusChanges, careful, commit, fast};
     use crate::SqliteStore;
     use crate::tests::fresh_store;
 
     async fn run(store: &SqliteStore, ops: &[Op]) -> Vec<Answer> {
         let ops: Vec<&Op> = ops.iter().collect();
-        let mut conn = store.pool.acquire().await.expect("connection");
-        commit(&mut conn, &store.sql, &ops).await.expect("batch")
+        let mut conn = store.pool().acquire().await.expect("connection");
+        commit(&mut conn, store.statements(), &ops)
+            .await
+            .expect("batch")
     }
 
     /// Only the fast path, which must not fail.
     async fn run_fast(store: &SqliteStore, ops: &[Op]) -> Vec<Answer> {
         let ops: Vec<&Op> = ops.iter().collect();
         let changes = StatusChanges::of(&ops).expect("no conflict");
-        let mut conn = store.pool.acquire().await.expect("connection");
+        let mut conn = store.pool().acquire().await.expect("connection");
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.expect("begin");
-        let answers = match fast(&mut tx, &store.sql, &ops, &changes).await {
+        let answers = match fast(&mut tx, store.statements(), &ops, &changes).await {
             Ok(answers) => answers,
             Err(failed) => panic!("the fast path failed: {failed:?}"),
         };
@@ -432,44 +261,19 @@ mod tests {
     /// Only the careful path.
     async fn run_careful(store: &SqliteStore, ops: &[Op]) -> Vec<Answer> {
         let ops: Vec<&Op> = ops.iter().collect();
-        let mut conn = store.pool.acquire().await.expect("connection");
-        careful(&mut conn, &store.sql, &ops).await.expect("batch")
+        let mut conn = store.pool().acquire().await.expect("connection");
+        careful(&mut conn, store.statements(), &ops)
+            .await
+            .expect("batch")
     }
 
-    #[tokio::test]
-    async fn a_batch_reads_each_message_once_in_queue_order() {
-        let store = fresh_store().await;
-        testing::a_batch_reads_each_message_once_in_queue_order(&store, async |ops| {
-            run(&store, ops).await
-        })
-        .await;
-    }
-
-    #[tokio::test]
-    async fn reads_take_the_fast_path() {
-        let store = fresh_store().await;
-        testing::a_batch_reads_each_message_once_in_queue_order(&store, async |ops| {
-            run_fast(&store, ops).await
-        })
-        .await;
-    }
-
-    #[tokio::test]
-    async fn the_careful_path_reads_as_the_fast_one() {
-        let store = fresh_store().await;
-        testing::a_batch_reads_each_message_once_in_queue_order(&store, async |ops| {
-            run_careful(&store, ops).await
-        })
-        .await;
-    }
-
-    #[tokio::test]
-    async fn a_batch_marking_one_message_sent_and_read_keeps_queue_order() {
-        let store = fresh_store().await;
-        testing::a_batch_marking_one_message_sent_and_read_keeps_queue_order(&store, async |ops| {
-            run(&store, ops).await
-        })
-        .await;
+    chatzz_store_sql::group_commit_cases! {
+        fresh: fresh_store,
+        store: |store| &store,
+        run: run,
+        run_fast: run_fast,
+        run_careful: run_careful,
+        boom: |_| async { false },
     }
 
     #[tokio::test]
@@ -496,56 +300,5 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-    }
-
-    #[tokio::test]
-    async fn a_batch_numbers_rows_in_queue_order_and_answers_repeats_with_the_first() {
-        let store = fresh_store().await;
-        testing::a_batch_numbers_rows_in_queue_order_and_answers_repeats_with_the_first(
-            &store,
-            async |ops| run(&store, ops).await,
-        )
-        .await;
-        assert_eq!(store.write_batches(), 0, "commit() was called directly");
-    }
-
-    #[tokio::test]
-    async fn a_bad_entry_fails_alone_and_the_rest_still_commit_together() {
-        let store = fresh_store().await;
-        let (alice, bob) = (user("alice"), user("bob"));
-        let room = store.link(&alice, &bob).await.expect("link").room;
-        let (earlier, _) = store
-            .insert_message(message(&room, &alice, &bob, "earlier"))
-            .await
-            .expect("insert");
-        let nowhere = ChatRoomId::new(sequence::encode(999));
-        let ops = vec![
-            insert(&room, "first", Some("x")),
-            insert(&nowhere, "lost", None),
-            insert(&room, "again", Some("x")),
-            insert(&room, "plain", None),
-            Op::MarkSent(vec![row_id(earlier.id.as_str())]),
-        ];
-        let answers = run(&store, &ops).await;
-        let (first, text, created) = inserted(&answers[0]);
-        assert_eq!((text.as_str(), created), ("first", true));
-        assert!(
-            matches!(answers[1], Err(StoreError::Internal(_))),
-            "{:?}",
-            answers[1]
-        );
-        assert_eq!(inserted(&answers[2]), (first, "first".to_owned(), false));
-        assert_eq!(inserted(&answers[3]).1, "plain");
-        match &answers[4] {
-            Ok(Done::Marked(moved)) => {
-                assert_eq!(moved.len(), 1);
-                assert_eq!(moved[0].id, earlier.id);
-                assert_eq!(moved[0].status, MessageStatus::Sent);
-            }
-            other => panic!("{other:?}"),
-        }
-        let all = store.history(&room, &everything()).await.expect("history");
-        let texts: Vec<_> = all.iter().map(|m| m.text.as_str()).collect();
-        assert_eq!(texts, ["earlier", "first", "plain"]);
     }
 }

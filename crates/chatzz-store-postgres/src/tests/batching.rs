@@ -1,6 +1,6 @@
-//! Group commit on PostgreSQL: the cases every SQL store runs
-//! (`chatzz_group_commit::testing`), also with two stores (two server processes) on one
-//! database; writers gone with their runtime or their pool; the writers' plans.
+//! Group commit on PostgreSQL with two stores (two server processes) on one database;
+//! writers gone with their runtime or their pool; the writers' plans. The cases every
+//! SQL store runs (`chatzz_store_sql::group_commit_cases!`) are in `writer.rs`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,41 +9,11 @@ use chatzz_core::{
     ChatStore, ClientMessageId, MessageId, MessageStatus, MessageText, StoreError, StoreNames,
     Timestamp,
 };
-use chatzz_group_commit::testing::{self, everything, message, user};
+use chatzz_store_sql::testing::{self, everything, message, user};
 use sqlx::AssertSqlSafe;
 
 use super::{TestDb, fresh_store};
-use crate::PostgresStore;
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_inserts_share_commits_and_each_lands_once_in_order() {
-    let test = fresh_store().await;
-    testing::concurrent_inserts_share_commits_and_each_lands_once_in_order(
-        &test.store,
-        PostgresStore::write_batches,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_entry_fails_alone() {
-    testing::a_failing_entry_fails_alone(&fresh_store().await.store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_mark_sent_moves_each_message_once() {
-    testing::concurrent_mark_sent_moves_each_message_once(&fresh_store().await.store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_mark_read_moves_each_message_once() {
-    let test = fresh_store().await;
-    testing::concurrent_mark_read_moves_each_message_once(
-        &test.store,
-        PostgresStore::write_batches,
-    )
-    .await;
-}
+use crate::{PostgresDialect, PostgresStore};
 
 /// Two server processes (four writers) mark overlapping lists sent and read single
 /// messages at once, their batches locking the same rows: none waits on another for
@@ -193,17 +163,7 @@ async fn a_writer_gone_with_its_runtime_is_unavailable() {
     let url = db.url.clone();
     let (store, room) = std::thread::spawn(move || {
         let first = tokio::runtime::Runtime::new().expect("runtime");
-        let made = first.block_on(async {
-            let store = PostgresStore::connect(&url, StoreNames::default())
-                .await
-                .expect("connect");
-            let room = store
-                .link(&user("alice"), &user("bob"))
-                .await
-                .expect("link")
-                .room;
-            (store, room)
-        });
+        let made = first.block_on(testing::open_with_a_room::<PostgresDialect>(&url));
         // The writers die with the runtime that ran them.
         first.shutdown_timeout(Duration::from_secs(5));
         made
@@ -264,20 +224,20 @@ async fn writer_plans_made_on_empty_tables_use_keys() {
         .acquire()
         .await
         .expect("connection");
-    let sql = &test.store.sql;
+    let sql = test.store.statements();
     for (statement, args) in [
         (
-            &sql.batch,
+            &sql.dialect.batch,
             "('{1}', '{a}', '{b}', '{x}', '{1}', '{NULL}', '{1,2}', '{1,2}', '{NULL,5}')",
         ),
         (
-            &sql.batch_without_reads,
+            &sql.dialect.batch_without_reads,
             "('{1}', '{a}', '{b}', '{x}', '{1}', '{NULL}', '{1,2}')",
         ),
-        (&sql.mark_sent, "('{1}')"),
+        (&sql.dialect.mark_sent, "('{1}')"),
         (&sql.mark_read, "(1, 5)"),
-        (&sql.lock_rooms, "('{1}')"),
-        (&sql.lock_messages, "('{1}')"),
+        (&sql.dialect.lock_rooms, "('{1}')"),
+        (&sql.dialect.lock_messages, "('{1}')"),
         (&sql.find_by_client_id, "('a', 'b')"),
     ] {
         sqlx::raw_sql(AssertSqlSafe(format!("PREPARE probe AS {statement}")))
@@ -298,18 +258,4 @@ async fn writer_plans_made_on_empty_tables_use_keys() {
             .await
             .expect("deallocate");
     }
-}
-
-#[tokio::test]
-async fn a_closed_pool_stops_the_writers() {
-    let test = fresh_store().await;
-    let store = test.store.clone();
-    let (alice, bob) = (user("alice"), user("bob"));
-    let room = store.link(&alice, &bob).await.expect("link").room;
-    store.pool().close().await;
-    let err = store
-        .insert_message(message(&room, &alice, &bob, "late"))
-        .await
-        .expect_err("closed");
-    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
 }

@@ -1,8 +1,10 @@
 //! [`PostgresUserDirectory`] on a host application's own tables, each test in a database
 //! of its own.
 
-use chatzz_core::{UserDirectory, UserId};
-use serde_json::{Map, Value, json};
+use chatzz_core::UserDirectory;
+use chatzz_store_sql::testing::directory::{self as cases, object, wide_columns};
+use chatzz_store_sql::testing::user;
+use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, PgPool};
 
@@ -40,34 +42,8 @@ async fn run(pool: &PgPool, statement: &str) {
         .unwrap_or_else(|e| panic!("{statement}: {e}"));
 }
 
-fn user(id: &str) -> UserId {
-    UserId::parse(id).expect("user id")
-}
-
-fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        other => panic!("not an object: {other}"),
-    }
-}
-
 const FIELDS: &[&str] = &[
     "name", "age", "admin", "score", "nickname", "joined", "prefs",
-];
-
-/// Ids that an injected or operator-shaped lookup would match.
-const HOSTILE_IDS: &[&str] = &[
-    "' OR 1=1 --",
-    "alice' --",
-    "alice' OR '1'='1",
-    "\" OR \"\"=\"",
-    "{\"$ne\": null}",
-    "%",
-    "alice%",
-    "ALICE",
-    " alice",
-    "alice ",
-    "1; DROP TABLE users",
 ];
 
 #[tokio::test]
@@ -98,13 +74,7 @@ async fn a_known_user_gets_exactly_the_configured_fields_with_their_types() {
 async fn an_unknown_or_hostile_id_matches_nothing() {
     let (db, host) = host_db().await;
     let directory = PostgresUserDirectory::new(host, "users", "id", FIELDS).expect("new");
-    assert_eq!(
-        directory.details(&user("carol")).await.expect("carol"),
-        None
-    );
-    for id in HOSTILE_IDS {
-        assert_eq!(directory.details(&user(id)).await.expect(id), None, "{id}");
-    }
+    cases::an_unknown_or_hostile_id_matches_nothing(&directory, &["1; DROP TABLE users"]).await;
     drop(db);
 }
 
@@ -113,14 +83,7 @@ async fn no_fields_answers_whether_the_user_exists() {
     let (_db, host) = host_db().await;
     let directory = PostgresUserDirectory::new(host, "users", "id", &[]).expect("new");
     directory.check().await.expect("check");
-    assert_eq!(
-        directory.details(&user("alice")).await.expect("alice"),
-        Some(Map::new())
-    );
-    assert_eq!(
-        directory.details(&user("carol")).await.expect("carol"),
-        None
-    );
+    cases::no_fields_answers_whether_the_user_exists(&directory).await;
 }
 
 #[tokio::test]
@@ -203,7 +166,8 @@ async fn integer_uuid_and_other_id_columns_match_the_canonical_text() {
                 "{table} {id}"
             );
         }
-        for id in never.iter().chain(HOSTILE_IDS).chain(&[
+        for id in never.iter().chain(cases::HOSTILE_IDS).chain(&[
+            "1; DROP TABLE users",
             "0E4A1F36-5D8B-4C2E-9F7A-3B6C8D9E0F12",
             "{0e4a1f36-5d8b-4c2e-9f7a-3b6c8d9e0f12}",
             "0e4a1f365d8b4c2e9f7a3b6c8d9e0f12",
@@ -265,37 +229,17 @@ async fn a_schema_qualified_table_and_case_sensitive_names_work() {
 #[tokio::test]
 async fn bad_names_are_refused_at_construction() {
     let (_db, host) = host_db().await;
-    let too_long = "a".repeat(64);
-    let bad = [
-        "",
-        "1users",
-        "users;",
-        "users\"",
-        "us'ers",
-        "us ers",
-        "us-ers",
-        "naïve",
-        "users--",
-        too_long.as_str(),
-    ];
-    for name in bad {
-        let dotted = format!("public.{name}");
-        let schema = format!("{name}.users");
-        for table in [name, dotted.as_str(), schema.as_str()] {
-            assert!(
-                PostgresUserDirectory::new(host.clone(), table, "id", &["name"]).is_err(),
-                "table {table:?}"
-            );
-        }
-        assert!(
-            PostgresUserDirectory::new(host.clone(), "users", name, &["name"]).is_err(),
-            "id {name:?}"
-        );
-        assert!(
-            PostgresUserDirectory::new(host.clone(), "users", "id", &["name", name]).is_err(),
-            "field {name:?}"
-        );
-    }
+    cases::bad_names_are_refused_at_construction(
+        |table, id, fields| PostgresUserDirectory::new(host.clone(), table, id, fields),
+        |name| {
+            vec![
+                name.to_owned(),
+                format!("public.{name}"),
+                format!("{name}.users"),
+            ]
+        },
+        &[],
+    );
     for table in ["a.b.c", "public.", ".users"] {
         assert!(
             PostgresUserDirectory::new(host.clone(), table, "id", &[]).is_err(),
@@ -310,13 +254,6 @@ async fn bad_names_are_refused_at_construction() {
         assert!(
             PostgresUserDirectory::new(host.clone(), "users", "id", &[name]).is_err(),
             "{name:?}"
-        );
-    }
-    let longest = "a".repeat(63);
-    for good in ["users", "_users", "Users_2", longest.as_str()] {
-        assert!(
-            PostgresUserDirectory::new(host.clone(), good, good, &[good]).is_ok(),
-            "{good:?}"
         );
     }
     let directory =
@@ -336,22 +273,16 @@ async fn a_missing_table_or_column_is_an_error_at_first_use() {
         ("users", "id", &["name", "nope"][..]),
     ] {
         let directory = PostgresUserDirectory::new(host.clone(), table, id, fields).expect("new");
-        assert!(directory.check().await.is_err(), "{table}.{id} {fields:?}");
-        let err = directory
-            .details(&user("alice"))
-            .await
-            .expect_err("details");
-        assert!(
-            err.0.contains("people") || err.0.contains("user_id") || err.0.contains("nope"),
-            "{err}"
-        );
+        let what = format!("{table}.{id} {fields:?}");
+        cases::a_missing_table_or_column_is_an_error(&directory, directory.check().await, &what)
+            .await;
     }
 }
 
 #[tokio::test]
 async fn many_fields_take_several_json_objects() {
     let (_db, host) = host_db().await;
-    let names: Vec<String> = (0..120).map(|i| format!("c{i}")).collect();
+    let names = wide_columns();
     let columns: Vec<String> = names.iter().map(|n| format!("{n} integer")).collect();
     run(
         &host,
@@ -366,15 +297,7 @@ async fn many_fields_take_several_json_objects() {
     .await;
     let fields: Vec<&str> = names.iter().map(String::as_str).collect();
     let directory = PostgresUserDirectory::new(host, "wide", "id", &fields).expect("new");
-    let details = directory
-        .details(&user("w"))
-        .await
-        .expect("w")
-        .expect("found");
-    assert_eq!(details.len(), 120);
-    for (i, name) in names.iter().enumerate() {
-        assert_eq!(details[name.as_str()], json!(i), "{name}");
-    }
+    cases::many_fields_take_several_json_objects(&directory).await;
 }
 
 #[tokio::test]
@@ -399,4 +322,25 @@ async fn a_bad_url_is_an_error_without_the_password() {
             .await
             .is_err()
     );
+}
+
+/// The host table of the shared user-directory conformance suite, in a scratch database.
+async fn conformance_directory(
+    fields: &'static [&'static str],
+) -> chatzz_core::testing::directory_conformance::Hosted<PostgresUserDirectory, TestDb> {
+    let db = TestDb::create().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&db.url)
+        .await
+        .expect("connect");
+    for statement in chatzz_core::testing::directory_conformance::host_table_sql("users") {
+        run(&pool, &statement).await;
+    }
+    let directory = PostgresUserDirectory::new(pool, "users", "id", fields).expect("directory");
+    chatzz_core::testing::directory_conformance::Hosted::new(directory, db)
+}
+
+mod conformance {
+    chatzz_core::user_directory_conformance!(super::conformance_directory);
 }

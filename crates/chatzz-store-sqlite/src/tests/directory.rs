@@ -1,7 +1,9 @@
 //! [`SqliteUserDirectory`] on a host application's own tables, in temp files.
 
-use chatzz_core::{UserDirectory, UserId};
-use serde_json::{Map, Value, json};
+use chatzz_core::UserDirectory;
+use chatzz_store_sql::testing::directory::{self as cases, object, wide_columns};
+use chatzz_store_sql::testing::user;
+use serde_json::json;
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqliteConnectOptions;
 
@@ -31,32 +33,7 @@ async fn host_db() -> (String, SqlitePool) {
     (url, pool)
 }
 
-fn user(id: &str) -> UserId {
-    UserId::parse(id).expect("user id")
-}
-
-fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        other => panic!("not an object: {other}"),
-    }
-}
-
 const FIELDS: &[&str] = &["name", "age", "admin", "score", "nickname"];
-
-/// Ids that an injected or operator-shaped lookup would match.
-const HOSTILE_IDS: &[&str] = &[
-    "' OR 1=1 --",
-    "alice' --",
-    "alice' OR '1'='1",
-    "\" OR \"\"=\"",
-    "{\"$ne\": null}",
-    "%",
-    "alice%",
-    "ALICE",
-    " alice",
-    "alice ",
-];
 
 #[tokio::test]
 async fn a_known_user_gets_exactly_the_configured_fields_with_their_types() {
@@ -88,13 +65,7 @@ async fn an_unknown_or_hostile_id_matches_nothing() {
     let directory = SqliteUserDirectory::connect(&url, "users", "id", FIELDS)
         .await
         .expect("connect");
-    assert_eq!(
-        directory.details(&user("carol")).await.expect("carol"),
-        None
-    );
-    for id in HOSTILE_IDS {
-        assert_eq!(directory.details(&user(id)).await.expect(id), None, "{id}");
-    }
+    cases::an_unknown_or_hostile_id_matches_nothing(&directory, &[]).await;
 }
 
 #[tokio::test]
@@ -103,14 +74,7 @@ async fn no_fields_answers_whether_the_user_exists() {
     let directory = SqliteUserDirectory::connect(&url, "users", "id", &[])
         .await
         .expect("connect");
-    assert_eq!(
-        directory.details(&user("alice")).await.expect("alice"),
-        Some(Map::new())
-    );
-    assert_eq!(
-        directory.details(&user("carol")).await.expect("carol"),
-        None
-    );
+    cases::no_fields_answers_whether_the_user_exists(&directory).await;
 }
 
 #[tokio::test]
@@ -136,7 +100,7 @@ async fn an_integer_id_column_matches_the_canonical_text_only() {
     );
     for id in ["042", "42.0", "+42", " 42", "4.2e1", "0x2A", "43", "alice"]
         .iter()
-        .chain(HOSTILE_IDS)
+        .chain(cases::HOSTILE_IDS)
     {
         assert_eq!(directory.details(&user(id)).await.expect(id), None, "{id}");
     }
@@ -152,47 +116,16 @@ async fn an_integer_id_column_matches_the_canonical_text_only() {
 #[tokio::test]
 async fn bad_names_are_refused_at_construction() {
     let (_url, host) = host_db().await;
-    let too_long = "a".repeat(64);
-    let bad = [
-        "",
-        "1users",
-        "users;",
-        "users\"",
-        "us'ers",
-        "us ers",
-        "us-ers",
-        "main.users",
-        "naïve",
-        "users--",
-        too_long.as_str(),
-    ];
-    for name in bad {
-        assert!(
-            SqliteUserDirectory::new(host.clone(), name, "id", &["name"]).is_err(),
-            "table {name:?}"
-        );
-        assert!(
-            SqliteUserDirectory::new(host.clone(), "users", name, &["name"]).is_err(),
-            "id {name:?}"
-        );
-        assert!(
-            SqliteUserDirectory::new(host.clone(), "users", "id", &["name", name]).is_err(),
-            "field {name:?}"
-        );
-    }
-    let longest = "a".repeat(63);
-    for good in ["users", "_users", "Users_2", longest.as_str()] {
-        assert!(
-            SqliteUserDirectory::new(host.clone(), good, good, &[good]).is_ok(),
-            "{good:?}"
-        );
-    }
+    cases::bad_names_are_refused_at_construction(
+        |table, id, fields| SqliteUserDirectory::new(host.clone(), table, id, fields),
+        |name| vec![name.to_owned()],
+        &["main.users"],
+    );
 }
 
 #[tokio::test]
 async fn a_missing_table_or_column_is_an_error_at_first_use() {
     let (url, _host) = host_db().await;
-    let alice = user("alice");
     for (table, id, fields) in [
         ("people", "id", &["name"][..]),
         ("users", "user_id", &["name"][..]),
@@ -203,12 +136,9 @@ async fn a_missing_table_or_column_is_an_error_at_first_use() {
         let directory = SqliteUserDirectory::connect(&url, table, id, fields)
             .await
             .expect("connect");
-        assert!(directory.check().await.is_err(), "{table}.{id} {fields:?}");
-        let err = directory.details(&alice).await.expect_err("details");
-        assert!(
-            err.0.contains("people") || err.0.contains("user_id") || err.0.contains("nope"),
-            "{err}"
-        );
+        let what = format!("{table}.{id} {fields:?}");
+        cases::a_missing_table_or_column_is_an_error(&directory, directory.check().await, &what)
+            .await;
     }
 }
 
@@ -241,7 +171,7 @@ async fn names_are_kept_as_given_and_duplicates_shown_once() {
 #[tokio::test]
 async fn many_fields_take_several_json_objects() {
     let (url, host) = host_db().await;
-    let names: Vec<String> = (0..120).map(|i| format!("c{i}")).collect();
+    let names = wide_columns();
     let columns: Vec<String> = names.iter().map(|n| format!("{n} INTEGER")).collect();
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "CREATE TABLE wide (id TEXT, {})",
@@ -262,15 +192,7 @@ async fn many_fields_take_several_json_objects() {
     let directory = SqliteUserDirectory::connect(&url, "wide", "id", &fields)
         .await
         .expect("connect");
-    let details = directory
-        .details(&user("w"))
-        .await
-        .expect("w")
-        .expect("found");
-    assert_eq!(details.len(), 120);
-    for (i, name) in names.iter().enumerate() {
-        assert_eq!(details[name.as_str()], json!(i), "{name}");
-    }
+    cases::many_fields_take_several_json_objects(&directory).await;
 }
 
 #[tokio::test]
@@ -297,4 +219,24 @@ async fn connect_never_creates_a_database_and_cannot_write() {
         .execute(directory.pool())
         .await;
     assert!(write.is_err(), "the directory's pool wrote");
+}
+
+/// The host table of the shared user-directory conformance suite, in a fresh file.
+async fn conformance_directory(fields: &'static [&'static str]) -> SqliteUserDirectory {
+    let url = format!("sqlite://{}", fresh_path().display());
+    let options: SqliteConnectOptions = url.parse().expect("url");
+    let pool = SqlitePool::connect_with(options.create_if_missing(true))
+        .await
+        .expect("open");
+    for statement in chatzz_core::testing::directory_conformance::host_table_sql("users") {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&pool)
+            .await
+            .expect("seeding the host table");
+    }
+    SqliteUserDirectory::new(pool, "users", "id", fields).expect("directory")
+}
+
+mod conformance {
+    chatzz_core::user_directory_conformance!(super::conformance_directory);
 }

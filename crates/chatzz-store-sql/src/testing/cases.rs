@@ -1,8 +1,9 @@
-//! The group-commit cases every SQL store runs against its own database (feature
-//! `testing`): concurrent writes share batches and each lands exactly once, in order; a
-//! bad entry fails alone; a batch answers each entry as if the entries ran one at a
-//! time, in queue order. Each case takes a store on a fresh database; the store's own
-//! test wraps it in a `#[tokio::test]`. Also the builders those tests share.
+//! The group-commit cases every SQL store runs against its own database: concurrent
+//! writes share batches and each lands exactly once, in order; a bad entry fails alone;
+//! a batch answers each entry as if the entries ran one at a time, in queue order. Each
+//! case takes a store on a fresh database; [`group_commit_cases!`](crate::group_commit_cases)
+//! wraps each in a `#[tokio::test]` for every SQL store. Also the builders those tests
+//! share.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -9,7 +9,7 @@ use chatzz_core::{
 };
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::{Answer, Committer, Done, Op};
+use crate::group_commit::{Answer, Committer, Done, Op};
 
 /// A batch with this id panics.
 pub(super) const PANIC: i64 = -1;

@@ -4,11 +4,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use chatzz_core::StoreError;
+use chatzz_core::{NewMessage, StoreError, StoredMessage};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::worker::supervise;
-use crate::{Answer, Committer, Op};
+use crate::group_commit::worker::supervise;
+use crate::group_commit::{Answer, Committer, Done, Op};
 
 /// Writes queued before callers wait to queue theirs.
 pub(crate) const QUEUE: usize = 4096;
@@ -67,6 +67,34 @@ impl Writer {
                 self.database
             ))
         })?
+    }
+
+    /// `insert_message` into the room with row id `room`: the stored message, and
+    /// whether this write created it.
+    pub async fn insert(
+        &self,
+        room: i64,
+        message: NewMessage,
+    ) -> Result<(StoredMessage, bool), StoreError> {
+        self.write(Op::Insert { room, message })
+            .await
+            .and_then(Done::into_inserted)
+    }
+
+    /// `mark_sent` of these row ids (sorted, no duplicates, not empty): the messages
+    /// this write moved.
+    pub async fn mark_sent(&self, ids: Vec<i64>) -> Result<Vec<StoredMessage>, StoreError> {
+        self.write(Op::MarkSent(ids))
+            .await
+            .and_then(Done::into_marked)
+    }
+
+    /// `mark_read` of the message with row id `id` at `at` (epoch milliseconds): the
+    /// message, if this write moved it.
+    pub async fn mark_read(&self, id: i64, at: i64) -> Result<Option<StoredMessage>, StoreError> {
+        self.write(Op::MarkRead { id, at })
+            .await
+            .and_then(Done::into_read)
     }
 
     /// Writes waiting in the queue.

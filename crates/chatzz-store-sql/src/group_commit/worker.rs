@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chatzz_core::StoreError;
 use tokio::sync::{Mutex, mpsc};
 
-use crate::writer::Job;
-use crate::{Committer, Op};
+use crate::group_commit::writer::Job;
+use crate::group_commit::{Committer, Op};
 
 /// Shared by the supervisor and its worker, so the queue outlives a worker that panics.
 type Queue = Arc<Mutex<mpsc::Receiver<Job>>>;

@@ -4,7 +4,7 @@ use std::future::Future;
 
 use chatzz_core::StoreError;
 
-use crate::{Answer, Op};
+use crate::group_commit::{Answer, Op};
 
 /// One database's part of group commit.
 pub trait Committer: Send + Sync + 'static {

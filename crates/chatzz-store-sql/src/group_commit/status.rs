@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chatzz_core::StoredMessage;
 
-use crate::{Done, Op};
+use crate::group_commit::{Done, Op};
 
 /// Every status change of a batch, merged so that a few statements can make them all:
 /// the messages to move to `sent`, and those to move to `read` with the time of the
@@ -66,7 +66,7 @@ mod tests {
     };
 
     use super::StatusChanges;
-    use crate::{Done, Op};
+    use crate::group_commit::{Done, Op};
 
     fn read(id: i64, at: i64) -> Op {
         Op::MarkRead { id, at }

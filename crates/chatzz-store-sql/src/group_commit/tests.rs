@@ -9,7 +9,7 @@ use chatzz_core::StoreError;
 use tokio::task::JoinHandle;
 
 use self::fake::{BROKEN, Control, PANIC, UNAVAILABLE, answered, fake};
-use crate::{Answer, Op, Writer};
+use crate::group_commit::{Answer, Op, Writer};
 
 /// A writer on a fake whose gate is shut, running on the test's runtime.
 fn start() -> (Writer, Control) {

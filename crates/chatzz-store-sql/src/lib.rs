@@ -1,0 +1,452 @@
+//! What chatzz's SQL stores share, as tower-sessions-stores' `sqlx-store` does for its
+//! stores: the store itself ([`SqlStore`], the `ChatStore` port written once, generic
+//! over a [`Dialect`]), the mapping of rows to the port's types (`rows`), group commit
+//! with a typed reply per write ([`Writers`], on the writers of `group_commit`) and the parts
+//! of a batch both dialects run alike (`batch`), the room cache ([`KnownRooms`]) and
+//! the common parts of a user directory (`directory`).
+//!
+//! A dialect (`chatzz-store-sqlite`, `chatzz-store-postgres`) supplies only its SQL
+//! text ([`Statements`]), the classification of its errors, how it opens and migrates a
+//! database, and its writers with their fast paths.
+//!
+//! Every rule of the port lives in the database and holds for every connection: one
+//! room per pair and one message per sender and client message id are unique indexes
+//! hit by `INSERT ... ON CONFLICT DO NOTHING`, status changes are single conditional
+//! `UPDATE`s. `insert_message`, `mark_sent` and `mark_read` are group-committed:
+//! concurrent calls share one transaction.
+
+pub mod batch;
+pub mod directory;
+mod group_commit;
+mod rooms;
+pub mod rows;
+mod writers;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chatzz_core::{
+    ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, LinkOutcome, MessageId,
+    NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId, sequence,
+};
+use sqlx::error::DatabaseError;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{
+    AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row,
+    SqlSafeStr, Type,
+};
+
+pub use batch::Failed;
+pub use group_commit::{Answer, Committer, Done, Op, StatusChanges, Writer};
+pub use rooms::KnownRooms;
+pub use writers::{Batches, Writers};
+
+use rows::{bound, messages_from, row_id, seq_id, sorted_pair, time, user_of};
+
+/// The columns of a message row, as `rows::message_from` reads them.
+pub const MESSAGE_COLUMNS: &str =
+    "id, room_id, sender, recipient, body, status, created_at_ms, read_at_ms, client_message_id";
+
+/// One SQL database's part of the store.
+pub trait Dialect: Debug + Clone + Send + Sync + 'static {
+    /// The sqlx driver.
+    type Db: Database;
+    /// The column type of `status`.
+    type Status: for<'r> Decode<'r, Self::Db> + Type<Self::Db> + Into<i64>;
+    /// The statements only this dialect runs (its writers' fast paths).
+    type Extra: Debug + Send + Sync + 'static;
+
+    /// Named in errors ("the SQLite writer has stopped").
+    const NAME: &'static str;
+
+    /// Most writes committed in one batch.
+    const MAX_BATCH: usize;
+
+    /// Whether a database error says "not now" rather than "never".
+    fn retryable(err: &dyn DatabaseError) -> bool;
+
+    /// Maps driver errors: what a retry may fix (I/O, the pool, and the database errors
+    /// [`retryable`](Self::retryable) accepts) is `Unavailable`, the rest `Internal`.
+    fn store_error(err: sqlx::Error) -> StoreError {
+        match &err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err.to_string()),
+            sqlx::Error::Database(db) if Self::retryable(&**db) => {
+                StoreError::Unavailable(err.to_string())
+            }
+            _ => StoreError::Internal(err.to_string()),
+        }
+    }
+
+    /// Whether a database error of one entry of a batch may have ended the transaction
+    /// (or the connection), so that nothing after it can be trusted.
+    fn fatal(err: &dyn DatabaseError) -> bool;
+
+    /// A pool for `url`, as [`SqlStore::connect`] opens one.
+    fn open(url: &str) -> impl Future<Output = Result<Pool<Self::Db>, StoreError>> + Send;
+
+    /// Brings the schema of `pool`'s database up to date.
+    fn migrate(
+        pool: &Pool<Self::Db>,
+        names: &StoreNames,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every statement, with the table names spliced in once.
+    fn statements(names: &StoreNames) -> Statements<Self::Extra>;
+
+    /// Starts the writers that group-commit `insert_message`, `mark_sent` and
+    /// `mark_read` over `pool`; they live as long as the store and its clones.
+    fn start(
+        pool: &Pool<Self::Db>,
+        sql: &Arc<Statements<Self::Extra>>,
+    ) -> Result<Writers, StoreError>;
+
+    /// Commits `ops` (one batch) and answers each, in order; `Err` when the whole batch
+    /// failed, and then `conn` is not used again.
+    fn commit(
+        conn: &mut <Self::Db as Database>::Connection,
+        sql: &Statements<Self::Extra>,
+        ops: &[&Op],
+    ) -> impl Future<Output = Result<Vec<Answer>, StoreError>> + Send;
+
+    /// One `mark_sent` entry on its own (a batch's careful path): moves those of `ids`
+    /// (sorted, no duplicates) that are `not_sent`, and returns them in id order.
+    fn mark_sent(
+        conn: &mut <Self::Db as Database>::Connection,
+        sql: &Statements<Self::Extra>,
+        ids: &[i64],
+    ) -> impl Future<Output = Result<Vec<StoredMessage>, Failed>> + Send;
+}
+
+/// Every statement of a store, with the table names spliced in once: those the shared
+/// code runs, and the dialect's own (`dialect`).
+#[derive(Debug)]
+pub struct Statements<X> {
+    pub register_user: String,
+    pub find_user: String,
+    pub set_last_online: String,
+    /// Inserts the sorted pair, returning the new room's `id`, or nothing.
+    pub link: String,
+    pub find_room: String,
+    /// Rows `id`, `other`, `last_online_ms` of a user's rooms, in creation order.
+    pub contacts: String,
+    /// One message, returning its row, or nothing for a known client message id.
+    pub insert_message: String,
+    pub find_by_client_id: String,
+    pub find_message: String,
+    pub mark_read: String,
+    pub history_newest: String,
+    pub history_oldest: String,
+    pub undelivered: String,
+    pub dialect: X,
+}
+
+/// `text` as a statement: table names come from a validated `StoreNames`, values are
+/// always bound.
+pub fn sql(text: &str) -> AssertSqlSafe<String> {
+    AssertSqlSafe(text.to_owned())
+}
+
+/// The migrator of `migrations` (version, description, SQL with `{prefix}` for the
+/// table prefix), recording them in the table `names` gives.
+pub fn migrator(names: &StoreNames, migrations: &[(i64, &str, &str)]) -> Migrator {
+    let migrations = migrations
+        .iter()
+        .map(|(version, description, sql)| {
+            Migration::new(
+                *version,
+                (*description).to_owned().into(),
+                MigrationType::Simple,
+                AssertSqlSafe(names.expand(sql)).into_sql_str(),
+                false,
+            )
+        })
+        .collect();
+    let mut migrator = Migrator::with_migrations(migrations);
+    migrator.dangerous_set_table_name(names.migrations());
+    migrator
+}
+
+/// A store on an SQL database. Clones share one pool and one set of writers.
+#[derive(Debug)]
+pub struct SqlStore<D: Dialect> {
+    pool: Pool<D::Db>,
+    sql: Arc<Statements<D::Extra>>,
+    writer: Writers,
+    rooms: Arc<KnownRooms>,
+}
+
+impl<D: Dialect> Clone for SqlStore<D> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            sql: Arc::clone(&self.sql),
+            writer: self.writer.clone(),
+            rooms: Arc::clone(&self.rooms),
+        }
+    }
+}
+
+impl<D: Dialect> SqlStore<D> {
+    /// Opens the database at `url` (a pool as the dialect opens one) and brings its
+    /// schema up to date.
+    pub async fn connect(url: &str, names: StoreNames) -> Result<Self, StoreError> {
+        Self::new(D::open(url).await?, names).await
+    }
+
+    /// Uses an existing pool and brings its schema up to date. It starts the writers
+    /// that commit `insert_message`, `mark_sent` and `mark_read` in batches, which live
+    /// as long as the store and its clones (PostgreSQL's run on the current tokio
+    /// runtime, so this must run inside one; SQLite's has a thread of its own).
+    pub async fn new(pool: Pool<D::Db>, names: StoreNames) -> Result<Self, StoreError> {
+        D::migrate(&pool, &names).await?;
+        let sql = Arc::new(D::statements(&names));
+        let writer = D::start(&pool, &sql)?;
+        Ok(Self {
+            pool,
+            sql,
+            writer,
+            rooms: Arc::default(),
+        })
+    }
+
+    /// The pool, for closing it or sharing it with the host application.
+    pub fn pool(&self) -> &Pool<D::Db> {
+        &self.pool
+    }
+
+    /// How many batches the group commit has written so far (one transaction or
+    /// statement each, whatever number of `insert_message`, `mark_sent` and `mark_read`
+    /// calls it carried).
+    pub fn write_batches(&self) -> u64 {
+        self.writer.batches()
+    }
+
+    /// The store's statements, for the dialect's tests.
+    #[doc(hidden)]
+    pub fn statements(&self) -> &Statements<D::Extra> {
+        &self.sql
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> ChatStore for SqlStore<D>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db> + ColumnIndex<<D::Db as Database>::Row>,
+    for<'r> String: Decode<'r, D::Db> + Type<D::Db>,
+    for<'q> Option<&'q str>: Encode<'q, D::Db> + Type<D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
+{
+    async fn register_user(&self, user: &UserId) -> Result<ChatUser, StoreError> {
+        sqlx::query(sql(&self.sql.register_user))
+            .bind(user.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        self.find_user(user)
+            .await?
+            .ok_or_else(|| StoreError::Internal(format!("user {user} vanished after insert")))
+    }
+
+    async fn find_user(&self, user: &UserId) -> Result<Option<ChatUser>, StoreError> {
+        let row = sqlx::query(sql(&self.sql.find_user))
+            .bind(user.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        row.map(|row| {
+            let last_online: Option<i64> = row.try_get("last_online_ms").map_err(D::store_error)?;
+            Ok(ChatUser {
+                id: user.clone(),
+                last_online: last_online.map(time).transpose()?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_last_online(&self, user: &UserId, at: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(sql(&self.sql.set_last_online))
+            .bind(user.as_str())
+            .bind(at.millis())
+            .execute(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        Ok(())
+    }
+
+    async fn link(&self, a: &UserId, b: &UserId) -> Result<LinkOutcome, StoreError> {
+        let (low, high) = sorted_pair(a, b);
+        // A concurrent insert of the pair makes this one wait for it and then do nothing.
+        let created = sqlx::query(sql(&self.sql.link))
+            .bind(low)
+            .bind(high)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        if let Some(row) = created {
+            let id: i64 = row.try_get("id").map_err(D::store_error)?;
+            let room = ChatRoomId::new(seq_id(id)?);
+            self.rooms.remember(low, high, &room);
+            return Ok(LinkOutcome {
+                room,
+                created: true,
+            });
+        }
+        let room = self
+            .find_room(a, b)
+            .await?
+            .ok_or_else(|| StoreError::Internal(format!("room of {a} and {b} vanished")))?;
+        Ok(LinkOutcome {
+            room,
+            created: false,
+        })
+    }
+
+    async fn find_room(&self, a: &UserId, b: &UserId) -> Result<Option<ChatRoomId>, StoreError> {
+        let (low, high) = sorted_pair(a, b);
+        if let Some(room) = self.rooms.get(low, high) {
+            return Ok(Some(room));
+        }
+        let row = sqlx::query(sql(&self.sql.find_room))
+            .bind(low)
+            .bind(high)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        let id: Option<i64> = row
+            .map(|row| row.try_get("id"))
+            .transpose()
+            .map_err(D::store_error)?;
+        let room = id.map(|id| seq_id(id).map(ChatRoomId::new)).transpose()?;
+        if let Some(room) = &room {
+            self.rooms.remember(low, high, room);
+        }
+        Ok(room)
+    }
+
+    async fn contacts(&self, user: &UserId) -> Result<Vec<ContactRecord>, StoreError> {
+        let rows = sqlx::query(sql(&self.sql.contacts))
+            .bind(user.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        rows.iter()
+            .map(|row| {
+                let room: i64 = row.try_get("id").map_err(D::store_error)?;
+                let other: String = row.try_get("other").map_err(D::store_error)?;
+                let last_online: Option<i64> =
+                    row.try_get("last_online_ms").map_err(D::store_error)?;
+                Ok(ContactRecord {
+                    user: user_of(other)?,
+                    room: ChatRoomId::new(seq_id(room)?),
+                    last_online: last_online.map(time).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_message(
+        &self,
+        message: NewMessage,
+    ) -> Result<(StoredMessage, bool), StoreError> {
+        let room = row_id(message.room.as_str())
+            .ok_or_else(|| StoreError::Internal(format!("unknown room {}", message.room)))?;
+        self.writer.insert(room, message).await
+    }
+
+    async fn find_message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError> {
+        let Some(id) = row_id(id.as_str()) else {
+            return Ok(None);
+        };
+        let row = sqlx::query(sql(&self.sql.find_message))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        row.as_ref().map(rows::message_from::<D>).transpose()
+    }
+
+    async fn mark_sent(&self, ids: &[MessageId]) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut ids: Vec<i64> = ids.iter().filter_map(|id| row_id(id.as_str())).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        self.writer.mark_sent(ids).await
+    }
+
+    async fn mark_read(
+        &self,
+        id: &MessageId,
+        at: Timestamp,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let Some(id) = row_id(id.as_str()) else {
+            return Ok(None);
+        };
+        self.writer.mark_read(id, at.millis()).await
+    }
+
+    async fn history(
+        &self,
+        room: &ChatRoomId,
+        query: &HistoryQuery,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let Some(room) = row_id(room.as_str()) else {
+            return Ok(Vec::new());
+        };
+        let low = query
+            .after
+            .as_ref()
+            .map_or(0, |after| bound(sequence::above(after.as_str())));
+        let high = query
+            .before
+            .as_ref()
+            .map_or(i64::MAX, |before| bound(sequence::below(before.as_str())));
+        let since = query.since.map_or(i64::MIN, Timestamp::millis);
+        let statement = if query.after.is_some() {
+            &self.sql.history_oldest
+        } else {
+            &self.sql.history_newest
+        };
+        let rows = sqlx::query(sql(statement))
+            .bind(room)
+            .bind(low)
+            .bind(high)
+            .bind(since)
+            .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        let mut page = messages_from::<D>(&rows)?;
+        if query.after.is_none() {
+            page.reverse();
+        }
+        Ok(page)
+    }
+
+    async fn undelivered(
+        &self,
+        to: &UserId,
+        per_sender: usize,
+        total: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let rows = sqlx::query(sql(&self.sql.undelivered))
+            .bind(to.as_str())
+            .bind(i64::try_from(per_sender).unwrap_or(i64::MAX))
+            .bind(i64::try_from(total).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        messages_from::<D>(&rows)
+    }
+}
