@@ -22,7 +22,9 @@ pub mod testing;
 pub use error::{ChatError, ErrorCode};
 pub use event::{Audience, Delivery, Facts, Outcome, ServerEvent};
 pub use id::{ChatRoomId, ClientMessageId, MessageId, SocketId, UserId};
-pub use message::{HistoryQuery, Message, MessageStatus, MessageText, NewMessage, StoredMessage};
+pub use message::{
+    HistoryQuery, Inserted, Message, MessageStatus, MessageText, NewMessage, StoredMessage,
+};
 pub use ports::{
     AuthError, Authenticator, ChatStore, Clock, DirectoryError, Identity, PresenceError,
     PresenceRegistry, StoreError, StoreNames, SystemClock, UserDirectory,

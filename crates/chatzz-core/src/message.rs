@@ -100,6 +100,16 @@ pub struct StoredMessage {
     pub client_message_id: Option<ClientMessageId>,
 }
 
+/// What storing a message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inserted {
+    /// The message as stored: the new one, or the one stored first under the same
+    /// (sender, client message id).
+    pub message: StoredMessage,
+    /// `false` when a message with that client message id was already stored.
+    pub created: bool,
+}
+
 /// A message as the wire shows it, with both users' details.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -7,8 +7,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chatzz_core::{
-    ChatRoomId, ChatStore, ChatUser, ClientMessageId, ContactRecord, HistoryQuery, LinkOutcome,
-    MessageId, MessageStatus, NewMessage, StoreError, StoredMessage, Timestamp, UserId,
+    ChatRoomId, ChatStore, ChatUser, ClientMessageId, ContactRecord, HistoryQuery, Inserted,
+    LinkOutcome, MessageId, MessageStatus, NewMessage, StoreError, StoredMessage, Timestamp,
+    UserId,
 };
 
 use chatzz_core::sequence;
@@ -148,10 +149,7 @@ impl ChatStore for MemoryStore {
         })
     }
 
-    async fn insert_message(
-        &self,
-        message: NewMessage,
-    ) -> Result<(StoredMessage, bool), StoreError> {
+    async fn insert_message(&self, message: NewMessage) -> Result<Inserted, StoreError> {
         self.with(|s| {
             let client_key = message
                 .client_message_id
@@ -162,7 +160,10 @@ impl ChatStore for MemoryStore {
                 .and_then(|key| s.by_client_id.get(key))
                 .and_then(|id| s.messages.get(id))
             {
-                return (existing.clone(), false);
+                return Inserted {
+                    message: existing.clone(),
+                    created: false,
+                };
             }
             s.next_message += 1;
             let id = MessageId::new(sequence::encode(s.next_message));
@@ -189,7 +190,10 @@ impl ChatStore for MemoryStore {
                 .or_default()
                 .insert(id.clone());
             s.messages.insert(id, stored.clone());
-            (stored, true)
+            Inserted {
+                message: stored,
+                created: true,
+            }
         })
     }
 

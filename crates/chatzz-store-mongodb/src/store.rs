@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chatzz_core::{
-    ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, LinkOutcome, MessageId,
+    ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, Inserted, LinkOutcome, MessageId,
     MessageStatus, NewMessage, StoreError, StoredMessage, Timestamp, UserId, sequence,
 };
 use futures_util::{StreamExt, TryStreamExt, stream};
@@ -218,10 +218,7 @@ impl ChatStore for MongoStore {
             .collect()
     }
 
-    async fn insert_message(
-        &self,
-        message: NewMessage,
-    ) -> Result<(StoredMessage, bool), StoreError> {
+    async fn insert_message(&self, message: NewMessage) -> Result<Inserted, StoreError> {
         let client_id = message
             .client_message_id
             .as_ref()
@@ -231,7 +228,10 @@ impl ChatStore for MongoStore {
         if let Some(cid) = &client_id
             && let Some(existing) = self.find_by_client_id(&from, cid, false).await?
         {
-            return Ok((existing, false));
+            return Ok(Inserted {
+                message: existing,
+                created: false,
+            });
         }
         let template = MessageDoc::new(0, message);
         if !self.transactions {
@@ -239,7 +239,7 @@ impl ChatStore for MongoStore {
             // the insert still finishes, and releases its room's lock, without waiting
             // for the lease to run out. The task itself ends within the lease.
             let store = self.clone();
-            return tokio::spawn(async move {
+            let (message, created) = tokio::spawn(async move {
                 let insert = store.insert_taking_turns(&template, &from, client_id.as_deref());
                 tokio::time::timeout(room_lock::LEASE, insert)
                     .await
@@ -251,10 +251,14 @@ impl ChatStore for MongoStore {
                     })
             })
             .await
-            .map_err(|e| StoreError::Internal(format!("MongoDB, inserting a message: {e}")))?;
+            .map_err(|e| StoreError::Internal(format!("MongoDB, inserting a message: {e}")))??;
+            return Ok(Inserted { message, created });
         }
         match self.insert_holding_the_room(&template).await {
-            Ok(doc) => Ok((doc.into_message()?, true)),
+            Ok(doc) => Ok(Inserted {
+                message: doc.into_message()?,
+                created: true,
+            }),
             // The unique (from, clientMessageId) index refused it: a concurrent call
             // with the same client id stored the message first. (In a transaction, that
             // aborted it, and with it the room's bump; the number it took stays unused.)
@@ -267,7 +271,10 @@ impl ChatStore for MongoStore {
                     .find_by_client_id(&from, cid, true)
                     .await?
                     .ok_or_else(taken_twice)?;
-                Ok((existing, false))
+                Ok(Inserted {
+                    message: existing,
+                    created: false,
+                })
             }
             Err(e) => Err(match e.get_custom::<StoreError>() {
                 Some(inner) => inner.clone(),

@@ -16,8 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use chatzz_core::{
-    ChatRoomId, ChatStore, ChatUser, ClientMessageId, ContactRecord, HistoryQuery, LinkOutcome,
-    MessageId, MessageText, NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId,
+    ChatRoomId, ChatStore, ChatUser, ClientMessageId, ContactRecord, HistoryQuery, Inserted,
+    LinkOutcome, MessageId, MessageText, NewMessage, StoreError, StoreNames, StoredMessage,
+    Timestamp, UserId,
 };
 use chatzz_store_mongodb::{MongoStore, Transactions};
 use futures_util::TryStreamExt;
@@ -133,10 +134,7 @@ impl ChatStore for Scratch {
     async fn contacts(&self, user: &UserId) -> Result<Vec<ContactRecord>, StoreError> {
         self.store.contacts(user).await
     }
-    async fn insert_message(
-        &self,
-        message: NewMessage,
-    ) -> Result<(StoredMessage, bool), StoreError> {
+    async fn insert_message(&self, message: NewMessage) -> Result<Inserted, StoreError> {
         self.store.insert_message(message).await
     }
     async fn find_message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError> {
@@ -218,7 +216,10 @@ async fn chat(store: &impl ChatStore) -> (ChatRoomId, StoredMessage) {
     ok(store.register_user(&alice).await, "register_user");
     ok(store.register_user(&bob).await, "register_user");
     let room = ok(store.link(&alice, &bob).await, "link").room;
-    let (stored, created) = ok(
+    let Inserted {
+        message: stored,
+        created,
+    } = ok(
         store
             .insert_message(message(&room, &alice, &bob, "hi"))
             .await,
@@ -364,7 +365,9 @@ async fn startup_is_idempotent_and_numbers_never_repeat() {
     let again = MongoStore::new(scratch.db.clone(), StoreNames::default())
         .await
         .unwrap();
-    let (second, _) = again
+    let Inserted {
+        message: second, ..
+    } = again
         .insert_message(message(&room, &bob, &alice, "second"))
         .await
         .unwrap();
@@ -379,7 +382,10 @@ async fn startup_is_idempotent_and_numbers_never_repeat() {
     let restarted = MongoStore::new(scratch.db.clone(), StoreNames::default())
         .await
         .unwrap();
-    let (third, created) = restarted
+    let Inserted {
+        message: third,
+        created,
+    } = restarted
         .insert_message(message(&room, &alice, &bob, "third"))
         .await
         .unwrap();
@@ -429,7 +435,9 @@ async fn a_transactional_insert_writes_its_room_and_a_plain_one_does_not() {
         let scratch = scratch_with(transactions).await;
         let (room, first) = chat(&scratch).await;
         let (alice, bob) = (user("alice"), user("bob"));
-        let (second, _) = ok(
+        let Inserted {
+            message: second, ..
+        } = ok(
             scratch
                 .insert_message(message(&room, &bob, &alice, "again"))
                 .await,
@@ -501,7 +509,10 @@ async fn a_number_taken_twice_is_an_error_that_leaves_nothing_behind() {
         );
         let mut retried = message(&room, &alice, &bob, "retried");
         retried.client_message_id = Some(ok(ClientMessageId::parse("c-1"), "client id"));
-        let (stored, created) = ok(
+        let Inserted {
+            message: stored,
+            created,
+        } = ok(
             scratch.insert_message(retried).await,
             &format!("{transactions:?}: the insert after"),
         );

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use chatzz_core::{
-    ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, LinkOutcome, MessageId,
+    ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, Inserted, LinkOutcome, MessageId,
     NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId, sequence,
 };
 use chatzz_store_sql::testing::{everything, message, row_id, user};
@@ -208,10 +208,7 @@ impl ChatStore for TestStore {
     async fn contacts(&self, user: &UserId) -> Result<Vec<ContactRecord>, StoreError> {
         self.store.contacts(user).await
     }
-    async fn insert_message(
-        &self,
-        message: NewMessage,
-    ) -> Result<(StoredMessage, bool), StoreError> {
+    async fn insert_message(&self, message: NewMessage) -> Result<Inserted, StoreError> {
         self.store.insert_message(message).await
     }
     async fn find_message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError> {
@@ -310,7 +307,10 @@ async fn the_longest_prefix_keeps_every_name_whole() {
         .expect("connect");
     let (alice, bob) = (user("alice"), user("bob"));
     let room = store.link(&alice, &bob).await.expect("link").room;
-    let (stored, created) = store
+    let Inserted {
+        message: stored,
+        created,
+    } = store
         .insert_message(message(&room, &alice, &bob, "hi"))
         .await
         .expect("insert");
@@ -516,12 +516,17 @@ async fn an_insert_takes_its_id_only_once_it_holds_the_room() {
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!waiting.is_finished(), "the insert waits for the room");
-    let (elsewhere, _) = store
+    let Inserted {
+        message: elsewhere, ..
+    } = store
         .insert_message(message(&other, &carol, &alice, "other room"))
         .await
         .expect("another room is not held");
     holder.rollback().await.expect("release");
-    let (queued, created) = waiting.await.expect("join").expect("insert");
+    let Inserted {
+        message: queued,
+        created,
+    } = waiting.await.expect("join").expect("insert");
     assert!(created);
     assert!(
         queued.id > elsewhere.id,

@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chatzz_core::{
-    ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, LinkOutcome, MessageId,
+    ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, Inserted, LinkOutcome, MessageId,
     NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId, sequence,
 };
 use sqlx::error::DatabaseError;
@@ -354,13 +354,11 @@ where
             .collect()
     }
 
-    async fn insert_message(
-        &self,
-        message: NewMessage,
-    ) -> Result<(StoredMessage, bool), StoreError> {
+    async fn insert_message(&self, message: NewMessage) -> Result<Inserted, StoreError> {
         let room = row_id(message.room.as_str())
             .ok_or_else(|| StoreError::Internal(format!("unknown room {}", message.room)))?;
-        self.writer.insert(room, message).await
+        let (message, created) = self.writer.insert(room, message).await?;
+        Ok(Inserted { message, created })
     }
 
     async fn find_message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError> {

@@ -177,7 +177,9 @@ pub async fn a_bad_entry_fails_alone_and_the_rest_still_commit_together(
     use chatzz_core::{ChatRoomId, MessageStatus, StoreError, sequence};
     let (alice, bob) = (user("alice"), user("bob"));
     let room = store.link(&alice, &bob).await.expect("link").room;
-    let (earlier, _) = store
+    let chatzz_core::Inserted {
+        message: earlier, ..
+    } = store
         .insert_message(message(&room, &alice, &bob, "earlier"))
         .await
         .expect("insert");

@@ -283,7 +283,7 @@ mod tests {
         let room = store.link(&alice, &bob).await.expect("link").room;
         let mut ops = Vec::new();
         for i in 0..super::READ_CHUNK * 2 + 3 {
-            let (m, _) = store
+            let chatzz_core::Inserted { message: m, .. } = store
                 .insert_message(message(&room, &alice, &bob, &format!("m{i}")))
                 .await
                 .expect("insert");

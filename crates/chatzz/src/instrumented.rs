@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use chatzz_core::{
-    ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, LinkOutcome, MessageId,
+    ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, Inserted, LinkOutcome, MessageId,
     NewMessage, StoreError, StoredMessage, Timestamp, UserId,
 };
 
@@ -74,10 +74,7 @@ impl ChatStore for InstrumentedStore {
     async fn contacts(&self, user: &UserId) -> Result<Vec<ContactRecord>, StoreError> {
         timed("contacts", self.timeout, self.inner.contacts(user)).await
     }
-    async fn insert_message(
-        &self,
-        message: NewMessage,
-    ) -> Result<(StoredMessage, bool), StoreError> {
+    async fn insert_message(&self, message: NewMessage) -> Result<Inserted, StoreError> {
         timed(
             "insert_message",
             self.timeout,

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
 use crate::id::{ChatRoomId, MessageId, UserId};
-use crate::message::{HistoryQuery, NewMessage, StoredMessage};
+use crate::message::{HistoryQuery, Inserted, NewMessage, StoredMessage};
 use crate::time::Timestamp;
 use crate::user::{ChatUser, ContactRecord, LinkOutcome};
 
@@ -47,12 +47,9 @@ pub trait ChatStore: Send + Sync + 'static {
 
     /// Stores a message as `not_sent`, assigning an id greater than every id already in
     /// its room. With a client message id that the same sender already used, stores
-    /// nothing and returns the first message with `false`; concurrent calls with the same
-    /// (sender, client message id) store exactly one.
-    async fn insert_message(
-        &self,
-        message: NewMessage,
-    ) -> Result<(StoredMessage, bool), StoreError>;
+    /// nothing and returns the first message, not `created`; concurrent calls with the
+    /// same (sender, client message id) store exactly one.
+    async fn insert_message(&self, message: NewMessage) -> Result<Inserted, StoreError>;
 
     /// The message with this id, if any.
     async fn find_message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError>;

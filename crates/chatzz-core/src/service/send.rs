@@ -2,7 +2,7 @@ use super::{ChatService, Session};
 use crate::error::ChatError;
 use crate::event::{Audience, Delivery, Facts, Outcome, ServerEvent};
 use crate::id::{ClientMessageId, UserId};
-use crate::message::{Message, MessageStatus, MessageText, NewMessage};
+use crate::message::{Inserted, Message, MessageStatus, MessageText, NewMessage};
 use crate::rate::RatedEvent;
 
 /// `send-message` as decoded from the client, before the domain's checks.
@@ -50,7 +50,10 @@ impl ChatService {
         self.check_rate(RatedEvent::SendMessage, &session.user)?;
         let text = MessageText::parse(text, self.config.max_message_chars)?;
         let room = self.room_with(session, to).await?;
-        let (stored, created) = self
+        let Inserted {
+            message: stored,
+            created,
+        } = self
             .store
             .insert_message(NewMessage {
                 room,

@@ -73,7 +73,9 @@ async fn an_insert_takes_the_lock_and_releases_it() {
     assert_free(&lock);
     // The message follows the room's previous last one.
     let (alice, bob) = (user("alice"), user("bob"));
-    let (second, _) = ok(
+    let chatzz_core::Inserted {
+        message: second, ..
+    } = ok(
         scratch
             .insert_message(message(&room, &bob, &alice, "again"))
             .await,
@@ -100,7 +102,10 @@ async fn a_crashed_holders_expired_lease_is_taken_over() {
     hold(&scratch, &room, "crashed", now_millis() - 1).await;
     let (alice, bob) = (user("alice"), user("bob"));
     let started = Instant::now();
-    let (second, created) = ok(
+    let chatzz_core::Inserted {
+        message: second,
+        created,
+    } = ok(
         scratch
             .insert_message(message(&room, &bob, &alice, "after the crash"))
             .await,
@@ -130,7 +135,10 @@ async fn a_live_lease_blocks_inserts_until_it_is_released() {
     assert_eq!(message_count(&scratch).await, 1, "and has inserted nothing");
     assert_eq!(lock_of(&scratch, &room).await.get_str("owner"), Ok("alive"));
     release(&scratch, &room, "alive").await;
-    let (second, created) = ok(
+    let chatzz_core::Inserted {
+        message: second,
+        created,
+    } = ok(
         tokio::time::timeout(Duration::from_secs(3), insert)
             .await
             .expect("the insert goes ahead once the lock is released")

@@ -34,7 +34,7 @@ async fn writers_changing_the_same_messages_never_deadlock() {
     let room = stores[0].link(&alice, &bob).await.expect("link").room;
     let mut ids = Vec::new();
     for i in 0..60 {
-        let (m, _) = stores[0]
+        let chatzz_core::Inserted { message: m, .. } = stores[0]
             .insert_message(message(&room, &alice, &bob, &format!("m{i}")))
             .await
             .expect("insert");
@@ -92,7 +92,7 @@ async fn two_processes_batching_into_one_room_keep_order_and_idempotency() {
     let (alice, bob) = (user("alice"), user("bob"));
     let room = first.link(&alice, &bob).await.expect("link").room;
     // The client has seen the room's first message and waits for the rest.
-    let (start, _) = first
+    let chatzz_core::Inserted { message: start, .. } = first
         .insert_message(message(&room, &alice, &bob, "start"))
         .await
         .expect("insert");
@@ -134,7 +134,10 @@ async fn two_processes_batching_into_one_room_keep_order_and_idempotency() {
     }
     let mut created = HashMap::new();
     for writer in writers {
-        let (m, fresh) = writer.await.expect("join").expect("insert");
+        let chatzz_core::Inserted {
+            message: m,
+            created: fresh,
+        } = writer.await.expect("join").expect("insert");
         if let Some(c) = m.client_message_id {
             *created.entry(c.as_str().to_owned()).or_insert(0) += usize::from(fresh);
         }

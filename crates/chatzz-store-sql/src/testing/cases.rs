@@ -100,7 +100,7 @@ async fn messages(store: &impl ChatStore, count: usize) -> (ChatRoomId, Vec<Stor
     let room = store.link(&alice, &bob).await.expect("link").room;
     let mut stored = Vec::new();
     for i in 0..count {
-        let (m, _) = store
+        let chatzz_core::Inserted { message: m, .. } = store
             .insert_message(message(&room, &alice, &bob, &format!("m{i}")))
             .await
             .expect("insert");
@@ -216,7 +216,11 @@ pub async fn concurrent_inserts_share_commits_and_each_lands_once_in_order<S>(
 
     // Each client id stored once; both sends got the same message, one of them created.
     let mut by_client: HashMap<String, Vec<(String, bool)>> = HashMap::new();
-    for (stored, created) in &results {
+    for chatzz_core::Inserted {
+        message: stored,
+        created,
+    } in &results
+    {
         if let Some(c) = &stored.client_message_id {
             by_client
                 .entry(c.as_str().to_owned())
@@ -237,7 +241,13 @@ pub async fn concurrent_inserts_share_commits_and_each_lands_once_in_order<S>(
         );
     }
     // Every answer is what the database holds under that id.
-    for (sent, (stored, _)) in sends.iter().zip(&results) {
+    for (
+        sent,
+        chatzz_core::Inserted {
+            message: stored, ..
+        },
+    ) in sends.iter().zip(&results)
+    {
         let found = store
             .find_message(&stored.id)
             .await
@@ -275,7 +285,10 @@ pub async fn a_failing_entry_fails_alone(store: &(impl ChatStore + Clone)) {
     let mut stored = 0;
     for (i, task) in tasks.into_iter().enumerate() {
         match task.await.expect("join") {
-            Ok((m, true)) if i % 10 != 5 => {
+            Ok(chatzz_core::Inserted {
+                message: m,
+                created: true,
+            }) if i % 10 != 5 => {
                 assert_eq!(m.text, format!("m{i}"));
                 stored += 1;
             }
@@ -301,7 +314,7 @@ pub async fn concurrent_mark_sent_moves_each_message_once(store: &(impl ChatStor
     let room = store.link(&alice, &bob).await.expect("link").room;
     let mut ids = Vec::new();
     for i in 0..40 {
-        let (m, _) = store
+        let chatzz_core::Inserted { message: m, .. } = store
             .insert_message(message(&room, &alice, &bob, &format!("m{i}")))
             .await
             .expect("insert");

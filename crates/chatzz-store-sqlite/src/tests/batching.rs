@@ -18,7 +18,9 @@ fn the_writer_outlives_the_runtime_that_opened_the_store() {
     // The writer has its own thread: a store handed to another runtime keeps working.
     first.shutdown_timeout(Duration::from_secs(5));
     let second = tokio::runtime::Runtime::new().expect("runtime");
-    let (stored, _) = second.block_on(async {
+    let chatzz_core::Inserted {
+        message: stored, ..
+    } = second.block_on(async {
         tokio::time::timeout(
             Duration::from_secs(10),
             store.insert_message(message(&room, &user("alice"), &user("bob"), "x")),

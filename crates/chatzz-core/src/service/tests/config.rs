@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use futures_executor::block_on;
 
 use crate::error::{ChatError, ErrorCode};
-use crate::message::MessageStatus;
+use crate::message::{Inserted, MessageStatus};
 use crate::ports::{MockChatStore, MockClock, MockPresenceRegistry, MockUserDirectory};
 use crate::rate::{Rate, RatedEvent};
 use crate::service::{ChatService, Config, Session};
@@ -36,7 +36,10 @@ fn send_beyond_the_rate_is_rate_limited_and_stores_nothing() {
         .returning(|a, b| Ok(Some(room_of(a.as_str(), b.as_str()))));
     store.expect_insert_message().times(2).returning(|m| {
         let stored = stored("m", m.from.as_str(), m.to.as_str(), NotSent);
-        Ok((stored, true))
+        Ok(Inserted {
+            message: stored,
+            created: true,
+        })
     });
     let config = Config {
         send_rate: chatzz_core_rate(1.0, 2.0),

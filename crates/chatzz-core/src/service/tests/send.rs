@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::error::ErrorCode;
 use crate::id::{MessageId, UserId};
-use crate::message::{MessageStatus, NewMessage};
+use crate::message::{Inserted, MessageStatus, NewMessage};
 use crate::ports::{MockChatStore, MockUserDirectory};
 
 use super::support::*;
@@ -78,7 +78,10 @@ fn send_accepts_text_up_to_the_limit_in_code_points_and_stores_it_untrimmed() {
             .returning(|new| {
                 let mut message = stored("m1", "alice", "bob", NotSent);
                 message.text = new.text.into_string();
-                Ok((message, true))
+                Ok(Inserted {
+                    message,
+                    created: true,
+                })
             });
         store.expect_mark_sent().never();
         let service = service(store, clock_at(NOW));
@@ -149,7 +152,12 @@ fn send_to_an_online_recipient_stores_first_then_announces_then_marks_sent() {
         })
         .times(1)
         .in_sequence(&mut seq)
-        .returning(move |_| Ok((inserted.clone(), true)));
+        .returning(move |_| {
+            Ok(Inserted {
+                message: inserted.clone(),
+                created: true,
+            })
+        });
     let marked = sent.clone();
     store
         .expect_mark_sent()

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::error::{ChatError, ErrorCode};
 use crate::event::{Audience, Delivery, ServerEvent, StatusChange};
 use crate::id::{ChatRoomId, ClientMessageId, MessageId, SocketId, UserId};
-use crate::message::{Message, MessageStatus, StoredMessage};
+use crate::message::{Inserted, Message, MessageStatus, StoredMessage};
 use crate::ports::{MockChatStore, MockClock, MockUserDirectory, StoreError};
 use crate::service::{ChatService, Config, HistoryRequest, Session};
 use crate::time::Timestamp;
@@ -258,10 +258,12 @@ pub(super) fn send_store(answer: StoredMessage, created: bool) -> MockChatStore 
         .expect_find_room()
         .withf(|a: &UserId, b: &UserId| same_pair(a, b, "alice", "bob"))
         .returning(|_, _| Ok(Some(room_of("alice", "bob"))));
-    store
-        .expect_insert_message()
-        .times(1)
-        .returning(move |_| Ok((answer.clone(), created)));
+    store.expect_insert_message().times(1).returning(move |_| {
+        Ok(Inserted {
+            message: answer.clone(),
+            created,
+        })
+    });
     store
 }
 

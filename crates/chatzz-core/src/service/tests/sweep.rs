@@ -8,7 +8,7 @@ use futures_executor::block_on;
 use mockall::predicate::eq;
 
 use crate::error::ErrorCode;
-use crate::message::MessageStatus;
+use crate::message::{Inserted, MessageStatus};
 use crate::ports::{MockChatStore, MockPresenceRegistry, PresenceError, StoreError, Sweep};
 use crate::user::{PresenceStatus, UserDetails};
 
@@ -206,10 +206,12 @@ fn a_presence_outage_after_storing_a_message_still_acks_it_as_not_sent() {
         .returning(|a, b| Ok(Some(room_of(a.as_str(), b.as_str()))));
     let stored_message = stored("m1", "alice", "bob", NotSent);
     let inserted = stored_message.clone();
-    store
-        .expect_insert_message()
-        .times(1)
-        .returning(move |_| Ok((inserted.clone(), true)));
+    store.expect_insert_message().times(1).returning(move |_| {
+        Ok(Inserted {
+            message: inserted.clone(),
+            created: true,
+        })
+    });
     store.expect_mark_sent().never();
     let service = service(store, clock_at(NOW)).with_presence(Arc::new(presence));
 
