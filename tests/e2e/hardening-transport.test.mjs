@@ -105,6 +105,53 @@ test('a client that stops reading but keeps asking for history is cut, and the s
   }
 });
 
+/** A raw engine.io v4 long-polling session: `post(packet)` and `get()` by hand. */
+async function rawPolling(server) {
+  const base = `${server.url}/socket.io/?EIO=4&transport=polling`;
+  const open = await (await fetch(`${base}&t=open`)).text();
+  const { sid } = JSON.parse(open.slice(1));
+  const url = `${base}&sid=${sid}`;
+  return {
+    post: async (packet) => (await fetch(url, { method: 'POST', body: packet })).status,
+    get: async () => (await fetch(url)).text(),
+  };
+}
+
+test('a long-polling client that stops fetching but keeps asking is refused, then cut', async () => {
+  const server = new Server({ args: ['--ping-interval', '2', '--ping-timeout', '3'] });
+  await server.start();
+  try {
+    const { a, b, sa } = await makeContacts(server, { prefix: 'pollslow' });
+    const text = '\u0001'.repeat(4096);
+    for (let i = 0; i < 100; i += 1) await send(sa, b, text, { clientMessageId: `ps-${i}` });
+
+    const reader = await rawPolling(server);
+    assert.equal(await reader.post('40'), 200);
+    assert.match(await reader.get(), /(^|\x1e)40/);
+    assert.equal(await reader.post(`420${JSON.stringify(['connect-user', { userId: b }])}`), 200);
+    const before = rssBytes(server.child.pid);
+    // From now on it never fetches: it only posts pongs and page requests.
+    const statuses = [];
+    const started = Date.now();
+    while (Date.now() - started < 10000) {
+      statuses.push(await reader.post(`3\x1e42${JSON.stringify(['get-old-messages', { userId: a, limit: 500 }])}`));
+      if (statuses.at(-1) !== 200) break;
+      await sleep(100);
+    }
+    const grown = rssBytes(server.child.pid) - before;
+    assert.notEqual(statuses.at(-1), 200, `its posts are refused once it stops fetching: ${statuses.length} posts`);
+    assert.ok(Date.now() - started < 8000, 'within the fetch deadline (the ping timeout) and a little');
+    assert.ok(grown < 150 * 1024 * 1024, `the server grew by ${(grown / 1048576).toFixed(1)} MiB`);
+    // A polling client that reads is never refused.
+    const good = await server.connectUser(uid('pollgood'), { transport: 'polling' });
+    await sleep(5000);
+    const contact = await ackOk(good, 'add-chat-user', { userToAdd: a });
+    assert.ok(contact.chatRoomId);
+  } finally {
+    await server.stop();
+  }
+});
+
 test('history pages beyond the outbound budget fail with rate-limited and change nothing', async () => {
   const server = new Server();
   await server.start();

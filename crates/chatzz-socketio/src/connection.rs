@@ -31,8 +31,10 @@ pub struct Connection {
     user: Mutex<Option<UserId>>,
     queue: Mutex<Queue>,
     outbound: Mutex<OutboundBudget>,
-    /// The verified user's place among their sockets on this server, given back on drop.
-    _slot: Option<Slot>,
+    /// The verified user's place among their sockets on this server, given back when
+    /// the socket disconnects (not when its last task ends: a departure retried through
+    /// a store outage must not hold the place).
+    slot: Mutex<Option<Slot>>,
     /// Ends the socket when its credential expires; stopped when the socket goes.
     expiry: Mutex<Option<tokio::task::AbortHandle>>,
 }
@@ -96,7 +98,7 @@ impl Connection {
             user: Mutex::new(None),
             queue: Mutex::new(Queue::default()),
             outbound: Mutex::new(OutboundBudget::new(outbound_bytes)),
-            _slot: slot,
+            slot: Mutex::new(slot),
             expiry: Mutex::new(None),
         })
     }
@@ -118,6 +120,11 @@ impl Connection {
     /// Remembers the task that ends the socket at its credential's expiry.
     pub fn set_expiry(&self, task: tokio::task::AbortHandle) {
         *self.expiry.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+    }
+
+    /// Gives the socket's place among its user's sockets back (the socket is gone).
+    pub fn release_slot(&self) {
+        drop(self.slot.lock().unwrap_or_else(|p| p.into_inner()).take());
     }
 
     /// Stops the expiry task (the socket is gone).

@@ -223,6 +223,7 @@ fn register_handlers<A: Adapter>(
             return;
         };
         connection.stop_expiry();
+        connection.release_slot();
         // Every event of this socket already holds a ticket: this one runs last.
         let _turn = connection.ticket().turn().await;
         let Some(session) = connection.session() else {
@@ -281,7 +282,10 @@ async fn connect_user<A: Adapter>(
         socket: connection.socket.clone(),
     };
     // The reply goes out twice (event and ack).
-    check_outbound_room(connection, 2 * service.config().max_reply_bytes)?;
+    check_outbound_room(
+        connection,
+        service.config().max_reply_bytes.saturating_mul(2),
+    )?;
     // Join first, so that nothing sent to the user between now and the reply is missed.
     socket.join(user_room(&session.user));
     let outcome = match service.connect(&session).await {

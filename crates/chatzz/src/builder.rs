@@ -386,13 +386,17 @@ impl ChatzzBuilder {
             };
         }
         let io = configure(SocketIo::builder(), &settings.socketio, max_packet);
+        // A polling client that has not fetched for a heartbeat's grace has stopped reading.
+        let fetch_deadline = settings.socketio.ping_timeout;
         match cluster {
             None => {
                 let service = Arc::new(service);
                 let (layer, io) = io.build_layer();
                 chatzz_socketio::attach(&io, service.clone(), authenticator, limits);
                 Ok((
-                    ChatzzLayer::local(layer).with_origin_policy(origin_policy),
+                    ChatzzLayer::local(layer)
+                        .with_origin_policy(origin_policy)
+                        .with_fetch_deadline(fetch_deadline),
                     ChatzzHandle::new(service, Arc::new(io), None),
                 ))
             }
@@ -412,7 +416,10 @@ impl ChatzzBuilder {
                 .await?;
                 tracing::info!("joined the cluster through Redis");
                 Ok((
-                    joined.layer.with_origin_policy(origin_policy),
+                    joined
+                        .layer
+                        .with_origin_policy(origin_policy)
+                        .with_fetch_deadline(fetch_deadline),
                     ChatzzHandle::new(service, joined.broadcaster, Some(joined.sweeper)),
                 ))
             }

@@ -1,14 +1,17 @@
 //! The layer [`build`](crate::ChatzzBuilder::build) returns, whichever socketioxide
 //! adapter it runs on: one type for the application to mount. In front of socketioxide
-//! it refuses requests from pages and Host names not allowed (see `origin.rs`), then
-//! copies request heads out of hyper's buffers (see `detach.rs`).
+//! it refuses requests from pages and Host names not allowed (see `origin.rs`) and POSTs
+//! of polling sessions that stopped fetching (see `polling.rs`), then copies request
+//! heads out of hyper's buffers (see `detach.rs`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use socketioxide::layer::SocketIoLayer;
 
 use crate::detach::DetachHead;
 use crate::origin::{OriginGuard, OriginPolicy};
+use crate::polling::{PollingGuard, PollingReaders};
 use tower::Layer;
 
 #[cfg(feature = "redis")]
@@ -21,6 +24,7 @@ type Inner = SocketIoLayer;
 pub struct ChatzzLayer {
     inner: Inner,
     policy: Arc<OriginPolicy>,
+    readers: Arc<PollingReaders>,
 }
 
 impl std::fmt::Debug for ChatzzLayer {
@@ -38,6 +42,7 @@ impl ChatzzLayer {
         Self {
             inner,
             policy: Arc::default(),
+            readers: Arc::new(PollingReaders::new(DEFAULT_FETCH_DEADLINE)),
         }
     }
 
@@ -46,6 +51,7 @@ impl ChatzzLayer {
         Self {
             inner: tower::util::Either::Right(layer),
             policy: Arc::default(),
+            readers: Arc::new(PollingReaders::new(DEFAULT_FETCH_DEADLINE)),
         }
     }
 
@@ -54,17 +60,29 @@ impl ChatzzLayer {
         self.policy = Arc::new(policy);
         self
     }
+
+    /// Refuses the POSTs of a polling session that has not fetched for `deadline`.
+    pub(crate) fn with_fetch_deadline(mut self, deadline: Duration) -> Self {
+        self.readers = Arc::new(PollingReaders::new(deadline));
+        self
+    }
 }
+
+/// engine.io's own default ping timeout.
+const DEFAULT_FETCH_DEADLINE: Duration = Duration::from_secs(20);
 
 impl<S> Layer<S> for ChatzzLayer
 where
     Inner: Layer<S>,
 {
-    type Service = OriginGuard<DetachHead<<Inner as Layer<S>>::Service>>;
+    type Service = OriginGuard<PollingGuard<DetachHead<<Inner as Layer<S>>::Service>>>;
 
     fn layer(&self, inner: S) -> Self::Service {
         OriginGuard::new(
-            DetachHead::new(self.inner.layer(inner)),
+            PollingGuard::new(
+                DetachHead::new(self.inner.layer(inner)),
+                self.readers.clone(),
+            ),
             self.policy.clone(),
         )
     }

@@ -45,6 +45,7 @@ mod handle;
 mod instrumented;
 mod layer;
 mod origin;
+mod polling;
 pub mod settings;
 mod store;
 
@@ -55,6 +56,7 @@ pub use details::{CachedDirectory, ClosureDirectory};
 pub use handle::ChatzzHandle;
 pub use layer::ChatzzLayer;
 pub use origin::OriginGuard;
+pub use polling::PollingGuard;
 pub use settings::{
     Cluster, DetailsCache, Settings, SettingsError, SocketIoSettings, TransportLimits,
 };

@@ -352,6 +352,13 @@ fn expected_defaults() -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "polling session without a GET waiting or finished",
+            format!(
+                "its POSTs refused after the ping timeout ({})",
+                time(s.socketio.ping_timeout)
+            ),
+        ),
+        (
             "transport open without joining",
             time(s.socketio.connect_timeout),
         ),
