@@ -184,10 +184,23 @@ impl ChatRoomId {
     }
 }
 
+/// The pseudo-socket of the host application's own calls. Transports name their
+/// sockets themselves (socketioxide: random ids), so no client can take this one.
+const HOST_SOCKET: &str = "host";
+
 impl SocketId {
     /// Wraps the transport's id of a connection.
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
+    }
+
+    /// The socket the host application acts through (its handle's calls).
+    pub fn host() -> Self {
+        Self(HOST_SOCKET.to_owned())
+    }
+
+    pub fn is_host(&self) -> bool {
+        self.0 == HOST_SOCKET
     }
 }
 

@@ -8,12 +8,11 @@ use chatzz_core::{
 };
 use chatzz_socketio::Broadcaster;
 
-/// The host's own calls act from no socket: every socket of the user hears of them.
-const HOST_SOCKET: &str = "host";
-
 /// The host application's side of chatzz: send, mark read, list contacts, ask who is
 /// online. Each call follows the same rules and emits the same events to connected
-/// clients as the matching client event. Cheap to clone.
+/// clients as the matching client event, except the per-user event rates: the host is
+/// trusted. Its calls act from no socket (every socket of the user hears of them).
+/// Cheap to clone.
 #[derive(Clone)]
 pub struct ChatzzHandle {
     service: Arc<ChatService>,
@@ -43,7 +42,7 @@ impl ChatzzHandle {
     fn session(user: &UserId) -> Session {
         Session {
             user: user.clone(),
-            socket: SocketId::new(HOST_SOCKET),
+            socket: SocketId::host(),
         }
     }
 

@@ -17,7 +17,7 @@ impl ChatService {
     /// counted as live.
     pub async fn connect(&self, session: &Session) -> Result<Outcome<UserDetailsData>, ChatError> {
         let user = &session.user;
-        self.check_rate(crate::rate::RatedEvent::ConnectUser, user)?;
+        self.check_rate(crate::rate::RatedEvent::ConnectUser, session)?;
         let details = match &self.directory {
             Some(_) => self
                 .known_details(user)

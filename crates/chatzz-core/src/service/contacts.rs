@@ -18,7 +18,7 @@ impl ChatService {
         if me == other {
             return Err(ChatError::invalid("you cannot add yourself"));
         }
-        self.check_rate(RatedEvent::AddChatUser, me)?;
+        self.check_rate(RatedEvent::AddChatUser, session)?;
         let other_details = self
             .known_details(other)
             .await?

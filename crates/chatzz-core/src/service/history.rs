@@ -37,7 +37,7 @@ impl ChatService {
                 )));
             }
         };
-        self.check_rate(crate::rate::RatedEvent::GetOldMessages, &session.user)?;
+        self.check_rate(crate::rate::RatedEvent::GetOldMessages, session)?;
         let room = self.room_with(session, &request.with).await?;
         let query = HistoryQuery {
             since: request.since,

@@ -13,7 +13,7 @@ impl ChatService {
         session: &Session,
         id: &MessageId,
     ) -> Result<Outcome<Message>, ChatError> {
-        self.check_rate(RatedEvent::MessageRead, &session.user)?;
+        self.check_rate(RatedEvent::MessageRead, session)?;
         let not_found = || ChatError::new(ErrorCode::NotFound, "no such message addressed to you");
         let stored = self.store.find_message(id).await?.ok_or_else(not_found)?;
         if stored.to != session.user {

@@ -47,7 +47,7 @@ impl ChatService {
         if *to == session.user {
             return Err(ChatError::invalid("you cannot message yourself"));
         }
-        self.check_rate(RatedEvent::SendMessage, &session.user)?;
+        self.check_rate(RatedEvent::SendMessage, session)?;
         let text = MessageText::parse(text, self.config.max_message_chars)?;
         let room = self.room_with(session, to).await?;
         let Inserted {

@@ -236,6 +236,37 @@ fn add_contact_beyond_its_rate_is_rate_limited_and_links_nothing() {
 }
 
 #[test]
+fn the_host_applications_own_calls_are_not_rate_limited() {
+    let mut store = MockChatStore::new();
+    // Five adds at a rate of one: three lookups and one link each, none refused.
+    store
+        .expect_find_user()
+        .times(15)
+        .returning(|u| Ok(Some(chat_user(u.as_str(), None))));
+    store.expect_link().times(5).returning(|a, b| {
+        Ok(LinkOutcome {
+            room: room_of(a.as_str(), b.as_str()),
+            created: true,
+        })
+    });
+    let service = ChatService::new(
+        Arc::new(store),
+        Arc::new(clock_at(NOW)),
+        rating(RatedEvent::AddChatUser, 1.0),
+    );
+    let host = Session {
+        user: user("alice"),
+        socket: crate::id::SocketId::host(),
+    };
+    for other in ["bob", "carol", "dave", "erin", "frank"] {
+        assert!(
+            block_on(service.add_contact(&host, &user(other))).is_ok(),
+            "{other}"
+        );
+    }
+}
+
+#[test]
 fn history_beyond_its_rate_is_rate_limited_and_reads_nothing() {
     let mut store = MockChatStore::new();
     store
