@@ -22,6 +22,9 @@ use chatzz_core::{SocketId, UserId};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
+#[cfg(test)]
+mod tests;
+
 /// How a [`RedisPresence`] is set up.
 #[derive(Debug, Clone)]
 pub struct RedisPresenceOptions {

@@ -301,8 +301,4 @@ impl ChatStore for MemoryStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::MemoryStore;
-
-    chatzz_core::chat_store_conformance!(|| async { MemoryStore::new() });
-}
+mod tests;

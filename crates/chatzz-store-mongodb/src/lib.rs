@@ -72,6 +72,8 @@ mod ordered_insert;
 mod room_lock;
 mod schema;
 mod store;
+#[cfg(test)]
+mod tests;
 
 use chatzz_core::{StoreError, StoreNames};
 use mongodb::options::ClientOptions;

@@ -1,9 +1,9 @@
 //! [`MongoUserDirectory`] on a host application's own collections, each test in a
 //! database of its own.
 
+use crate::MongoUserDirectory;
 use chatzz_core::UserDirectory;
 use chatzz_core::testing::directory_conformance::{HOST_USERS, Hosted};
-use chatzz_store_mongodb::MongoUserDirectory;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{DateTime, doc};
 use serde_json::{Map, Value, json};

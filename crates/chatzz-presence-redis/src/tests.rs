@@ -8,9 +8,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::{ConnectError, RedisPresence, RedisPresenceOptions};
 use chatzz_core::ports::{Leaving, PresenceRegistry};
 use chatzz_core::{SocketId, UserId};
-use chatzz_presence_redis::{ConnectError, RedisPresence, RedisPresenceOptions};
 use futures_util::future::join_all;
 
 fn redis_url() -> String {

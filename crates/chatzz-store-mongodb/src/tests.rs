@@ -7,20 +7,20 @@
 //! a replica set or `mongos` gets) and `without_transactions` (a standalone server). Some
 //! tests need a real MongoDB and are ignored (run them with `--include-ignored`), because
 //! the stand-in used on machines without one (nx-27017) deviates: a string filter
-//! matches an `ObjectId` (`mongodb/directory.rs`), and concurrent transactions fail there
+//! matches an `ObjectId` (`tests/directory.rs`), and concurrent transactions fail there
 //! (`with_transactions`, against a replica set). The room lock of the path without
-//! transactions has tests of its own (`mongodb/room_lock.rs`).
+//! transactions has tests of its own (`tests/room_lock.rs`).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::{MongoStore, Transactions};
 use async_trait::async_trait;
 use chatzz_core::{
     ChatRoomId, ChatStore, ChatUser, ClientMessageId, ContactRecord, HistoryQuery, Inserted,
     LinkOutcome, MessageId, MessageText, NewMessage, StoreError, StoreNames, StoredMessage,
     Timestamp, UserId,
 };
-use chatzz_store_mongodb::{MongoStore, Transactions};
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::ClientOptions;
@@ -592,8 +592,6 @@ fn urls_get_their_database_replaced() {
     assert_eq!(url_with_db("mongodb://h:1?w=1", "d"), "mongodb://h:1/d?w=1");
 }
 
-#[path = "mongodb/directory.rs"]
 mod directory;
 
-#[path = "mongodb/room_lock.rs"]
 mod room_lock;

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::Transactions;
 use chatzz_core::{ChatRoomId, ChatStore, StoreError};
-use chatzz_store_mongodb::Transactions;
 use mongodb::bson::{Document, doc};
 
 use super::{Scratch, all_docs, chat, integer, message, ok, scratch_with, user};
