@@ -85,6 +85,7 @@ impl FuzzConfig {
             add_chat_user_rate: Rate::UNLIMITED,
             get_old_messages_rate: Rate::UNLIMITED,
             message_read_rate: Rate::UNLIMITED,
+            edit_window: Config::default().edit_window,
         }
     }
 }
@@ -295,8 +296,14 @@ impl Harness {
                     .values()
                     .flatten()
                     .for_each(|m| self.observe(m)),
+                // This target sends no edits or deletes, so nothing is ever updated.
+                ServerEvent::MessageUpdated(message) => {
+                    panic!("updated without an edit or delete: {message:?}")
+                }
                 ServerEvent::ChatUserStatusChanged(_)
                 | ServerEvent::ChatUserAdded(_)
+                | ServerEvent::MessagesRead(_)
+                | ServerEvent::Contacts(_)
                 | ServerEvent::Error(_) => {}
             }
         }

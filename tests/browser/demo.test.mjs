@@ -111,9 +111,42 @@ function uid(name) {
   return `${name}-${process.pid}-${uniq}`;
 }
 
-async function openPage({ width = 1100, height = 720 } = {}) {
+/**
+ * Runs in the page before its scripts: wraps the socket.io global so that every event the
+ * page emits is recorded in window.__emitted ({ event, payload }).
+ */
+function recordEmits() {
+  window.__emitted = [];
+  let real;
+  Object.defineProperty(window, 'io', {
+    configurable: true,
+    get() {
+      return real;
+    },
+    set(v) {
+      if (typeof v !== 'function') {
+        real = v;
+        return;
+      }
+      const wrapped = function (...args) {
+        const socket = v.apply(this, args);
+        const emit = socket.emit;
+        socket.emit = function (event, ...rest) {
+          window.__emitted.push({ event, payload: rest[0] });
+          return emit.call(this, event, ...rest);
+        };
+        return socket;
+      };
+      Object.assign(wrapped, v);
+      real = wrapped;
+    },
+  });
+}
+
+async function openPage({ width = 1100, height = 720, recordEmitted = false } = {}) {
   const context = await browser.newContext({ viewport: { width, height } });
   context.setDefaultTimeout(WAIT_MS);
+  if (recordEmitted) await context.addInitScript(recordEmits);
   const page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
   await page.goto(baseUrl + '/');
@@ -194,8 +227,21 @@ async function nodeClient(userId) {
         else resolve(result);
       });
     });
+  const events = [];
+  socket.on('chatzz', (envelope) => events.push(envelope));
   await call('connect-user', { userId });
-  return { socket, call };
+  /** Like call, retrying while the server says rate-limited (seeding many messages). */
+  const callPatiently = async (event, payload) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call(event, payload);
+      } catch (err) {
+        if (err.code !== 'rate-limited' || attempt > 50) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  };
+  return { socket, call, callPatiently, events };
 }
 
 // ------------------------------------------------------------------ tests
@@ -446,4 +492,277 @@ test('narrow screens show one pane at a time', async () => {
   assertNoPageErrors();
   await page.context().close();
   await pageJ.context().close();
+});
+
+// ------------------------------------------------------------ protocol 1.1: the inbox, edits, deletes
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `read` until it deep-equals `expected`; fails with the last value seen. */
+async function eventually(read, expected, what, timeout = WAIT_MS) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const last = await read();
+    try {
+      assert.deepEqual(last, expected);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) {
+        err.message = `${what}: ${err.message}`;
+        throw err;
+      }
+    }
+    await sleep(50);
+  }
+}
+
+/** The contact list as shown: order, unread badge (0 when hidden) and preview line (null when hidden). */
+function contactSummary(page) {
+  return page.locator('.contact').evaluateAll((els) =>
+    els.map((e) => {
+      const badge = e.querySelector('.unread-count');
+      const preview = e.querySelector('.contact-preview');
+      return {
+        id: e.dataset.userId,
+        unread: badge.hidden ? 0 : Number(badge.textContent),
+        preview: preview.hidden ? null : preview.textContent,
+      };
+    }),
+  );
+}
+
+function messageById(page, id) {
+  return page.locator(`.message[data-message-id="${id}"]`);
+}
+
+async function messageState(page, id) {
+  const m = messageById(page, id);
+  return {
+    text: await m.locator('.text').textContent(),
+    edited: await m.locator('.edited').isVisible(),
+    deleted: /\bdeleted\b/.test((await m.getAttribute('class')) || ''),
+  };
+}
+
+test('the contact list comes from the server: unread badges, previews and order, after a reload too', async () => {
+  const me = uid('mia');
+  const [p1, p2, p3, p4] = ['pete', 'paula', 'paco', 'pia'].map(uid);
+  const meNode = await nodeClient(me); // online: the messages below are delivered, not missed
+  const nodes = [];
+  const client = async (id) => {
+    const n = await nodeClient(id);
+    nodes.push(n);
+    return n;
+  };
+  let cid = 0;
+  const send = (n, to, message) =>
+    n.callPatiently('send-message', { userId: to, message, clientMessageId: `seed-${me}-${++cid}` });
+  try {
+    const c1 = await client(p1);
+    const c2 = await client(p2);
+    const c3 = await client(p3);
+    const c4 = await client(p4);
+    // Rooms created in an order (p3, p2, p1, then p4) that is not the order of activity.
+    for (const c of [c3, c2, c1]) await c.call('add-chat-user', { userToAdd: me });
+    // Distinct milliseconds between conversations, so the order by last activity is certain.
+    await send(c2, me, 'two-a');
+    await send(c2, me, 'two-b');
+    await sleep(20);
+    await send(c1, me, 'one-a');
+    const oneB = await send(c1, me, 'one-b');
+    await c1.call('delete-message', { messageId: oneB._id });
+    await sleep(20);
+    for (const t of ['three-a', 'three-b', 'three-c']) await send(c3, me, t);
+    const reply = await send(meNode, p3, 'my reply');
+    await meNode.call('edit-message', { messageId: reply._id, message: 'my reply, edited' });
+    await sleep(20);
+    await c4.call('add-chat-user', { userToAdd: me }); // the newest room, no messages
+    meNode.socket.disconnect();
+
+    const fromServer = [
+      { id: p4, unread: 0, preview: null },
+      { id: p3, unread: 3, preview: 'You: my reply, edited' },
+      { id: p1, unread: 1, preview: 'message deleted' },
+      { id: p2, unread: 2, preview: 'two-b' },
+    ];
+    const page = await openPage();
+    await signIn(page, me);
+    await eventually(() => contactSummary(page), fromServer, 'contacts after sign-in');
+    assert.equal(await page.title(), '(6) chatzz demo');
+    assert.match(await contact(page, p1).locator('.contact-preview').getAttribute('class'), /\bdeleted\b/);
+
+    // A reload shows the same badges, previews and order: they come from the server.
+    await page.reload();
+    await signIn(page, me);
+    await eventually(() => contactSummary(page), fromServer, 'contacts after a reload');
+
+    // A new message moves its conversation to the top, with its preview and one more unread.
+    await send(c2, me, 'two-c');
+    await eventually(
+      () => contactSummary(page),
+      [
+        { id: p2, unread: 3, preview: 'two-c' },
+        { id: p4, unread: 0, preview: null },
+        { id: p3, unread: 3, preview: 'You: my reply, edited' },
+        { id: p1, unread: 1, preview: 'message deleted' },
+      ],
+      'a new message moves its conversation to the top',
+    );
+
+    // Opening a chat reads it; sending moves it to the top.
+    await contact(page, p1).click();
+    await messageWithText(page, 'one-a').waitFor();
+    await page.locator('.message.deleted', { hasText: 'message deleted' }).waitFor();
+    await sendFromPage(page, 'hi pete');
+    const after = [
+      { id: p1, unread: 0, preview: 'You: hi pete' },
+      { id: p2, unread: 3, preview: 'two-c' },
+      { id: p4, unread: 0, preview: null },
+      { id: p3, unread: 3, preview: 'You: my reply, edited' },
+    ];
+    await eventually(() => contactSummary(page), after, 'reading and sending');
+    await waitForAttr(messageWithText(page, 'hi pete'), 'data-status', 'sent');
+
+    await page.reload();
+    await signIn(page, me);
+    await eventually(() => contactSummary(page), after, 'contacts after the second reload');
+    assertNoPageErrors();
+    await page.context().close();
+  } finally {
+    meNode.socket.disconnect();
+    for (const n of nodes) n.socket.disconnect();
+  }
+});
+
+test('opening a conversation reads it up to its newest message with one message-read', async () => {
+  const sender = uid('sam');
+  const reader = uid('rita');
+  const pageR = await openPage({ recordEmitted: true });
+  await signIn(pageR, reader);
+  const pageS = await openPage();
+  await signIn(pageS, sender);
+  await addContact(pageS, reader);
+  const observer = await nodeClient(sender); // another socket of the sender: sees what the server emits
+  try {
+    const texts = ['first of three', 'second of three', 'third of three'];
+    for (const t of texts) {
+      await sendFromPage(pageS, t);
+      await waitForAttr(messageWithText(pageS, t), 'data-status', 'sent');
+    }
+    const ids = [];
+    for (const t of texts) ids.push(await messageWithText(pageS, t).getAttribute('data-message-id'));
+    await pageR.waitForFunction(
+      (id) => document.querySelector(`.contact[data-user-id="${id}"] .unread-count`)?.textContent === '3',
+      sender,
+    );
+    await pageR.evaluate(() => {
+      window.__emitted.length = 0;
+    });
+
+    await contact(pageR, sender).click();
+    for (const t of texts) await messageWithText(pageR, t).waitFor();
+    // Every message shows read on the sender's page: the two older ones through messages-read.
+    for (const t of texts) await waitForAttr(messageWithText(pageS, t), 'data-status', 'read');
+    await pageR.waitForFunction(
+      (id) => document.querySelector(`.contact[data-user-id="${id}"] .unread-count`)?.hidden === true,
+      sender,
+    );
+    await sleep(500); // anything else the page would send, it has sent by now
+
+    const reads = await pageR.evaluate(() => window.__emitted.filter((e) => e.event === 'message-read'));
+    assert.deepEqual(
+      reads.map((e) => e.payload),
+      [{ messageId: ids[2] }],
+      'one message-read, naming the newest message',
+    );
+    const readEvents = observer.events.filter((e) => e.type === 'messages-read');
+    assert.equal(readEvents.length, 1, `one messages-read: ${JSON.stringify(observer.events)}`);
+    assert.equal(readEvents[0].data.readerId, reader);
+    assert.equal(readEvents[0].data.upTo, ids[2]);
+    assert.equal(readEvents[0].data.count, 3);
+    const statusEvents = observer.events.filter((e) => e.type === 'message-status-changed');
+    assert.deepEqual(statusEvents.map((e) => [e.data._id, e.data.status]).filter(([, s]) => s === 'read'), [[ids[2], 'read']]);
+
+    // A reload of either page keeps it: nothing unread, every tick read.
+    await pageR.reload();
+    await signIn(pageR, reader);
+    await contact(pageR, sender).waitFor();
+    await eventually(() => contactSummary(pageR), [{ id: sender, unread: 0, preview: 'third of three' }], 'reader after a reload');
+    await pageS.reload();
+    await signIn(pageS, sender);
+    await contact(pageS, reader).click();
+    for (const t of texts) await waitForAttr(messageWithText(pageS, t), 'data-status', 'read');
+    assertNoPageErrors();
+  } finally {
+    observer.socket.disconnect();
+    await pageR.context().close();
+    await pageS.context().close();
+  }
+});
+
+test('editing and deleting my messages shows on both sides', async () => {
+  const alice = uid('ann');
+  const bob = uid('ben');
+  const pageB = await openPage();
+  await signIn(pageB, bob);
+  const pageA = await openPage();
+  await signIn(pageA, alice);
+  await addContact(pageA, bob);
+
+  await sendFromPage(pageA, 'helo, typo here');
+  await waitForAttr(messageWithText(pageA, 'helo, typo here'), 'data-status', 'sent');
+  await sendFromPage(pageA, 'this one goes away');
+  await waitForAttr(messageWithText(pageA, 'this one goes away'), 'data-status', 'sent');
+  const editId = await messageWithText(pageA, 'helo, typo here').getAttribute('data-message-id');
+  const deleteId = await messageWithText(pageA, 'this one goes away').getAttribute('data-message-id');
+  await contact(pageB, alice).click();
+  await messageById(pageB, deleteId).waitFor();
+  // Only my own messages have the menu.
+  assert.equal(await pageB.locator('.message.incoming .message-menu-button').count(), 0);
+  assert.equal(await pageA.locator('.message.outgoing .message-menu-button').count(), 2);
+
+  // Edit with the mouse: menu, Edit, the inline editor, Enter.
+  const mine = messageById(pageA, editId);
+  await mine.hover();
+  await mine.locator('.message-menu-button').click();
+  assert.equal(await mine.locator('.message-menu-button').getAttribute('aria-expanded'), 'true');
+  await mine.locator('[data-testid="message-edit"]').click();
+  const input = mine.locator('.edit-input');
+  await input.waitFor();
+  assert.equal(await input.inputValue(), 'helo, typo here');
+  await input.fill('hello, fixed <i>here</i>');
+  await input.press('Enter');
+  const edited = { text: 'hello, fixed <i>here</i>', edited: true, deleted: false };
+  await eventually(() => messageState(pageA, editId), edited, 'the editor sees the edit');
+  await eventually(() => messageState(pageB, editId), edited, 'the other side sees the edit');
+  assert.equal(await messageById(pageB, editId).locator('i').count(), 0, 'edited text is not HTML');
+  assert.equal(await mine.locator('.edit-form').isVisible(), false);
+
+  // Delete with the keyboard: focus the menu button, Enter, ArrowDown to Delete, Enter, confirm.
+  const doomed = messageById(pageA, deleteId);
+  await doomed.locator('.message-menu-button').focus();
+  await pageA.keyboard.press('Enter');
+  await pageA.waitForFunction(() => document.activeElement?.dataset.testid === 'message-edit');
+  await pageA.keyboard.press('ArrowDown');
+  await pageA.waitForFunction(() => document.activeElement?.dataset.testid === 'message-delete');
+  pageA.once('dialog', (dialog) => dialog.accept());
+  await pageA.keyboard.press('Enter');
+  const gone = { text: 'message deleted', edited: false, deleted: true };
+  await eventually(() => messageState(pageA, deleteId), gone, 'the sender sees the tombstone');
+  await eventually(() => messageState(pageB, deleteId), gone, 'the other side sees the tombstone');
+  assert.equal(await doomed.locator('.message-menu-button').isVisible(), false, 'no menu on a tombstone');
+  await eventually(() => contactSummary(pageB), [{ id: alice, unread: 0, preview: 'message deleted' }], "bob's preview");
+  await eventually(() => contactSummary(pageA), [{ id: bob, unread: 0, preview: 'You: message deleted' }], "alice's preview");
+
+  // Both stay that way after a reload (from history).
+  await pageB.reload();
+  await signIn(pageB, bob);
+  await contact(pageB, alice).click();
+  await messageById(pageB, deleteId).waitFor();
+  assert.deepEqual(await messageState(pageB, editId), edited);
+  assert.deepEqual(await messageState(pageB, deleteId), gone);
+  await eventually(() => contactSummary(pageB), [{ id: alice, unread: 0, preview: 'message deleted' }], "bob's preview after a reload");
+  assertNoPageErrors();
+  await pageA.context().close();
+  await pageB.context().close();
 });

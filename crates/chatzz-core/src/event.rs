@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::error::ErrorCode;
 use crate::id::UserId;
-use crate::message::Message;
+use crate::message::{Message, MessagesRead};
 use crate::time::Timestamp;
 use crate::user::{Contact, PresenceStatus, UserDetails};
 
@@ -48,6 +48,12 @@ pub enum ServerEvent {
     NewMessage(Message),
     MessageStatusChanged(Message),
     OldMessages(Vec<Message>),
+    /// The `get-contacts` reply without a callback.
+    Contacts(Vec<Contact>),
+    /// A message was edited or deleted (then it is a tombstone).
+    MessageUpdated(Message),
+    /// A reader read a room up to a message.
+    MessagesRead(MessagesRead),
     Error(ErrorData),
 }
 

@@ -23,7 +23,8 @@ pub use error::{ChatError, ErrorCode};
 pub use event::{Audience, Delivery, Facts, Outcome, ServerEvent};
 pub use id::{ChatRoomId, ClientMessageId, MessageId, SocketId, UserId};
 pub use message::{
-    HistoryQuery, Inserted, Message, MessageStatus, MessageText, NewMessage, StoredMessage,
+    HistoryQuery, Inserted, Message, MessageStatus, MessageText, MessagesRead, NewMessage,
+    StoredMessage,
 };
 pub use ports::{
     AuthError, Authenticator, ChatStore, Clock, DirectoryError, Identity, PresenceError,
@@ -33,4 +34,6 @@ pub use presence::LocalPresence;
 pub use rate::{Rate, RatedEvent, SendRate};
 pub use service::{ChatService, Config, HistoryRequest, SendRequest, Session, identify};
 pub use time::Timestamp;
-pub use user::{ChatUser, Contact, ContactRecord, LinkOutcome, PresenceStatus, UserDetails};
+pub use user::{
+    ChatUser, Contact, ContactRecord, LinkOutcome, PresenceStatus, UserDetails, by_last_activity,
+};

@@ -98,6 +98,16 @@ pub struct StoredMessage {
     pub created_at: Timestamp,
     pub read_at: Option<Timestamp>,
     pub client_message_id: Option<ClientMessageId>,
+    /// When its text was last changed; `None` if never.
+    pub edited_at: Option<Timestamp>,
+    /// When its sender deleted it: its text is then `""`, erased from the store.
+    pub deleted_at: Option<Timestamp>,
+}
+
+impl StoredMessage {
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
 }
 
 /// What storing a message did.
@@ -123,6 +133,21 @@ pub struct Message {
     pub message: String,
     pub status: MessageStatus,
     pub read_at: Option<Timestamp>,
+    pub edited_at: Option<Timestamp>,
+    pub deleted_at: Option<Timestamp>,
+}
+
+/// The `data` of a `messages-read` event: every message of the room addressed to
+/// `reader_id` with an id up to and including `up_to` is now read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagesRead {
+    pub chat_room_id: ChatRoomId,
+    pub reader_id: UserId,
+    pub up_to: MessageId,
+    pub read_at: Timestamp,
+    /// How many messages this read moved to `read`.
+    pub count: usize,
 }
 
 /// Which part of a room's history to read. Results are always oldest first.

@@ -1,6 +1,8 @@
 // chatzz demo client: plain ES2020, no framework, no build step.
-// Speaks the chatzz wire protocol v1 (docs/protocol.md) through socket.io-client v4,
-// loaded from /assets/socket.io.min.js as the global `io`.
+// Speaks the chatzz wire protocol 1.1 (docs/protocol.md: unread counts, last message and
+// order of the contact list, read-up-to, edit and delete) through socket.io-client v4,
+// loaded from /assets/socket.io.min.js as the global `io`. Without the 1.1 contact fields
+// (a version 1 server) it counts unread messages from what it has seen.
 (() => {
   'use strict';
 
@@ -11,6 +13,8 @@
   const ERROR_VISIBLE_MS = 12000;
   const STATUS_RANK = { not_sent: 0, sent: 1, read: 2 };
   const TICK = '\u2713';
+  const DELETED_TEXT = 'message deleted';
+  const CONTACTS_REFRESH_MS = 300;
 
   const $ = (id) => document.getElementById(id);
   const els = {
@@ -57,12 +61,21 @@
       me: { _id: userId },
       ready: false, // connect-user acknowledged on the current connection
       everReady: false,
-      contacts: new Map(), // contact user id -> { id, details, chatRoomId, status, lastOnline }
-      convos: new Map(), // contact user id -> { messages: Map(id -> Message), historyLoaded, loading, cursor, hasOlder }
+      // contact user id -> { id, details, chatRoomId, status, lastOnline, blocked,
+      //   lastMessage (the server's, kept up to date), base (the server's unread count:
+      //   { count, upTo }, or null from a version 1 server), rank (list order, higher first) }
+      contacts: new Map(),
+      // contact user id -> { messages: Map(id -> Message), historyLoaded, loading, cursor, hasOlder,
+      //   readPos (my read position in the room), readRequested (message-read in flight up to) }
+      convos: new Map(),
       pending: new Map(), // clientMessageId -> optimistic outgoing message
       activeId: null,
-      readRequested: new Set(),
       renames: new Map(), // clientMessageId -> stored _id: lets the optimistic element become the stored one
+      rankSeq: 0, // the contact list order: a bump gives the next rank (top of the list)
+      menuFor: null, // message id whose action menu is open
+      editing: null, // { id, busy } while one of my messages is being edited inline
+      refreshTimer: null,
+      refreshing: false,
     };
   }
 
@@ -237,17 +250,74 @@
   function convoOf(contactId) {
     let c = state.convos.get(contactId);
     if (!c) {
-      c = { messages: new Map(), historyLoaded: false, loading: false, cursor: null, hasOlder: false };
+      c = {
+        messages: new Map(),
+        historyLoaded: false,
+        loading: false,
+        cursor: null,
+        hasOlder: false,
+        readPos: null,
+        readRequested: null,
+        rechecked: false,
+      };
       state.convos.set(contactId, c);
     }
     return c;
+  }
+
+  /** The greater of two message ids (ids compare as strings in creation order); null counts as nothing. */
+  function maxIdOf(a, b) {
+    if (a == null) return b == null ? null : b;
+    if (b == null) return a;
+    return a > b ? a : b;
+  }
+
+  function timeOf(iso) {
+    const d = parseDate(iso);
+    return d ? d.getTime() : 0;
+  }
+
+  /**
+   * Edits and deletes only move forward: a copy of `old` that arrives late (a history page
+   * or a contact list asked for before the change) must not bring back older text.
+   */
+  function keepNewerContent(msg, old) {
+    if (old.deletedAt && !msg.deletedAt) {
+      msg.message = '';
+      msg.deletedAt = old.deletedAt;
+      msg.editedAt = old.editedAt ?? msg.editedAt ?? null;
+    } else if (!msg.deletedAt && old.editedAt && timeOf(msg.editedAt) < timeOf(old.editedAt)) {
+      msg.message = old.message;
+      msg.editedAt = old.editedAt;
+    }
+  }
+
+  /** The server's message as stored here: string id, status and content only moving forward. */
+  function mergedCopy(raw, old) {
+    const msg = { ...raw, _id: str(raw._id) };
+    if (old) {
+      const rankNew = STATUS_RANK[msg.status] ?? -1;
+      const rankOld = STATUS_RANK[old.status] ?? -1;
+      if (rankNew < rankOld) {
+        msg.status = old.status;
+        msg.readAt = old.readAt;
+      }
+      keepNewerContent(msg, old);
+    }
+    return msg;
+  }
+
+  /** Moves a contact to the top of the list. */
+  function bump(contactId) {
+    const ct = state.contacts.get(contactId);
+    if (ct) ct.rank = ++state.rankSeq;
   }
 
   function upsertContact(data, extra = {}) {
     if (!isObject(data) || data._id == null) return null;
     const id = str(data._id);
     if (id === myId()) return null;
-    const { chatRoomId, status, lastOnline, ...details } = data;
+    const { chatRoomId, status, lastOnline, unreadCount, lastMessage, blocked, ...details } = data;
     const prev = state.contacts.get(id);
     const contact = {
       id,
@@ -255,8 +325,28 @@
       chatRoomId: chatRoomId != null ? str(chatRoomId) : prev ? prev.chatRoomId : null,
       status: status === 'online' || status === 'offline' ? status : prev ? prev.status : null,
       lastOnline: lastOnline !== undefined ? lastOnline : prev ? prev.lastOnline : null,
+      blocked: typeof blocked === 'boolean' ? blocked : prev ? prev.blocked : false,
+      lastMessage: prev ? prev.lastMessage : null,
+      base: prev ? prev.base : null,
+      rank: prev ? prev.rank : ++state.rankSeq, // a contact new to this page: a new room, on top
       ...extra,
     };
+    // Where the conversation stands (protocol 1.1): absent from a version 1 server.
+    if (lastMessage !== undefined) {
+      const last = isMessage(lastMessage) ? lastMessage : null;
+      const old = prev && prev.lastMessage;
+      if (last && old && str(last._id) < old._id) {
+        // An older answer than what this page saw since: keep the newer one.
+      } else {
+        contact.lastMessage = last ? mergedCopy(last, old && old._id === str(last._id) ? old : null) : null;
+      }
+    }
+    if (typeof unreadCount === 'number' && Number.isFinite(unreadCount)) {
+      contact.base = {
+        count: Math.max(0, Math.floor(unreadCount)),
+        upTo: isMessage(lastMessage) ? str(lastMessage._id) : null,
+      };
+    }
     state.contacts.set(id, contact);
     return contact;
   }
@@ -273,34 +363,40 @@
     return null;
   }
 
+  /** Whether this message id is already stored here. */
+  function isKnown(m) {
+    if (!isMessage(m)) return false;
+    const peer = peerOf(m);
+    const c = peer != null ? state.convos.get(peer) : null;
+    return !!(c && c.messages.has(str(m._id)));
+  }
+
   /**
-   * Stores a message, deduplicated by _id. Status only moves forward.
+   * Stores a message, deduplicated by _id. Status, edits and deletes only move forward.
    * With insert=false, only updates a message that is already known.
    * Returns the contact id of the conversation, or null when nothing was stored.
    */
   function mergeMessage(raw, insert = true) {
     if (!isMessage(raw)) return null;
-    const msg = { ...raw, _id: str(raw._id) };
-    const peer = peerOf(msg);
+    const peer = peerOf(raw);
     if (peer == null || peer === myId()) return null;
-    const c = convoOf(peer);
-    const old = c.messages.get(msg._id);
-    if (old) {
-      const rankNew = STATUS_RANK[msg.status] ?? -1;
-      const rankOld = STATUS_RANK[old.status] ?? -1;
-      if (rankNew < rankOld) {
-        msg.status = old.status;
-        msg.readAt = old.readAt;
-      }
-    } else if (!insert) {
-      return null;
+    // The contact's preview follows its message whether or not the chat is loaded.
+    const ct = state.contacts.get(peer);
+    if (ct && ct.lastMessage && ct.lastMessage._id === str(raw._id)) {
+      ct.lastMessage = mergedCopy(raw, ct.lastMessage);
     }
+    const c = convoOf(peer);
+    const old = c.messages.get(str(raw._id));
+    if (!old && !insert) return null;
+    const msg = mergedCopy(raw, old);
     c.messages.set(msg._id, msg);
     if (!state.contacts.has(peer)) {
       // A message from a contact we did not hear about yet: keep it visible anyway.
       upsertContact(str(msg.from._id) === peer ? msg.from : msg.to);
     }
     if (!old && str(msg.from._id) === myId()) settlePendingFor(msg, peer);
+    if (state.editing && state.editing.id === msg._id && msg.deletedAt) state.editing = null;
+    if (state.menuFor === msg._id && msg.deletedAt) state.menuFor = null;
     return peer;
   }
 
@@ -315,29 +411,113 @@
     }
   }
 
+  /**
+   * Messages of the room with `contactId` up to `upTo` are read: `incoming` the ones the
+   * contact sent me (I read them), otherwise the ones I sent (the contact read them).
+   */
+  function markReadUpTo(contactId, upTo, readAt, incoming) {
+    const c = convoOf(contactId);
+    const sender = incoming ? contactId : myId();
+    for (const [id, m] of c.messages) {
+      if (id <= upTo && str(m.from._id) === sender && m.status !== 'read') {
+        c.messages.set(id, { ...m, status: 'read', readAt: m.readAt || readAt || null });
+      }
+    }
+    const ct = state.contacts.get(contactId);
+    const last = ct && ct.lastMessage;
+    if (last && last._id <= upTo && str(last.from._id) === sender && last.status !== 'read') {
+      ct.lastMessage = { ...last, status: 'read', readAt: last.readAt || readAt || null };
+    }
+    if (incoming) {
+      c.readPos = maxIdOf(c.readPos, upTo);
+      // Read only part of what the server counted (e.g. the newest message is mine):
+      // ask the server where the room stands.
+      const base = ct && ct.base;
+      if (base && base.count > 0 && base.upTo != null && c.readPos < base.upTo) scheduleContactsRefresh();
+    }
+  }
+
+  /**
+   * Unread messages from a contact: the server's count as of the last contact list (until
+   * I read past it), plus those that arrived since, less what was read or deleted here.
+   */
   function unreadCount(contactId) {
+    const ct = state.contacts.get(contactId);
     const c = state.convos.get(contactId);
-    if (!c) return 0;
+    const base = ct ? ct.base : null;
+    const readPos = c ? c.readPos : null;
     let n = 0;
-    for (const m of c.messages.values()) {
-      if (str(m.from._id) === contactId && m.status !== 'read') n++;
+    if (base && base.count > 0 && !(readPos != null && base.upTo != null && readPos >= base.upTo)) {
+      n += base.count;
+    }
+    if (c) {
+      for (const [id, m] of c.messages) {
+        if (str(m.from._id) !== contactId || m.status === 'read' || m.deletedAt) continue;
+        if (base && base.upTo != null && id <= base.upTo) continue; // counted by the server
+        if (readPos != null && id <= readPos) continue;
+        n++;
+      }
     }
     return n;
   }
 
-  function lastActivity(contactId) {
+  /** The newest message of the conversation known here: a pending one of mine, else by id. */
+  function lastMessageOf(contactId) {
+    const pend = Array.from(state.pending.values()).filter((p) => p.to === contactId && !p.settledBy);
+    if (pend.length > 0) {
+      const p = pend.reduce((a, b) => (b.seq > a.seq ? b : a));
+      return { pending: true, fromId: myId(), text: p.text, deleted: false, createdAt: p.createdAt };
+    }
     const c = state.convos.get(contactId);
-    let best = 0;
+    const ct = state.contacts.get(contactId);
+    let best = ct && ct.lastMessage ? ct.lastMessage : null;
     if (c) {
-      for (const m of c.messages.values()) {
-        const t = parseDate(m.createdAt);
-        if (t && t.getTime() > best) best = t.getTime();
+      // The same id here and in the contact list: both copies follow every update.
+      for (const [id, m] of c.messages) if (!best || id >= best._id) best = m;
+    }
+    if (!best) return null;
+    return {
+      pending: false,
+      fromId: str(best.from._id),
+      text: str(best.message),
+      deleted: !!best.deletedAt,
+      edited: !!best.editedAt,
+      createdAt: parseDate(best.createdAt),
+    };
+  }
+
+  /** The newest stored message id of the conversation (history, live and the server's last message). */
+  function newestLocalId(contactId) {
+    const c = state.convos.get(contactId);
+    let max = null;
+    if (c) for (const id of c.messages.keys()) max = maxIdOf(max, id);
+    return max;
+  }
+
+  /**
+   * A contact list from the server (connectedUsers, get-contacts): its order is the order
+   * of last activity. A conversation that moved here after the server answered stays on top.
+   */
+  function applyContactList(list) {
+    const ids = [];
+    for (const contact of list) {
+      const c = upsertContact(contact);
+      if (c) ids.push(c.id);
+    }
+    for (let i = ids.length - 1; i >= 0; i--) state.contacts.get(ids[i]).rank = ++state.rankSeq;
+    const newer = [];
+    for (const id of ids) {
+      const ct = state.contacts.get(id);
+      const serverLast = ct.lastMessage ? ct.lastMessage._id : null;
+      const local = newestLocalId(id);
+      const hasPending = Array.from(state.pending.values()).some((p) => p.to === id && !p.settledBy);
+      if (hasPending || (local != null && (serverLast == null || local > serverLast))) {
+        const last = lastMessageOf(id);
+        newer.push([id, last && last.createdAt ? last.createdAt.getTime() : 0]);
       }
     }
-    for (const p of state.pending.values()) {
-      if (p.to === contactId && p.createdAt.getTime() > best) best = p.createdAt.getTime();
-    }
-    return best;
+    newer.sort((a, b) => a[1] - b[1]);
+    for (const [id] of newer) bump(id);
   }
 
   function applyUserDetails(data) {
@@ -345,14 +525,37 @@
     if (isObject(data.user) && data.user._id != null) {
       state.me = { ...data.user, _id: str(data.user._id) };
     }
-    if (Array.isArray(data.connectedUsers)) {
-      for (const contact of data.connectedUsers) upsertContact(contact);
-    }
+    if (Array.isArray(data.connectedUsers)) applyContactList(data.connectedUsers);
     if (isObject(data.missedMessages)) {
       for (const list of Object.values(data.missedMessages)) {
         if (Array.isArray(list)) for (const m of list) mergeMessage(m);
       }
     }
+  }
+
+  /** Asks the server for the contact list again, soon (one request for a burst of reasons). */
+  function scheduleContactsRefresh() {
+    const st = state;
+    if (!st || st.refreshTimer) return;
+    st.refreshTimer = setTimeout(async () => {
+      st.refreshTimer = null;
+      if (st !== state || !st.ready || st.refreshing) return;
+      st.refreshing = true;
+      try {
+        const list = await request('get-contacts', {});
+        if (st !== state) return;
+        if (Array.isArray(list)) applyContactList(list);
+      } catch (err) {
+        if (st !== state) return;
+        // A version 1 server does not know get-contacts: the counts stay as they are.
+        if (!isTransient(err) && err.code !== 'invalid-argument' && err.code !== 'unknown-event') {
+          showError(err, 'get-contacts');
+        }
+      } finally {
+        st.refreshing = false;
+      }
+      scheduleRender();
+    }, CONTACTS_REFRESH_MS);
   }
 
   // ------------------------------------------------------------- rendering
@@ -397,12 +600,27 @@
     dot.dataset.testid = 'presence-dot';
     const main = document.createElement('span');
     main.className = 'contact-main';
+    const top = document.createElement('span');
+    top.className = 'contact-top';
     const name = document.createElement('span');
     name.className = 'contact-name';
+    const time = document.createElement('time');
+    time.className = 'contact-time';
+    time.dataset.testid = 'last-message-time';
+    top.append(name, time);
+    const preview = document.createElement('span');
+    preview.className = 'contact-preview';
+    preview.dataset.testid = 'last-message';
+    preview.hidden = true;
+    const previewWho = document.createElement('span');
+    previewWho.className = 'preview-who';
+    const previewText = document.createElement('span');
+    previewText.className = 'preview-text';
+    preview.append(previewWho, previewText);
     const presence = document.createElement('span');
     presence.className = 'presence-text';
     presence.dataset.testid = 'presence-text';
-    main.append(name, presence);
+    main.append(top, preview, presence);
     const badge = document.createElement('span');
     badge.className = 'unread-count';
     badge.dataset.testid = 'unread-count';
@@ -412,7 +630,7 @@
     avatarWrap.append(avatar, dot);
     button.append(avatarWrap, main, badge);
     li.append(button);
-    li._parts = { button, avatar, dot, name, presence, badge };
+    li._parts = { button, avatar, dot, name, time, preview, previewWho, previewText, presence, badge };
     contactEls.set(id, li);
     return li;
   }
@@ -426,13 +644,9 @@
       els.contactsEmpty.textContent = 'Sign in to see your contacts.';
       return;
     }
-    const contacts = Array.from(state.contacts.values());
-    const activity = new Map(contacts.map((c) => [c.id, lastActivity(c.id)]));
-    contacts.sort((a, b) => {
-      const d = activity.get(b.id) - activity.get(a.id);
-      if (d) return d;
-      return displayName(a.details, a.id).localeCompare(displayName(b.details, b.id));
-    });
+    // By last activity, newest first: the server's order, with conversations that got a
+    // message since moved to the top.
+    const contacts = Array.from(state.contacts.values()).sort((a, b) => b.rank - a.rank);
     const keep = new Set();
     contacts.forEach((c, i) => {
       const li = contactElement(c.id);
@@ -447,6 +661,7 @@
       p.dot.title = c.status === 'online' ? 'online' : 'offline';
       p.presence.textContent = presenceText(c);
       p.presence.classList.toggle('online', c.status === 'online');
+      paintPreview(p, lastMessageOf(c.id));
       const unread = unreadCount(c.id);
       li.dataset.unread = String(unread);
       p.badge.hidden = unread === 0;
@@ -466,6 +681,32 @@
     }
     els.contactsEmpty.hidden = contacts.length > 0;
     els.contactsEmpty.textContent = 'No contacts yet. Add one by their user id.';
+  }
+
+  /** The contact's preview line: the newest message, "message deleted" for a tombstone. */
+  function paintPreview(p, last) {
+    p.preview.hidden = !last;
+    if (!last) {
+      p.time.textContent = '';
+      p.time.removeAttribute('datetime');
+      p.time.title = '';
+      return;
+    }
+    const who = last.fromId === myId() ? 'You: ' : '';
+    if (p.previewWho.textContent !== who) p.previewWho.textContent = who;
+    const text = last.deleted ? DELETED_TEXT : last.text.replace(/\s+/g, ' ').trim();
+    if (p.previewText.textContent !== text) p.previewText.textContent = text;
+    p.preview.classList.toggle('deleted', last.deleted);
+    p.preview.classList.toggle('pending', last.pending);
+    p.preview.title = last.deleted ? DELETED_TEXT : last.text;
+    const d = last.createdAt;
+    if (d) {
+      p.time.dateTime = d.toISOString();
+      p.time.textContent = dayDiff(d) === 0 ? timeFmt.format(d) : dayLabel(d);
+      p.time.title = fullFmt.format(d);
+    } else {
+      p.time.textContent = '';
+    }
   }
 
   const messageEls = new Map(); // key -> li, for the open chat only
@@ -530,16 +771,96 @@
     text.dataset.testid = 'message-text';
     const meta = document.createElement('span');
     meta.className = 'meta';
+    const edited = document.createElement('span');
+    edited.className = 'edited';
+    edited.dataset.testid = 'edited';
+    edited.textContent = 'edited';
+    edited.hidden = true;
     const time = document.createElement('time');
     const ticks = document.createElement('span');
     ticks.className = 'ticks';
     ticks.dataset.testid = 'ticks';
-    meta.append(time, ticks);
+    meta.append(edited, time, ticks);
     bubble.append(text, meta);
     li.append(bubble);
-    li._parts = { text, time, ticks };
+    li._parts = { bubble, text, meta, edited, time, ticks, menuButton: null, menu: null, editor: null };
     messageEls.set(key, li);
     return li;
+  }
+
+  /** The small "more" button of one of my messages and its menu (Edit, Delete). */
+  function ensureMenu(li) {
+    const p = li._parts;
+    if (p.menuButton) return;
+    const wrap = document.createElement('div');
+    wrap.className = 'message-actions';
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'icon-button message-menu-button';
+    button.dataset.testid = 'message-menu-button';
+    button.dataset.action = 'menu';
+    button.setAttribute('aria-haspopup', 'menu');
+    button.setAttribute('aria-expanded', 'false');
+    button.setAttribute('aria-label', 'Message actions');
+    button.title = 'Message actions';
+    button.textContent = '\u22EF';
+    const menu = document.createElement('div');
+    menu.className = 'message-menu';
+    menu.setAttribute('role', 'menu');
+    menu.dataset.testid = 'message-menu';
+    menu.hidden = true;
+    for (const [action, label] of [['edit', 'Edit'], ['delete', 'Delete']]) {
+      const item = document.createElement('button');
+      item.type = 'button';
+      item.setAttribute('role', 'menuitem');
+      item.tabIndex = -1;
+      item.className = `menu-item ${action}`;
+      item.dataset.action = action;
+      item.dataset.testid = `message-${action}`;
+      item.textContent = label;
+      menu.append(item);
+    }
+    wrap.append(button, menu);
+    li.prepend(wrap);
+    p.actions = wrap;
+    p.menuButton = button;
+    p.menu = menu;
+  }
+
+  /** The inline editor of one of my messages: the text in a textarea, Save and Cancel. */
+  function ensureEditor(li) {
+    const p = li._parts;
+    if (p.editor) return;
+    const form = document.createElement('form');
+    form.className = 'edit-form';
+    form.dataset.testid = 'edit-form';
+    form.hidden = true;
+    const label = document.createElement('label');
+    label.className = 'visually-hidden';
+    label.textContent = 'Edit message';
+    const input = document.createElement('textarea');
+    input.className = 'edit-input';
+    input.rows = 2;
+    input.dataset.testid = 'edit-input';
+    const uidFor = `edit-${Math.random().toString(36).slice(2)}`;
+    input.id = uidFor;
+    label.htmlFor = uidFor;
+    const row = document.createElement('div');
+    row.className = 'edit-actions';
+    const cancel = document.createElement('button');
+    cancel.type = 'button';
+    cancel.className = 'link-button';
+    cancel.dataset.action = 'cancel-edit';
+    cancel.dataset.testid = 'edit-cancel';
+    cancel.textContent = 'Cancel';
+    const save = document.createElement('button');
+    save.type = 'submit';
+    save.dataset.testid = 'edit-save';
+    save.textContent = 'Save';
+    row.append(cancel, save);
+    form.append(label, input, row);
+    p.bubble.insertBefore(form, p.meta);
+    p.editor = { form, input, save, cancel, openFor: null };
   }
 
   function separatorElement(key, label) {
@@ -558,7 +879,8 @@
 
   function paintMessage(li, item) {
     const mine = item.fromId === myId();
-    li.className = `message ${mine ? 'outgoing' : 'incoming'}${item.pending ? ' pending' : ''}`;
+    li.className = `message ${mine ? 'outgoing' : 'incoming'}${item.pending ? ' pending' : ''}${
+      item.deleted ? ' deleted' : ''}`;
     li.dataset.status = item.status;
     li.dataset.from = item.fromId;
     if (item.id != null) li.dataset.messageId = item.id;
@@ -566,16 +888,45 @@
     if (item.clientMessageId) li.dataset.clientMessageId = item.clientMessageId;
     else delete li.dataset.clientMessageId;
     const p = li._parts;
-    if (p.text.textContent !== item.text) p.text.textContent = item.text;
+    const text = item.deleted ? DELETED_TEXT : item.text;
+    if (p.text.textContent !== text) p.text.textContent = text;
+    p.edited.hidden = !item.editedAt || item.deleted;
+    if (item.editedAt) p.edited.title = `Edited ${fullFmt.format(item.editedAt)}`;
     const d = item.createdAt;
     if (d) {
       p.time.dateTime = d.toISOString();
       p.time.textContent = timeFmt.format(d);
       p.time.title = fullFmt.format(d);
     }
-    if (mine) paintTicks(p.ticks, item.status);
+    if (mine && !item.deleted) paintTicks(p.ticks, item.status);
     else paintTicks(p.ticks, '');
     li.title = item.status === 'failed' ? 'Not sent. Click to retry.' : '';
+
+    // Edit and delete: my stored messages that are not deleted.
+    const actionable = mine && item.id != null && !item.deleted;
+    if (actionable) ensureMenu(li);
+    if (p.actions) {
+      p.actions.hidden = !actionable;
+      const open = actionable && state.menuFor === item.id;
+      p.menu.hidden = !open;
+      p.menuButton.setAttribute('aria-expanded', open ? 'true' : 'false');
+    }
+    const editing = actionable && state.editing && state.editing.id === item.id;
+    if (editing) ensureEditor(li);
+    if (p.editor) {
+      const ed = p.editor;
+      if (editing && ed.openFor !== item.id) {
+        ed.openFor = item.id;
+        ed.input.value = item.text;
+      } else if (!editing) {
+        ed.openFor = null;
+      }
+      ed.form.hidden = !editing;
+      ed.input.disabled = !!(editing && state.editing.busy);
+      ed.save.disabled = !!(editing && state.editing.busy);
+      p.text.hidden = !!editing;
+      li.classList.toggle('editing', !!editing);
+    }
   }
 
   function chatItems(contactId) {
@@ -590,6 +941,8 @@
         text: str(m.message),
         status: m.status in STATUS_RANK ? m.status : 'not_sent',
         createdAt: parseDate(m.createdAt),
+        editedAt: parseDate(m.editedAt),
+        deleted: m.deletedAt != null,
       };
     });
     const pend = Array.from(state.pending.values())
@@ -605,6 +958,8 @@
         text: p.text,
         status: p.state === 'failed' ? 'failed' : 'pending',
         createdAt: p.createdAt,
+        editedAt: null,
+        deleted: false,
       });
     }
     return items;
@@ -711,30 +1066,52 @@
 
   // ------------------------------------------------------------ read receipts
 
+  /**
+   * The open conversation is read up to its newest message from the contact, with one
+   * `message-read` (the server reads every earlier one too). Waits for the history, so that
+   * opening a chat names its newest message once, not each missed message on its own.
+   */
   function markVisibleAsRead() {
     if (!state || !state.ready || state.activeId == null) return;
     if (document.visibilityState !== 'visible') return;
     const id = state.activeId;
     const c = state.convos.get(id);
-    if (!c) return;
-    for (const m of c.messages.values()) {
-      if (str(m.from._id) === id && m.status !== 'read' && !state.readRequested.has(m._id)) {
-        markRead(m._id);
-      }
+    if (!c || !c.historyLoaded) return;
+    const done = maxIdOf(c.readPos, c.readRequested);
+    let newest = null;
+    let unread = false;
+    for (const [mid, m] of c.messages) {
+      if (str(m.from._id) !== id || (done != null && mid <= done)) continue;
+      if (newest === null || mid > newest) newest = mid;
+      if (m.status !== 'read') unread = true;
+    }
+    if (newest !== null && unread) {
+      markRead(id, newest);
+    } else if (!c.rechecked && unreadCount(id) > 0) {
+      // The server counted unread messages this page cannot see (read elsewhere since, or
+      // older than the history it holds): ask it again, once per opening.
+      c.rechecked = true;
+      scheduleContactsRefresh();
     }
   }
 
-  async function markRead(messageId) {
+  async function markRead(contactId, messageId) {
     const st = state;
-    st.readRequested.add(messageId);
+    const c = convoOf(contactId);
+    c.readRequested = messageId;
     try {
       const msg = await request('message-read', { messageId });
       if (st !== state) return;
       mergeMessage(msg, false);
+      const readAt = isObject(msg) ? msg.readAt : null;
+      markReadUpTo(contactId, messageId, readAt, true);
     } catch (err) {
       if (st !== state) return;
-      if (isTransient(err)) st.readRequested.delete(messageId); // retried on the next render
-      else showError(err, 'message-read');
+      if (isTransient(err)) {
+        if (c.readRequested === messageId) c.readRequested = null; // retried on the next render
+      } else {
+        showError(err, 'message-read');
+      }
     }
     scheduleRender();
   }
@@ -833,6 +1210,7 @@
       settledBy: null,
     };
     state.pending.set(p.cmid, p);
+    bump(contactId);
     renderAll({ scrollToBottom: true });
     sendPending(p);
   }
@@ -871,13 +1249,134 @@
     for (const p of state.pending.values()) if (p.state === 'queued') sendPending(p);
   }
 
+  // ------------------------------------------------------------- edit and delete
+
+  function messageLi(id) {
+    return messageEls.get(`m:${id}`) || null;
+  }
+
+  function ownStoredMessage(id) {
+    if (!state || state.activeId == null) return null;
+    const c = state.convos.get(state.activeId);
+    const m = c ? c.messages.get(id) : null;
+    return m && str(m.from._id) === myId() ? m : null;
+  }
+
+  function menuItems(li) {
+    return li && li._parts.menu ? Array.from(li._parts.menu.querySelectorAll('[role="menuitem"]')) : [];
+  }
+
+  function openMenu(id, focusLast = false) {
+    const m = ownStoredMessage(id);
+    if (!m || m.deletedAt) return;
+    state.menuFor = id;
+    renderAll();
+    const items = menuItems(messageLi(id));
+    if (items.length > 0) items[focusLast ? items.length - 1 : 0].focus();
+  }
+
+  function closeMenu(focusButton) {
+    const id = state ? state.menuFor : null;
+    if (id == null) return;
+    state.menuFor = null;
+    renderAll();
+    const li = messageLi(id);
+    if (focusButton && li && li._parts.menuButton) li._parts.menuButton.focus();
+  }
+
+  function startEdit(id) {
+    const m = ownStoredMessage(id);
+    if (!m || m.deletedAt) return;
+    state.menuFor = null;
+    state.editing = { id, busy: false };
+    renderAll();
+    const li = messageLi(id);
+    if (li && li._parts.editor) {
+      const input = li._parts.editor.input;
+      input.focus();
+      input.setSelectionRange(input.value.length, input.value.length);
+    }
+  }
+
+  function cancelEdit() {
+    const id = state && state.editing ? state.editing.id : null;
+    if (id == null) return;
+    state.editing = null;
+    renderAll();
+    const li = messageLi(id);
+    if (li && li._parts.menuButton && !li._parts.actions.hidden) li._parts.menuButton.focus();
+  }
+
+  async function saveEdit(id, text) {
+    const st = state;
+    const m = ownStoredMessage(id);
+    if (!m || !st.editing || st.editing.id !== id || st.editing.busy) return;
+    if (!text.trim()) {
+      showError({ code: 'invalid-argument', message: 'A message cannot be empty: delete it instead.' }, 'edit-message');
+      return;
+    }
+    if (text === str(m.message)) {
+      cancelEdit();
+      return;
+    }
+    st.editing.busy = true;
+    renderAll();
+    let saved = false;
+    try {
+      const msg = await request('edit-message', { messageId: id, message: text });
+      if (st !== state) return;
+      mergeMessage(msg, false);
+      saved = true;
+    } catch (err) {
+      if (st !== state) return;
+      showError(err, 'edit-message');
+    }
+    if (st.editing && st.editing.id === id) {
+      if (saved) st.editing = null;
+      else st.editing.busy = false;
+    }
+    renderAll();
+    const li = messageLi(id);
+    if (!li) return;
+    if (saved && li._parts.menuButton && !li._parts.actions.hidden) li._parts.menuButton.focus();
+    else if (!saved && li._parts.editor && !li._parts.editor.form.hidden) li._parts.editor.input.focus();
+  }
+
+  async function deleteMessage(id) {
+    const st = state;
+    const m = ownStoredMessage(id);
+    if (!m || m.deletedAt) return;
+    state.menuFor = null;
+    renderAll();
+    if (!window.confirm('Delete this message for everyone?')) {
+      const li = messageLi(id);
+      if (li && li._parts.menuButton) li._parts.menuButton.focus();
+      return;
+    }
+    try {
+      const msg = await request('delete-message', { messageId: id });
+      if (st !== state) return;
+      mergeMessage(msg, false);
+    } catch (err) {
+      if (st !== state) return;
+      showError(err, 'delete-message');
+    }
+    renderAll();
+    if (st === state && state.activeId != null) els.input.focus();
+  }
+
   // ------------------------------------------------------------- navigation
 
   function openChat(contactId) {
     if (!state || !state.contacts.has(contactId)) return;
+    if (state.activeId !== contactId) {
+      state.menuFor = null;
+      state.editing = null;
+    }
     state.activeId = contactId;
-    renderAll({ scrollToBottom: true });
     const c = convoOf(contactId);
+    c.rechecked = false;
+    renderAll({ scrollToBottom: true });
     if (!c.historyLoaded && state.ready) loadInitialHistory(contactId);
     if (window.matchMedia('(min-width: 721px)').matches) els.input.focus();
   }
@@ -885,6 +1384,8 @@
   function closeChat() {
     if (!state) return;
     state.activeId = null;
+    state.menuFor = null;
+    state.editing = null;
     renderAll();
   }
 
@@ -907,8 +1408,22 @@
       case 'chat-user-added':
         upsertContact(data);
         break;
-      case 'new-message':
-        mergeMessage(data, true);
+      case 'new-message': {
+        const fresh = !isKnown(data);
+        const peer = mergeMessage(data, true);
+        // A new message moves its conversation to the top of the list.
+        if (peer != null && fresh) bump(peer);
+        break;
+      }
+      case 'messages-read':
+        applyMessagesRead(data);
+        break;
+      case 'message-updated':
+        applyMessageUpdated(data);
+        break;
+      case 'contacts':
+        // Only sent when no callback was given; this client always passes one.
+        if (Array.isArray(data)) applyContactList(data);
         break;
       case 'message-status-changed': {
         if (!isMessage(data)) return;
@@ -928,6 +1443,39 @@
         return;
     }
     scheduleRender();
+  }
+
+  /** Someone read a room up to a message: my messages (the contact read them) or theirs (my other tab). */
+  function applyMessagesRead(data) {
+    if (!isObject(data) || data.chatRoomId == null || data.readerId == null || data.upTo == null) return;
+    const room = str(data.chatRoomId);
+    const reader = str(data.readerId);
+    const contact = Array.from(state.contacts.values()).find((c) => c.chatRoomId === room);
+    if (!contact) return;
+    if (reader === myId()) markReadUpTo(contact.id, str(data.upTo), data.readAt, true);
+    else if (reader === contact.id) markReadUpTo(contact.id, str(data.upTo), data.readAt, false);
+  }
+
+  /** A message was edited or deleted: the open chat and the contact's preview follow. */
+  function applyMessageUpdated(data) {
+    if (!isMessage(data)) return;
+    const peer = peerOf(data);
+    if (peer == null) return;
+    const id = str(data._id);
+    const c = state.convos.get(peer);
+    const before = c ? c.messages.get(id) : null;
+    mergeMessage(data, false);
+    const ct = state.contacts.get(peer);
+    if (ct && data.deletedAt && str(data.from._id) === peer && data.status !== 'read') {
+      // An unread message of theirs was deleted: it leaves the unread count. If the server
+      // counted it (and it was not deleted already), ask the server for the new count.
+      const base = ct.base;
+      const readPos = c ? c.readPos : null;
+      const counted = base && base.count > 0 && base.upTo != null && id <= base.upTo;
+      if (counted && !(before && before.deletedAt) && !(readPos != null && readPos >= id)) {
+        scheduleContactsRefresh();
+      }
+    }
   }
 
   async function onConnected() {
@@ -1010,7 +1558,7 @@
     s.on('disconnect', (reason) => {
       if (socket !== s || !state) return;
       state.ready = false;
-      state.readRequested.clear();
+      for (const c of state.convos.values()) c.readRequested = null;
       setConnection('offline');
       if (reason === 'io server disconnect') {
         setStatus('The server closed the connection.', 'warn');
@@ -1137,6 +1685,97 @@
       if (state.ready) sendPending(p);
       scheduleRender();
     }
+  });
+
+  // The message menu (my messages): open, Edit, Delete; the inline editor's Cancel.
+  els.messageList.addEventListener('click', (e) => {
+    if (!state) return;
+    const button = e.target.closest('button[data-action]');
+    if (!button) return;
+    const li = button.closest('.message');
+    const id = li && li.dataset.messageId;
+    if (!id) return;
+    e.stopPropagation();
+    switch (button.dataset.action) {
+      case 'menu':
+        if (state.menuFor === id) closeMenu(true);
+        else openMenu(id);
+        break;
+      case 'edit':
+        startEdit(id);
+        break;
+      case 'delete':
+        deleteMessage(id);
+        break;
+      case 'cancel-edit':
+        cancelEdit();
+        break;
+      default:
+    }
+  });
+
+  els.messageList.addEventListener('submit', (e) => {
+    const form = e.target.closest('.edit-form');
+    if (!form || !state) return;
+    e.preventDefault();
+    const li = form.closest('.message');
+    if (li && li.dataset.messageId) saveEdit(li.dataset.messageId, li._parts.editor.input.value);
+  });
+
+  els.messageList.addEventListener('keydown', (e) => {
+    if (!state) return;
+    const t = e.target;
+    if (t.classList.contains('edit-input')) {
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        cancelEdit();
+      } else if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        t.form.requestSubmit();
+      }
+      return;
+    }
+    const li = t.closest('.message');
+    const id = li && li.dataset.messageId;
+    if (!id) return;
+    if (t.classList.contains('message-menu-button')) {
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        openMenu(id, e.key === 'ArrowUp');
+      } else if (e.key === 'Escape' && state.menuFor === id) {
+        e.preventDefault();
+        closeMenu(true);
+      }
+      return;
+    }
+    if (t.getAttribute('role') !== 'menuitem') return;
+    const items = menuItems(li);
+    const i = items.indexOf(t);
+    let next = null;
+    if (e.key === 'ArrowDown') next = items[(i + 1) % items.length];
+    else if (e.key === 'ArrowUp') next = items[(i - 1 + items.length) % items.length];
+    else if (e.key === 'Home') next = items[0];
+    else if (e.key === 'End') next = items[items.length - 1];
+    else if (e.key === 'Escape') {
+      e.preventDefault();
+      closeMenu(true);
+      return;
+    } else if (e.key === 'Tab') {
+      state.menuFor = null;
+      scheduleRender();
+      return;
+    }
+    if (next) {
+      e.preventDefault();
+      next.focus();
+    }
+  });
+
+  // A click anywhere else closes an open message menu.
+  document.addEventListener('click', (e) => {
+    if (!state || state.menuFor == null) return;
+    if (e.target.closest && e.target.closest('.message-actions')) return;
+    closeMenu(false);
   });
 
   els.statusDismiss.addEventListener('click', showConnectionStatus);

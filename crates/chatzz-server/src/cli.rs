@@ -78,6 +78,11 @@ pub struct Args {
     #[arg(long, env = "CHATZZ_READ_BURST", default_value_t = defaults().config.message_read_rate.burst as u32)]
     pub read_burst: u32,
 
+    /// Seconds after sending during which a message may still be edited by its sender
+    /// (`edit-message`; later it fails with `forbidden`). Deleting has no limit.
+    #[arg(long, env = "CHATZZ_EDIT_WINDOW", default_value_t = defaults().config.edit_window.as_secs())]
+    pub edit_window: u64,
+
     /// Most live sockets one user may hold.
     #[arg(long, env = "CHATZZ_MAX_SOCKETS_PER_USER", default_value_t = defaults().config.max_sockets_per_user)]
     pub max_sockets_per_user: usize,
@@ -117,9 +122,9 @@ pub struct Args {
     #[arg(long, env = "CHATZZ_SLOW_CONSUMER_TIMEOUT", default_value_t = server().slow_consumer_timeout.as_secs())]
     pub slow_consumer_timeout: u64,
 
-    /// Bytes of large replies (history pages, user-details) one connection may have
-    /// queued for it, refilled at as much per 10 s; beyond, those events fail with
-    /// `rate-limited`.
+    /// Bytes of large replies (history pages, user-details, get-contacts) one
+    /// connection may have queued for it, refilled at as much per 10 s; beyond, those
+    /// events fail with `rate-limited`.
     #[arg(long, env = "CHATZZ_MAX_OUTBOUND_BYTES", default_value_t = defaults().transport.max_outbound_bytes)]
     pub max_outbound_bytes: usize,
 
@@ -188,6 +193,7 @@ impl Args {
         let config = &mut settings.config;
         config.max_message_chars = self.max_message_chars;
         config.max_sockets_per_user = self.max_sockets_per_user;
+        config.edit_window = Duration::from_secs(self.edit_window);
         for (event, per_second, burst) in [
             (RatedEvent::SendMessage, self.send_rate, self.send_burst),
             (

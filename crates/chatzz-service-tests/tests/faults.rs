@@ -160,9 +160,13 @@ enum Case {
     ReadHello,
     /// bob reads his history with alice: one message to him is still `not_sent`.
     HistoryBob,
+    /// bob edits `hello`: both users hear of it.
+    EditHello,
+    /// bob deletes `hello`: both users get the tombstone.
+    DeleteHello,
 }
 
-const CASES: [Case; 12] = [
+const CASES: [Case; 14] = [
     Case::ConnectCarol,
     Case::ConnectAliceAgain,
     Case::ConnectNewUser,
@@ -175,6 +179,8 @@ const CASES: [Case; 12] = [
     Case::SendWithoutId,
     Case::ReadHello,
     Case::HistoryBob,
+    Case::EditHello,
+    Case::DeleteHello,
 ];
 
 impl World {
@@ -334,6 +340,15 @@ impl World {
             ),
             Case::ReadHello => wrap(
                 s.mark_read(&session("alice", "a1"), &self.hello).await,
+                Reply::Message,
+            ),
+            Case::EditHello => wrap(
+                s.edit_message(&session("bob", "b1"), &self.hello, "hello!".into())
+                    .await,
+                Reply::Message,
+            ),
+            Case::DeleteHello => wrap(
+                s.delete_message(&session("bob", "b1"), &self.hello).await,
                 Reply::Message,
             ),
             Case::HistoryBob => wrap(

@@ -154,6 +154,16 @@ enum Op {
         by_recipient: bool,
         reader: Who,
     },
+    /// Edits (to one of a few texts, the current one included) or deletes a message: an
+    /// acknowledged one (picked modulo their number) or, with `None`, an id that does
+    /// not exist; by its sender or by `who`.
+    Change {
+        pick: Option<usize>,
+        by_sender: bool,
+        who: Who,
+        delete: bool,
+        text: u8,
+    },
     History {
         user: Who,
         with: Whom,
@@ -207,6 +217,7 @@ struct Mix {
     send: u32,
     retry: u32,
     read: u32,
+    change: u32,
     history: u32,
 }
 
@@ -218,6 +229,7 @@ const MIXED: Mix = Mix {
     send: 8,
     retry: 3,
     read: 3,
+    change: 2,
     history: 3,
 };
 
@@ -230,6 +242,7 @@ const CHURN: Mix = Mix {
     send: 8,
     retry: 4,
     read: 1,
+    change: 1,
     history: 5,
 };
 
@@ -248,6 +261,20 @@ fn op(mix: Mix) -> impl Strategy<Value = Op> {
         mix.read => (option::weighted(0.9, any::<usize>()), any::<bool>(), who()).prop_map(
             |(pick, by_recipient, reader)| Op::Read { pick, by_recipient, reader }
         ),
+        mix.change => (
+            option::weighted(0.9, any::<usize>()),
+            any::<bool>(),
+            who(),
+            any::<bool>(),
+            0..3u8,
+        )
+            .prop_map(|(pick, by_sender, who, delete, text)| Op::Change {
+                pick,
+                by_sender,
+                who,
+                delete,
+                text,
+            }),
         mix.history => (
             who(),
             whom(),
@@ -282,6 +309,8 @@ struct M {
     status: MessageStatus,
     created_at: i64,
     read_at: Option<i64>,
+    edited_at: Option<i64>,
+    deleted_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -305,6 +334,10 @@ enum Ev {
         online: bool,
         last_online: Option<i64>,
     },
+    /// `messages-read`: (room, reader, up to, read at, count).
+    ReadUpTo(String, usize, String, i64, usize),
+    /// `message-updated`.
+    Updated(M),
 }
 
 type D = (Aud, Ev);
@@ -332,6 +365,8 @@ fn norm_message(m: &Message) -> Result<M, String> {
         status: m.status,
         created_at: m.created_at.millis(),
         read_at: millis(m.read_at),
+        edited_at: millis(m.edited_at),
+        deleted_at: millis(m.deleted_at),
     })
 }
 
@@ -345,11 +380,13 @@ fn norm_stored(m: &StoredMessage) -> Result<M, String> {
         status: m.status,
         created_at: m.created_at.millis(),
         read_at: millis(m.read_at),
+        edited_at: millis(m.edited_at),
+        deleted_at: millis(m.deleted_at),
     })
 }
 
-/// A contact as (user, room, online, lastOnline).
-type C = (usize, String, bool, Option<i64>);
+/// A contact as (user, room, online, lastOnline, unreadCount, lastMessage).
+type C = (usize, String, bool, Option<i64>, u64, Option<M>);
 
 fn norm_contact(c: &Contact) -> Result<C, String> {
     Ok((
@@ -357,6 +394,8 @@ fn norm_contact(c: &Contact) -> Result<C, String> {
         c.chat_room_id.as_str().to_owned(),
         c.status == PresenceStatus::Online,
         millis(c.last_online),
+        c.unread_count,
+        c.last_message.as_deref().map(norm_message).transpose()?,
     ))
 }
 
@@ -373,8 +412,19 @@ fn norm_delivery(d: &Delivery) -> Result<D, String> {
             online: change.status == PresenceStatus::Online,
             last_online: millis(change.last_online),
         },
+        ServerEvent::MessageUpdated(m) => Ev::Updated(norm_message(m)?),
+        ServerEvent::MessagesRead(range) => Ev::ReadUpTo(
+            range.chat_room_id.as_str().to_owned(),
+            user_index(&range.reader_id)?,
+            range.up_to.as_str().to_owned(),
+            range.read_at.millis(),
+            range.count,
+        ),
         ServerEvent::ChatUserAdded(contact) => {
-            let (user, room, online, last_online) = norm_contact(contact)?;
+            let (user, room, online, last_online, unread, last) = norm_contact(contact)?;
+            if unread != 0 || last.is_some() {
+                return Err(format!("a new contact with messages: {contact:?}"));
+            }
             Ev::Added {
                 user,
                 room,
@@ -416,6 +466,8 @@ struct Model {
     registered: [bool; USERS],
     last_online: [Option<i64>; USERS],
     rooms: BTreeMap<(usize, usize), String>,
+    /// When each room was created.
+    since: HashMap<String, i64>,
     /// Each user's contacts in the order their rooms were created.
     contacts: [Vec<usize>; USERS],
     /// Every acknowledged message, in acknowledgement order.
@@ -629,6 +681,7 @@ fn a_known_sequence_satisfies_the_model() {
     let model = run(&ops).unwrap();
     let statuses: Vec<_> = model.messages.iter().map(|m| m.status).collect();
     let (sent, read) = (MessageStatus::Sent, MessageStatus::Read);
-    assert_eq!(statuses, [sent, read, sent]);
+    // Reading the second reads the room up to it: the first too, the third not.
+    assert_eq!(statuses, [read, read, sent]);
     assert_eq!(model.missed_seen.len(), 1);
 }

@@ -27,9 +27,10 @@ pub struct TransportLimits {
     /// Most events of one socket that may wait for the ones before them; more fail at
     /// once with `rate-limited`, so that a flooding client holds neither memory nor work.
     pub max_queued_events: u64,
-    /// Bytes of large replies (history pages, `user-details`) one connection may have
-    /// queued for it: at most this many at once, refilled at this many per 10 s. An
-    /// event whose reply could overdraw it fails with `rate-limited` and changes nothing.
+    /// Bytes of large replies (history pages, `user-details`, contact lists) one
+    /// connection may have queued for it: at most this many at once, refilled at this
+    /// many per 10 s. An event whose reply could overdraw it fails with `rate-limited`
+    /// and changes nothing.
     pub max_outbound_bytes: usize,
 }
 
@@ -215,6 +216,9 @@ fn register_handlers<A: Adapter>(
     on!("get-old-messages", get_old_messages);
     on!("send-message", send_message);
     on!("message-read", message_read);
+    on!("get-contacts", get_contacts);
+    on!("edit-message", edit_message);
+    on!("delete-message", delete_message);
 
     let service = service.clone();
     socket.on_disconnect(move |socket: SocketRef<A>| async move {
@@ -392,6 +396,60 @@ async fn message_read<A: Adapter>(
     let session = session_of(turn)?;
     let id = requests::message_read(payload)?;
     let outcome = service.mark_read(&session, &id).await?;
+    deliver(socket, outcome.deliveries).await;
+    responder.ok(&outcome.reply);
+    Ok(())
+}
+
+async fn get_contacts<A: Adapter>(
+    socket: &SocketRef<A>,
+    service: &ChatService,
+    turn: &Turn,
+    payload: Value,
+    responder: &mut Responder<A>,
+) -> Result<(), ChatError> {
+    let session = session_of(turn)?;
+    requests::get_contacts(payload)?;
+    let connection = turn.connection();
+    // The contact list of `user-details` on its own: a large reply, budgeted like a
+    // history page (its size is known only once read; what it really took is spent).
+    check_outbound_room(connection, service.config().max_reply_bytes)?;
+    let outcome = service.get_contacts(&session).await?;
+    deliver(socket, outcome.deliveries).await;
+    connection.spend_outbound(json_len(&outcome.reply));
+    if responder.wants_ack() {
+        responder.ok(&outcome.reply);
+    } else {
+        emit_here(socket, &ServerEvent::Contacts(outcome.reply));
+    }
+    Ok(())
+}
+
+async fn edit_message<A: Adapter>(
+    socket: &SocketRef<A>,
+    service: &ChatService,
+    turn: &Turn,
+    payload: Value,
+    responder: &mut Responder<A>,
+) -> Result<(), ChatError> {
+    let session = session_of(turn)?;
+    let (id, text) = requests::edit_message(payload)?;
+    let outcome = service.edit_message(&session, &id, text).await?;
+    deliver(socket, outcome.deliveries).await;
+    responder.ok(&outcome.reply);
+    Ok(())
+}
+
+async fn delete_message<A: Adapter>(
+    socket: &SocketRef<A>,
+    service: &ChatService,
+    turn: &Turn,
+    payload: Value,
+    responder: &mut Responder<A>,
+) -> Result<(), ChatError> {
+    let session = session_of(turn)?;
+    let id = requests::delete_message(payload)?;
+    let outcome = service.delete_message(&session, &id).await?;
     deliver(socket, outcome.deliveries).await;
     responder.ok(&outcome.reply);
     Ok(())

@@ -1,5 +1,5 @@
 //! The outbound budget of one connection: how many bytes of large replies (history
-//! pages, `user-details`) it may have the server queue for it.
+//! pages, `user-details`, `get-contacts`) it may have the server queue for it.
 //!
 //! socketioxide does not tell how much of a socket's queue was written out, so the
 //! budget is a token bucket of bytes: `budget` at once, refilled by `budget` every

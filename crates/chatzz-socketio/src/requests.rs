@@ -124,6 +124,39 @@ pub fn message_read(payload: Value) -> Result<MessageId, ChatError> {
     MessageId::parse(payload.message_id)
 }
 
+/// `get-contacts {}`: nothing to read, but like every event it takes one JSON object
+/// (unknown fields ignored).
+pub fn get_contacts(payload: Value) -> Result<(), ChatError> {
+    let _: serde::de::IgnoredAny = decode(payload)?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EditMessagePayload {
+    message_id: String,
+    message: String,
+}
+
+/// `edit-message { messageId, message }`: the id and the new text, whose rules (those of
+/// `send-message`) the use case checks.
+pub fn edit_message(payload: Value) -> Result<(MessageId, String), ChatError> {
+    let payload: EditMessagePayload = decode(payload)?;
+    Ok((MessageId::parse(payload.message_id)?, payload.message))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteMessagePayload {
+    message_id: String,
+}
+
+/// `delete-message { messageId }`
+pub fn delete_message(payload: Value) -> Result<MessageId, ChatError> {
+    let payload: DeleteMessagePayload = decode(payload)?;
+    MessageId::parse(payload.message_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +196,18 @@ mod tests {
                 ErrorCode::InvalidArgument
             );
             assert_eq!(
+                code(edit_message(json!({ "messageId": bad, "message": "hi" }))),
+                ErrorCode::InvalidArgument
+            );
+            assert_eq!(
+                code(edit_message(json!({ "messageId": "m1", "message": bad }))),
+                ErrorCode::InvalidArgument
+            );
+            assert_eq!(
+                code(delete_message(json!({ "messageId": bad }))),
+                ErrorCode::InvalidArgument
+            );
+            assert_eq!(
                 code(send_message(json!({ "userId": bad, "message": "hi" }))),
                 ErrorCode::InvalidArgument
             );
@@ -192,7 +237,10 @@ mod tests {
             json!(1),
             json!([{"userId": "alice"}]),
         ] {
-            assert_eq!(code(connect_user(bad)), ErrorCode::InvalidArgument);
+            assert_eq!(code(connect_user(bad.clone())), ErrorCode::InvalidArgument);
+            assert_eq!(code(get_contacts(bad.clone())), ErrorCode::InvalidArgument);
+            assert_eq!(code(edit_message(bad.clone())), ErrorCode::InvalidArgument);
+            assert_eq!(code(delete_message(bad)), ErrorCode::InvalidArgument);
         }
     }
 
@@ -254,5 +302,35 @@ mod tests {
         );
         let ok = send_message(json!({"userId": "b", "message": "hi", "clientMessageId": "c1"}));
         assert!(ok.is_ok_and(|m| m.client_message_id.is_some_and(|c| c.as_str() == "c1")));
+    }
+
+    #[test]
+    fn get_contacts_takes_any_object() {
+        assert_eq!(get_contacts(json!({})), Ok(()));
+        assert_eq!(get_contacts(json!({"userId": {"$gt": ""}})), Ok(()));
+    }
+
+    #[test]
+    fn edit_and_delete_need_their_fields() {
+        assert_eq!(
+            code(edit_message(json!({"messageId": "m1"}))),
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            code(edit_message(json!({"message": "hi"}))),
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(code(delete_message(json!({}))), ErrorCode::InvalidArgument);
+        let err = edit_message(json!({"messageId": "m1", "message": 5})).err();
+        assert!(err.is_some_and(|e| e.message.starts_with("message:")));
+        // The text is the use case's to judge (empty, too long...), as for send-message.
+        assert_eq!(
+            edit_message(json!({"messageId": "m1", "message": " "})),
+            Ok((MessageId::new("m1"), " ".to_owned()))
+        );
+        assert_eq!(
+            delete_message(json!({"messageId": "m1", "extra": 1})),
+            Ok(MessageId::new("m1"))
+        );
     }
 }

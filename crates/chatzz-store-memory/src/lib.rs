@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chatzz_core::{
     ChatRoomId, ChatStore, ChatUser, ClientMessageId, ContactRecord, HistoryQuery, Inserted,
-    LinkOutcome, MessageId, MessageStatus, NewMessage, StoreError, StoredMessage, Timestamp,
-    UserId,
+    LinkOutcome, MessageId, MessageStatus, MessageText, NewMessage, StoreError, StoredMessage,
+    Timestamp, UserId,
 };
 
 use chatzz_core::sequence;
@@ -26,11 +26,42 @@ struct State {
     by_client_id: HashMap<(UserId, ClientMessageId), MessageId>,
     /// Each recipient's `not_sent` messages, so a connect does not scan all messages.
     undelivered: HashMap<UserId, BTreeSet<MessageId>>,
+    /// When each room was created.
+    since: HashMap<ChatRoomId, Timestamp>,
+    /// Each (reader, room)'s read position.
+    read_up_to: HashMap<(UserId, ChatRoomId), MessageId>,
+    /// Each (recipient, room)'s messages not `read` yet, deleted ones too: unread counts
+    /// and reads walk these, never a room's whole history.
+    not_read: HashMap<(UserId, ChatRoomId), BTreeSet<MessageId>>,
     next_room: u64,
     next_message: u64,
 }
 
 impl State {
+    fn record(&self, user: &UserId, other: &UserId, room: &ChatRoomId) -> ContactRecord {
+        let key = (user.clone(), room.clone());
+        let position = self.read_up_to.get(&key);
+        let unread = self.not_read.get(&key).map_or(0, |ids| {
+            ids.iter()
+                .filter(|id| position.is_none_or(|p| *id > p))
+                .filter(|id| self.messages.get(*id).is_some_and(|m| !m.is_deleted()))
+                .count()
+        });
+        ContactRecord {
+            user: other.clone(),
+            room: room.clone(),
+            last_online: self.users.get(other).copied().flatten(),
+            since: self.since.get(room).copied(),
+            unread: u64::try_from(unread).unwrap_or(u64::MAX),
+            last_message: self
+                .by_room
+                .get(room)
+                .and_then(|ids| ids.last())
+                .and_then(|id| self.messages.get(id))
+                .cloned(),
+        }
+    }
+
     fn forget_undelivered(&mut self, message: &StoredMessage) {
         if let Some(waiting) = self.undelivered.get_mut(&message.to) {
             waiting.remove(&message.id);
@@ -101,7 +132,7 @@ impl ChatStore for MemoryStore {
         })
     }
 
-    async fn link(&self, a: &UserId, b: &UserId) -> Result<LinkOutcome, StoreError> {
+    async fn link(&self, a: &UserId, b: &UserId, at: Timestamp) -> Result<LinkOutcome, StoreError> {
         self.with(|s| {
             let key = pair(a, b);
             if let Some(room) = s.rooms.get(&key) {
@@ -113,6 +144,7 @@ impl ChatStore for MemoryStore {
             s.next_room += 1;
             let room = ChatRoomId::new(sequence::encode(s.next_room));
             s.rooms.insert(key, room.clone());
+            s.since.insert(room.clone(), at);
             s.contacts
                 .entry(a.clone())
                 .or_default()
@@ -138,11 +170,7 @@ impl ChatStore for MemoryStore {
                 .get(user)
                 .map(|list| {
                     list.iter()
-                        .map(|(other, room)| ContactRecord {
-                            user: other.clone(),
-                            room: room.clone(),
-                            last_online: s.users.get(other).copied().flatten(),
-                        })
+                        .map(|(other, room)| s.record(user, other, room))
                         .collect()
                 })
                 .unwrap_or_default()
@@ -177,6 +205,8 @@ impl ChatStore for MemoryStore {
                 created_at: message.created_at,
                 read_at: None,
                 client_message_id: message.client_message_id,
+                edited_at: None,
+                deleted_at: None,
             };
             s.by_room
                 .entry(stored.room.clone())
@@ -187,6 +217,10 @@ impl ChatStore for MemoryStore {
             }
             s.undelivered
                 .entry(stored.to.clone())
+                .or_default()
+                .insert(id.clone());
+            s.not_read
+                .entry((stored.to.clone(), stored.room.clone()))
                 .or_default()
                 .insert(id.clone());
             s.messages.insert(id, stored.clone());
@@ -221,21 +255,79 @@ impl ChatStore for MemoryStore {
         })
     }
 
-    async fn mark_read(
+    async fn read_up_to(
+        &self,
+        reader: &UserId,
+        room: &ChatRoomId,
+        up_to: &MessageId,
+        at: Timestamp,
+    ) -> Result<usize, StoreError> {
+        self.with(|s| {
+            let key = (reader.clone(), room.clone());
+            let position = s
+                .read_up_to
+                .entry(key.clone())
+                .or_insert_with(|| up_to.clone());
+            if *position < *up_to {
+                *position = up_to.clone();
+            }
+            let Some(waiting) = s.not_read.get_mut(&key) else {
+                return 0;
+            };
+            let mut reached = waiting.split_off(up_to);
+            if reached.remove(up_to) {
+                waiting.insert(up_to.clone());
+            }
+            // `waiting` now holds the ids up to `up_to`, `reached` the later ones.
+            let read = std::mem::replace(waiting, reached);
+            if s.not_read.get(&key).is_some_and(BTreeSet::is_empty) {
+                s.not_read.remove(&key);
+            }
+            let mut count = 0;
+            for id in read {
+                let Some(message) = s.messages.get_mut(&id) else {
+                    continue;
+                };
+                message.status = MessageStatus::Read;
+                message.read_at = Some(at);
+                let message = message.clone();
+                s.forget_undelivered(&message);
+                count += 1;
+            }
+            count
+        })
+    }
+
+    async fn edit_message(
+        &self,
+        id: &MessageId,
+        text: &MessageText,
+        at: Timestamp,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        self.with(|s| {
+            let message = s.messages.get_mut(id)?;
+            if message.is_deleted() {
+                return None;
+            }
+            message.text = text.as_str().to_owned();
+            message.edited_at = Some(at);
+            Some(message.clone())
+        })
+    }
+
+    async fn delete_message(
         &self,
         id: &MessageId,
         at: Timestamp,
     ) -> Result<Option<StoredMessage>, StoreError> {
         self.with(|s| {
             let message = s.messages.get_mut(id)?;
-            if !message.status.can_become(MessageStatus::Read) {
+            if message.is_deleted() {
                 return None;
             }
-            message.status = MessageStatus::Read;
-            message.read_at = Some(at);
-            let message = message.clone();
-            s.forget_undelivered(&message);
-            Some(message)
+            message.text = String::new();
+            message.deleted_at = Some(at);
+            Some(message.clone())
         })
     }
 

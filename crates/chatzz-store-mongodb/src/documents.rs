@@ -25,6 +25,16 @@ pub(crate) mod field {
     pub const CREATED_AT: &str = "createdAt";
     pub const READ_AT: &str = "readAt";
     pub const CLIENT_MESSAGE_ID: &str = "clientMessageId";
+    /// On a message (1.1): when its text was last edited, and when it was deleted
+    /// (epoch milliseconds). Absent on messages written before, and until it happens.
+    pub const EDITED_AT: &str = "editedAt";
+    pub const DELETED_AT: &str = "deletedAt";
+    /// The message's text.
+    pub const TEXT: &str = "message";
+    /// On a read position (`{prefix}read_positions`): whose it is, and the `seq` up to
+    /// which that reader has read the room (`chatRoomId`).
+    pub const READER: &str = "reader";
+    pub const UP_TO: &str = "upTo";
     /// On a room: bumped by every transactional message insert into it. The write itself
     /// is the point: it makes concurrent inserts into one room conflict.
     pub const INSERTS: &str = "inserts";
@@ -50,18 +60,24 @@ pub(crate) struct UserDoc {
 /// `{prefix}rooms`: one per pair, the pair stored sorted (`a < b`) so that the unique
 /// index on `(a, b)` sees `{x, y}` and `{y, x}` as the same key. Transactional message
 /// inserts also keep a count, `inserts`, which is not read (see `field::INSERTS`).
+/// `createdAt` is absent on rooms created before version 1.1 kept it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct RoomDoc {
     #[serde(rename = "_id")]
     pub id: String,
     pub seq: i64,
     pub a: String,
     pub b: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<i64>,
 }
 
 /// `{prefix}messages`. `clientMessageId` is absent (never `null`) when the client sent
 /// none, so that the partial unique index on `(from, clientMessageId)` skips it; so is
-/// `prev` on a message inserted in a transaction (see `field::PREV`).
+/// `prev` on a message inserted in a transaction (see `field::PREV`). `editedAt` and
+/// `deletedAt` are absent until the message is edited or deleted (and on every message
+/// written before version 1.1): filters test them with `null`, which matches both.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct MessageDoc {
@@ -80,6 +96,10 @@ pub(crate) struct MessageDoc {
     pub client_message_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prev: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<i64>,
 }
 
 /// `{prefix}counters`: one per sequence (`rooms`, `messages`), holding the last number
@@ -89,6 +109,17 @@ pub(crate) struct CounterDoc {
     #[serde(rename = "_id")]
     pub id: String,
     pub seq: i64,
+}
+
+/// `{prefix}read_positions`: a reader's read position in a room, the `seq` of the
+/// furthest message it has read up to; only ever raised (`$max`). One per (reader,
+/// room) that has read since version 1.1, kept unique by an index.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ReadPositionDoc {
+    pub reader: String,
+    pub chat_room_id: String,
+    pub up_to: i64,
 }
 
 /// Just the number of a room or message.
@@ -123,18 +154,32 @@ impl UserDoc {
 
 impl RoomDoc {
     /// The room of the pair, sorted.
-    pub fn new(seq: i64, a: &UserId, b: &UserId) -> Self {
+    pub fn new(seq: i64, a: &UserId, b: &UserId, created_at: Timestamp) -> Self {
         let (a, b) = sorted(a, b);
         Self {
             id: encode(seq),
             seq,
             a: a.to_owned(),
             b: b.to_owned(),
+            created_at: Some(created_at.millis()),
         }
     }
 
     pub fn room(&self) -> ChatRoomId {
         ChatRoomId::new(self.id.clone())
+    }
+
+    /// When the room was created, if it was created by version 1.1 or later.
+    pub fn since(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.created_at
+            .map(|millis| timestamp("room", millis))
+            .transpose()
+    }
+
+    /// The other member of the room, seen from `me`.
+    pub fn other(&self, me: &str) -> Result<UserId, StoreError> {
+        let other = if self.a == me { &self.b } else { &self.a };
+        user_id("room", other.clone())
     }
 }
 
@@ -152,6 +197,8 @@ impl MessageDoc {
             read_at: None,
             client_message_id: message.client_message_id.map(ClientMessageId::into_string),
             prev: None,
+            edited_at: None,
+            deleted_at: None,
         }
     }
 
@@ -193,6 +240,14 @@ impl MessageDoc {
                 .map(ClientMessageId::from_stored)
                 .transpose()
                 .map_err(|e| corrupt("message", e))?,
+            edited_at: self
+                .edited_at
+                .map(|millis| timestamp("message", millis))
+                .transpose()?,
+            deleted_at: self
+                .deleted_at
+                .map(|millis| timestamp("message", millis))
+                .transpose()?,
         })
     }
 }

@@ -5,21 +5,33 @@
 //! reading first and writing after; order within a room by a transaction or a room lock
 //! (see the end).
 //!
-//! Five collections, named from [`StoreNames`] (default prefix `chatzz_`):
+//! Six collections, named from [`StoreNames`] (default prefix `chatzz_`):
 //!
 //! - `{prefix}users`: `{_id: userId, lastOnline?: millis}`.
-//! - `{prefix}rooms`: `{_id, seq, a, b}` with the pair sorted (`a < b`); a unique index
-//!   on `(a, b)` gives each pair one room; `(a, seq)` and `(b, seq)` list a user's rooms
-//!   in creation order.
+//! - `{prefix}rooms`: `{_id, seq, a, b, createdAt?}` with the pair sorted (`a < b`); a
+//!   unique index on `(a, b)` gives each pair one room; `(a, seq)` and `(b, seq)` list a
+//!   user's rooms in creation order. `createdAt` is absent on rooms from before 1.1.
 //! - `{prefix}messages`: `{_id, seq, chatRoomId, from, to, message, status, createdAt,
-//!   readAt?, clientMessageId?, prev?}`; a unique index on `(from, clientMessageId)`,
-//!   partial on `clientMessageId` existing, makes retried sends idempotent;
-//!   `(chatRoomId, seq)` serves history and `(to, status, from, seq)` the undelivered
-//!   messages; a unique index on `(chatRoomId, prev)`, partial on `prev` existing, fences
-//!   inserts made without a transaction (below).
+//!   readAt?, clientMessageId?, prev?, editedAt?, deletedAt?}`; a unique index on
+//!   `(from, clientMessageId)`, partial on `clientMessageId` existing, makes retried
+//!   sends idempotent; `(chatRoomId, seq)` serves history and a room's newest message,
+//!   `(to, status, from, seq)` the undelivered messages; `(chatRoomId, to, seq)`, partial
+//!   on `status` being `not_sent` or `sent`, holds only messages not read yet, so that
+//!   unread counts and reading up to a message cost what is unread, not the history; a
+//!   unique index on `(chatRoomId, prev)`, partial on `prev` existing, fences inserts
+//!   made without a transaction (below). A deleted message keeps its document, with
+//!   `message: ""` (the text erased) and `deletedAt` set.
+//! - `{prefix}read_positions`: `{reader, chatRoomId, upTo}`, unique on `(reader,
+//!   chatRoomId)`: how far each reader has read each room (the `seq` of a message),
+//!   only ever raised with `$max`.
 //! - `{prefix}counters`: `{_id: "rooms" | "messages", seq}`, the last number handed out.
 //! - `{prefix}room_locks`: `{_id: roomId, owner?, until}`, the lease lock of a room that
 //!   has had a message inserted without a transaction.
+//!
+//! Upgrading: documents written before version 1.1 lack the new fields, which read as
+//! absent (`since`, `editedAt`, `deletedAt`: `None`; no read position: every message not
+//! `read` is unread); the new indexes and collection are created at startup. Nothing is
+//! rewritten.
 //!
 //! Message and room ids are 20-digit zero-padded sequence numbers
 //! ([`chatzz_core::sequence`]) taken from a counter with an atomic `$inc`, so that
@@ -56,6 +68,12 @@
 //! thus only become visible after the room's last one, under a greater number, whatever
 //! the lease and the processes' clocks do ([`Transactions`]).
 //!
+//! The inbox (protocol 1.1) needs no transaction: reading up to a message is one
+//! `update_many` over the room's unread messages to the reader, then a `$max` on the
+//! reader's position (see `read_up_to` in `store.rs`); an edit or a delete is one
+//! compare-and-set on a message whose `deletedAt` is unset; a contact list reads, per
+//! room, an unread count above the position and the newest message, both from indexes.
+//!
 //! Where things are: `schema.rs` creates the indexes and counters and asks the server
 //! whether it runs transactions; `documents.rs` holds the BSON documents and their
 //! conversion to the domain's types; `ordered_insert.rs` the two ways of inserting a
@@ -79,7 +97,7 @@ use chatzz_core::{StoreError, StoreNames};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database};
 
-use crate::documents::{CounterDoc, MessageDoc, RoomDoc, UserDoc};
+use crate::documents::{CounterDoc, MessageDoc, ReadPositionDoc, RoomDoc, UserDoc};
 use crate::error::doing;
 use crate::room_lock::RoomLocks;
 use crate::schema::supports_transactions;
@@ -118,6 +136,7 @@ pub struct MongoStore {
     rooms: Collection<RoomDoc>,
     messages: Collection<MessageDoc>,
     counters: Collection<CounterDoc>,
+    reads: Collection<ReadPositionDoc>,
     locks: RoomLocks,
     transactions: bool,
 }
@@ -158,6 +177,7 @@ impl MongoStore {
             rooms: db.collection(&names.rooms()),
             messages: db.collection(&names.messages()),
             counters: db.collection(&names.expand("{prefix}counters")),
+            reads: db.collection(&names.expand("{prefix}read_positions")),
             locks: RoomLocks::new(db.collection(&names.expand("{prefix}room_locks"))),
             transactions: false,
         };

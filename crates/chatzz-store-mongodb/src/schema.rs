@@ -2,7 +2,7 @@
 //! (idempotently, so that many processes may start at once), and the question whether the
 //! server runs transactions.
 
-use chatzz_core::StoreError;
+use chatzz_core::{MessageStatus, StoreError};
 use mongodb::bson::{Document, doc};
 use mongodb::options::{IndexOptions, ReturnDocument};
 use mongodb::{Collection, Database, IndexModel};
@@ -55,10 +55,23 @@ impl MongoStore {
                     .build(),
             )
             .build();
+        // Only the messages not read yet, by room and recipient: an unread count (above
+        // a read position) and a read up to a message walk just those. (`$in` in a
+        // partial filter needs MongoDB 6.0; `$ne`/`$not` are not allowed there.)
+        let unread = IndexModel::builder()
+            .keys(doc! { field::ROOM: 1, field::TO: 1, field::SEQ: 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("unread_chatRoomId_to_seq".to_owned())
+                    .partial_filter_expression(doc! { field::STATUS: { "$in": not_read() } })
+                    .build(),
+            )
+            .build();
         self.messages
             .create_indexes([
                 client_id,
                 chain,
+                unread,
                 index(
                     "chatRoomId_seq",
                     doc! { field::ROOM: 1, field::SEQ: 1 },
@@ -72,6 +85,14 @@ impl MongoStore {
             ])
             .await
             .map_err(doing("creating the messages' indexes"))?;
+        self.reads
+            .create_indexes([index(
+                "reader_chatRoomId",
+                doc! { field::READER: 1, field::ROOM: 1 },
+                true,
+            )])
+            .await
+            .map_err(doing("creating the read positions' index"))?;
         Ok(())
     }
 
@@ -133,6 +154,15 @@ impl MongoStore {
         }
         Ok(counter.seq)
     }
+}
+
+/// The stored statuses of a message not read yet: the filter of the `unread` index,
+/// which a query must repeat for the server to use that index.
+pub(crate) fn not_read() -> Vec<&'static str> {
+    vec![
+        MessageStatus::NotSent.as_str(),
+        MessageStatus::Sent.as_str(),
+    ]
 }
 
 /// Whether the server behind `db` runs multi-document transactions: a replica set member

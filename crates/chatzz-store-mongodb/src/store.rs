@@ -1,18 +1,21 @@
 //! The [`ChatStore`] port implemented on the collections.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chatzz_core::{
     ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, Inserted, LinkOutcome, MessageId,
-    MessageStatus, NewMessage, StoreError, StoredMessage, Timestamp, UserId, sequence,
+    MessageStatus, MessageText, NewMessage, StoreError, StoredMessage, Timestamp, UserId, sequence,
 };
+use futures_util::future::try_join;
 use futures_util::{StreamExt, TryStreamExt, stream};
-use mongodb::bson::{Document, doc};
+use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::{ReadPreference, ReturnDocument};
 
-use crate::documents::{self, MessageDoc, Numbered, RoomDoc, UserDoc, field};
+use crate::documents::{self, MessageDoc, Numbered, ReadPositionDoc, RoomDoc, UserDoc, field};
 use crate::error::{self, doing, is_duplicate_key};
-use crate::room_lock;
-use crate::{CONCURRENCY, MongoStore, ROOMS};
+use crate::schema::not_read;
+use crate::{CONCURRENCY, MongoStore, ROOMS, room_lock};
 
 impl MongoStore {
     pub(crate) async fn find_room_doc(
@@ -50,6 +53,84 @@ impl MongoStore {
             .transpose()
     }
 
+    /// Where `user` stands in `room`: how many messages to `user` above its read position
+    /// (`position`, a `seq`) are neither read nor deleted, and the room's newest message.
+    /// Both are index range reads: the count walks the `unread` index (which holds only
+    /// messages not read yet) from the position on, the newest message is the end of
+    /// `(chatRoomId, seq)`; neither grows with the room's history.
+    async fn room_summary(
+        &self,
+        user: &str,
+        room: &str,
+        position: Option<i64>,
+    ) -> Result<(u64, Option<StoredMessage>), StoreError> {
+        let count = async {
+            self.messages
+                .count_documents(unread_filter(user, room, position))
+                .await
+                .map_err(doing("counting unread messages"))
+        };
+        let newest = async {
+            self.messages
+                .find_one(doc! { field::ROOM: room })
+                .sort(doc! { field::SEQ: -1 })
+                .await
+                .map_err(doing("reading a room's newest message"))?
+                .map(MessageDoc::into_message)
+                .transpose()
+        };
+        try_join(count, newest).await
+    }
+
+    /// Raises `reader`'s read position in `room` to `seq`, never lowering it (`$max`),
+    /// creating it if it is the first.
+    async fn raise_read_position(
+        &self,
+        reader: &UserId,
+        room: &ChatRoomId,
+        seq: i64,
+    ) -> Result<(), StoreError> {
+        let filter = doc! { field::READER: reader.as_str(), field::ROOM: room.as_str() };
+        let update = doc! { "$max": { field::UP_TO: seq } };
+        match self
+            .reads
+            .update_one(filter.clone(), update.clone())
+            .upsert(true)
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Two first reads racing to create the position: the server retries such an
+            // upsert itself (4.2+), but should one still lose, the position now exists.
+            Err(e) if is_duplicate_key(&e) => self
+                .reads
+                .update_one(filter, update)
+                .await
+                .map(|_| ())
+                .map_err(doing("moving a read position")),
+            Err(e) => Err(error::store_error("moving a read position", e)),
+        }
+    }
+
+    /// One compare-and-set on a message that is not deleted (`deletedAt` null or absent):
+    /// applies `update` and returns the message as now stored, or `None`.
+    async fn update_unless_deleted(
+        &self,
+        id: &MessageId,
+        update: Document,
+        doing_what: &'static str,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        self.messages
+            .find_one_and_update(
+                doc! { field::ID: id.as_str(), field::DELETED_AT: Bson::Null },
+                update,
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(doing(doing_what))?
+            .map(MessageDoc::into_message)
+            .transpose()
+    }
+
     pub(crate) async fn find_messages(
         &self,
         filter: Document,
@@ -66,6 +147,33 @@ impl MongoStore {
             .and_then(|d| async move { d.into_message() })
             .try_collect()
             .await
+    }
+}
+
+/// The messages of `room` to `user` above its read position (a `seq`) that are neither
+/// read nor deleted. It repeats the `unread` index's filter (`status` in `not_read()`),
+/// without which the server would not use that index.
+pub(crate) fn unread_filter(user: &str, room: &str, position: Option<i64>) -> Document {
+    let mut filter = doc! {
+        field::ROOM: room,
+        field::TO: user,
+        field::STATUS: { "$in": not_read() },
+        field::DELETED_AT: Bson::Null,
+    };
+    if let Some(position) = position {
+        filter.insert(field::SEQ, doc! { "$gt": position });
+    }
+    filter
+}
+
+/// The messages of `room` to `reader` numbered below `bound` that are not read yet,
+/// through the `unread` index too.
+pub(crate) fn to_read_filter(reader: &str, room: &str, bound: i64) -> Document {
+    doc! {
+        field::ROOM: room,
+        field::TO: reader,
+        field::STATUS: { "$in": not_read() },
+        field::SEQ: { "$lt": bound },
     }
 }
 
@@ -131,14 +239,14 @@ impl ChatStore for MongoStore {
         }
     }
 
-    async fn link(&self, a: &UserId, b: &UserId) -> Result<LinkOutcome, StoreError> {
+    async fn link(&self, a: &UserId, b: &UserId, at: Timestamp) -> Result<LinkOutcome, StoreError> {
         if let Some(room) = self.find_room_doc(a, b, false).await? {
             return Ok(LinkOutcome {
                 room: room.room(),
                 created: false,
             });
         }
-        let room = RoomDoc::new(self.next_seq(ROOMS).await?, a, b);
+        let room = RoomDoc::new(self.next_seq(ROOMS).await?, a, b, at);
         match self.rooms.insert_one(&room).await {
             Ok(_) => Ok(LinkOutcome {
                 room: room.room(),
@@ -165,6 +273,15 @@ impl ChatStore for MongoStore {
             .map(|room| room.room()))
     }
 
+    /// Its cost follows the number of rooms and what is unread, never the history:
+    /// the user's rooms (through `(a, seq)` and `(b, seq)`), then together the other
+    /// members and the user's read positions, then per room an unread count and the
+    /// newest message ([`MongoStore::room_summary`]), each an index range read, a few
+    /// rooms at a time (`CONCURRENCY` reads in flight, within the driver's default pool
+    /// of 10). Per-room reads rather than one aggregation: a `$group` taking each room's
+    /// newest message (`$first` after a `$sort`) is not sure to be answered from the
+    /// index's ends and may read the rooms whole, and a count above a position that
+    /// differs per room does not fit one indexed `$match`.
     async fn contacts(&self, user: &UserId) -> Result<Vec<ContactRecord>, StoreError> {
         let me = user.as_str();
         let rooms: Vec<RoomDoc> = self
@@ -179,40 +296,61 @@ impl ChatStore for MongoStore {
         if rooms.is_empty() {
             return Ok(Vec::new());
         }
-        let others: Vec<&str> = rooms
+        let others: Vec<UserId> = rooms
             .iter()
-            .map(|r| {
-                if r.a == me {
-                    r.b.as_str()
-                } else {
-                    r.a.as_str()
-                }
-            })
-            .collect();
-        let users: Vec<UserDoc> = self
-            .users
-            .find(doc! { field::ID: { "$in": &others[..] } })
-            .await
-            .map_err(doing("listing contacts"))?
-            .try_collect()
-            .await
-            .map_err(doing("reading contacts"))?;
-        let mut last_online = std::collections::HashMap::with_capacity(users.len());
+            .map(|room| room.other(me))
+            .collect::<Result<_, _>>()?;
+        let other_ids: Vec<&str> = others.iter().map(UserId::as_str).collect();
+        let users = async {
+            self.users
+                .find(doc! { field::ID: { "$in": &other_ids[..] } })
+                .await
+                .map_err(doing("listing contacts"))?
+                .try_collect::<Vec<UserDoc>>()
+                .await
+                .map_err(doing("reading contacts"))
+        };
+        let positions = async {
+            self.reads
+                .find(doc! { field::READER: me })
+                .await
+                .map_err(doing("listing read positions"))?
+                .try_collect::<Vec<ReadPositionDoc>>()
+                .await
+                .map_err(doing("reading read positions"))
+        };
+        let (users, positions) = try_join(users, positions).await?;
+        let mut last_online = HashMap::with_capacity(users.len());
         for found in users {
             let found = found.into_user()?;
             last_online.insert(found.id, found.last_online);
         }
+        let positions: HashMap<String, i64> = positions
+            .into_iter()
+            .map(|p| (p.chat_room_id, p.up_to))
+            .collect();
+        let wanted: Vec<(String, Option<i64>)> = rooms
+            .iter()
+            .map(|room| (room.id.clone(), positions.get(&room.id).copied()))
+            .collect();
+        // Each room's two reads run together: CONCURRENCY reads in flight in all.
+        let summaries: Vec<(u64, Option<StoredMessage>)> = stream::iter(wanted)
+            .map(|(room, position)| async move { self.room_summary(me, &room, position).await })
+            .buffered((CONCURRENCY / 2).max(1))
+            .try_collect()
+            .await?;
         rooms
             .iter()
             .zip(others)
-            .map(|(room, other)| {
-                let other = UserId::from_stored(other).map_err(|e| {
-                    StoreError::Internal(format!("corrupt room {} in MongoDB: {e}", room.id))
-                })?;
+            .zip(summaries)
+            .map(|((room, other), (unread, last_message))| {
                 Ok(ContactRecord {
                     last_online: last_online.get(&other).copied().flatten(),
                     user: other,
                     room: room.room(),
+                    since: room.since()?,
+                    unread,
+                    last_message,
                 })
             })
             .collect()
@@ -319,27 +457,76 @@ impl ChatStore for MongoStore {
             .collect()
     }
 
-    async fn mark_read(
+    /// First every message of the room to `reader` up to `up_to` that is not read yet,
+    /// in one `update_many` through the `unread` index (a backlog is one write, and costs
+    /// what is unread); then the read position, with `$max`. Each message moves in one
+    /// atomic document write whose filter is checked again as it is written, so
+    /// concurrent calls move each message once and the counts add up; the position ends
+    /// at the furthest. A message inserted meanwhile has a greater number than `up_to`,
+    /// a stored message of the room, and is outside the range. The position is written
+    /// second so that it never runs ahead of the messages: an unread count, which reads
+    /// above the position, then never misses one, even if this call fails between the
+    /// two writes (a retry finishes it). Without a transaction, another reader may see
+    /// the messages move one by one; none of them moves back.
+    async fn read_up_to(
         &self,
-        id: &MessageId,
+        reader: &UserId,
+        room: &ChatRoomId,
+        up_to: &MessageId,
         at: Timestamp,
-    ) -> Result<Option<StoredMessage>, StoreError> {
-        self.messages
-            .find_one_and_update(
-                doc! {
-                    field::ID: id.as_str(),
-                    field::STATUS: { "$ne": MessageStatus::Read.as_str() },
-                },
+    ) -> Result<usize, StoreError> {
+        // Ids up to and including `up_to`, compared as strings, are those numbered below
+        // this; a number past i64 is past every stored one.
+        let bound = i64::try_from(sequence::above(up_to.as_str())).unwrap_or(i64::MAX);
+        if bound <= 0 {
+            return Ok(0);
+        }
+        let moved = self
+            .messages
+            .update_many(
+                to_read_filter(reader.as_str(), room.as_str(), bound),
                 doc! { "$set": {
                     field::STATUS: MessageStatus::Read.as_str(),
                     field::READ_AT: at.millis(),
                 } },
             )
-            .return_document(ReturnDocument::After)
             .await
-            .map_err(doing("marking a message read"))?
-            .map(MessageDoc::into_message)
-            .transpose()
+            .map_err(doing("marking messages read"))?;
+        self.raise_read_position(reader, room, bound - 1).await?;
+        Ok(usize::try_from(moved.modified_count).unwrap_or(usize::MAX))
+    }
+
+    /// A compare-and-set against `deletedAt`: an edit racing a delete either lands
+    /// before it (and the delete then erases the edited text) or finds the message
+    /// deleted and changes nothing. Either way it ends deleted.
+    async fn edit_message(
+        &self,
+        id: &MessageId,
+        text: &MessageText,
+        at: Timestamp,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        self.update_unless_deleted(
+            id,
+            doc! { "$set": { field::TEXT: text.as_str(), field::EDITED_AT: at.millis() } },
+            "editing a message",
+        )
+        .await
+    }
+
+    /// The text is overwritten with `""` in the message's document; everything else
+    /// (status, readAt, editedAt, clientMessageId) stays, so a retried send still finds
+    /// its message.
+    async fn delete_message(
+        &self,
+        id: &MessageId,
+        at: Timestamp,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        self.update_unless_deleted(
+            id,
+            doc! { "$set": { field::TEXT: "", field::DELETED_AT: at.millis() } },
+            "deleting a message",
+        )
+        .await
     }
 
     async fn history(

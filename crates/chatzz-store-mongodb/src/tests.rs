@@ -7,9 +7,11 @@
 //! a replica set or `mongos` gets) and `without_transactions` (a standalone server). Some
 //! tests need a real MongoDB and are ignored (run them with `--include-ignored`), because
 //! the stand-in used on machines without one (nx-27017) deviates: a string filter
-//! matches an `ObjectId` (`tests/directory.rs`), and concurrent transactions fail there
-//! (`with_transactions`, against a replica set). The room lock of the path without
-//! transactions has tests of its own (`tests/room_lock.rs`).
+//! matches an `ObjectId` (`tests/directory.rs`), concurrent transactions fail there
+//! (`with_transactions`, against a replica set), and it keeps neither index names nor
+//! partial filters, nor explains real plans (`tests/inbox.rs`). The room lock of the
+//! path without transactions has tests of its own (`tests/room_lock.rs`); the upgrade
+//! of a database written by version 1, `tests/migration.rs`.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -125,8 +127,8 @@ impl ChatStore for Scratch {
     async fn set_last_online(&self, user: &UserId, at: Timestamp) -> Result<(), StoreError> {
         self.store.set_last_online(user, at).await
     }
-    async fn link(&self, a: &UserId, b: &UserId) -> Result<LinkOutcome, StoreError> {
-        self.store.link(a, b).await
+    async fn link(&self, a: &UserId, b: &UserId, at: Timestamp) -> Result<LinkOutcome, StoreError> {
+        self.store.link(a, b, at).await
     }
     async fn find_room(&self, a: &UserId, b: &UserId) -> Result<Option<ChatRoomId>, StoreError> {
         self.store.find_room(a, b).await
@@ -143,12 +145,29 @@ impl ChatStore for Scratch {
     async fn mark_sent(&self, ids: &[MessageId]) -> Result<Vec<StoredMessage>, StoreError> {
         self.store.mark_sent(ids).await
     }
-    async fn mark_read(
+    async fn read_up_to(
+        &self,
+        reader: &UserId,
+        room: &ChatRoomId,
+        up_to: &MessageId,
+        at: Timestamp,
+    ) -> Result<usize, StoreError> {
+        self.store.read_up_to(reader, room, up_to, at).await
+    }
+    async fn edit_message(
+        &self,
+        id: &MessageId,
+        text: &MessageText,
+        at: Timestamp,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        self.store.edit_message(id, text, at).await
+    }
+    async fn delete_message(
         &self,
         id: &MessageId,
         at: Timestamp,
     ) -> Result<Option<StoredMessage>, StoreError> {
-        self.store.mark_read(id, at).await
+        self.store.delete_message(id, at).await
     }
     async fn history(
         &self,
@@ -205,9 +224,13 @@ fn message(room: &ChatRoomId, from: &UserId, to: &UserId, text: &str) -> NewMess
         from: from.clone(),
         to: to.clone(),
         text: ok(MessageText::parse(text.to_owned(), 1000), "text"),
-        created_at: Timestamp::from_millis(1_000).unwrap_or_else(|| panic!("bad time")),
+        created_at: millis(1_000),
         client_message_id: None,
     }
+}
+
+fn millis(n: i64) -> Timestamp {
+    Timestamp::from_millis(n).unwrap_or_else(|| panic!("bad time {n}"))
 }
 
 /// Links alice and bob and sends one message; returns the room and the message.
@@ -215,7 +238,7 @@ async fn chat(store: &impl ChatStore) -> (ChatRoomId, StoredMessage) {
     let (alice, bob) = (user("alice"), user("bob"));
     ok(store.register_user(&alice).await, "register_user");
     ok(store.register_user(&bob).await, "register_user");
-    let room = ok(store.link(&alice, &bob).await, "link").room;
+    let room = ok(store.link(&alice, &bob, millis(500)).await, "link").room;
     let Inserted {
         message: stored,
         created,
@@ -392,7 +415,7 @@ async fn startup_is_idempotent_and_numbers_never_repeat() {
     assert!(created);
     assert!(third.id.as_str() > second.id.as_str());
     let carol = user("carol");
-    let other = restarted.link(&alice, &carol).await.unwrap();
+    let other = restarted.link(&alice, &carol, millis(2_000)).await.unwrap();
     assert!(other.created);
     assert!(other.room.as_str() > room.as_str());
 }
@@ -593,5 +616,9 @@ fn urls_get_their_database_replaced() {
 }
 
 mod directory;
+
+mod inbox;
+
+mod migration;
 
 mod room_lock;

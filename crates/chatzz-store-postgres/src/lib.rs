@@ -4,7 +4,7 @@
 //! `INSERT ... ON CONFLICT DO NOTHING`, status changes are single conditional `UPDATE`s,
 //! and an insert holds its room's row lock while it takes its id and writes, so ids
 //! within a room are committed in id order and a client catching up with `after` never
-//! skips one. `insert_message`, `mark_sent` and `mark_read` are group-committed:
+//! skips one. `insert_message`, `mark_sent` and `read_up_to` are group-committed:
 //! concurrent calls share one transaction (`writer.rs`). The store itself is
 //! `chatzz-store-sql`'s, written once for every SQL dialect; this crate supplies
 //! PostgreSQL's SQL, its error classification and its writers' fast path. The schema is
@@ -29,8 +29,10 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Post
 pub use directory::{PostgresDirectory, PostgresUserDirectory};
 
 /// The schema, oldest first; `{prefix}` stands for the table prefix.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (2, "inbox", include_str!("../migrations/0002_inbox.sql")),
+];
 
 /// Pool connections per server process.
 const MAX_CONNECTIONS: u32 = 10;
@@ -42,7 +44,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// [`PostgresStore::connect`] connects to `postgres://user:password@host:port/database`
 /// (the database must exist); [`PostgresStore::new`] uses an existing pool and must run
 /// inside a tokio runtime: it starts the tasks that commit `insert_message`,
-/// `mark_sent` and `mark_read` in batches (see `writer.rs`).
+/// `mark_sent` and `read_up_to` in batches (see `writer.rs`).
 pub type PostgresStore = SqlStore<PostgresDialect>;
 
 /// PostgreSQL's part of [`PostgresStore`].
@@ -60,6 +62,10 @@ impl Dialect for PostgresDialect {
     /// The SQLSTATEs that say "not now" rather than "never" (`retryable` below).
     fn retryable(err: &dyn DatabaseError) -> bool {
         err.code().is_some_and(|code| retryable(&code))
+    }
+
+    fn affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
+        result.rows_affected()
     }
 
     /// A savepoint undoes any failed statement, except when the connection is lost
@@ -162,18 +168,19 @@ async fn migrate(pool: &PgPool, names: &StoreNames) -> Result<(), StoreError> {
 pub struct Queries {
     lock_rooms: String,
     lock_messages: String,
-    batch: String,
+    positions: String,
     batch_without_reads: String,
     mark_sent: String,
 }
 
 fn statements(names: &StoreNames) -> Statements<Queries> {
     let (users, rooms, messages) = (names.users(), names.rooms(), names.messages());
+    let read_positions = names.expand("{prefix}read_positions");
     let cols = MESSAGE_COLUMNS;
     // The same columns of the table aliased `m`, where a join makes names ambiguous.
     let m_cols = MESSAGE_COLUMNS
         .split(", ")
-        .map(|col| format!("m.{col}"))
+        .map(|col| format!("m.{col} AS {col}"))
         .collect::<Vec<_>>()
         .join(", ");
     // Both batch statements insert this way: each row locks its room before it
@@ -196,15 +203,26 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
              ON CONFLICT (id) DO UPDATE SET last_online_ms = EXCLUDED.last_online_ms"
         ),
         link: format!(
-            "INSERT INTO {rooms} (user_a, user_b) VALUES ($1, $2) \
+            "INSERT INTO {rooms} (user_a, user_b, created_at_ms) VALUES ($1, $2, $3) \
              ON CONFLICT (user_a, user_b) DO NOTHING RETURNING id"
         ),
         find_room: format!("SELECT id FROM {rooms} WHERE user_a = $1 AND user_b = $2"),
+        // Per room: the unread count walks the partial index of unread messages above
+        // the reader's position, the newest message is the end of the room's index.
+        // Nothing here reads a room's history.
         contacts: format!(
-            "SELECT r.id, r.other, u.last_online_ms \
-             FROM (SELECT id, CASE WHEN user_a = $1 THEN user_b ELSE user_a END AS other \
+            "SELECT r.id AS room, r.other, u.last_online_ms, r.created_at_ms AS since_ms, \
+             (SELECT COUNT(*) FROM {messages} AS c \
+              WHERE c.room_id = r.id AND c.recipient = $1 AND c.status <> 2 \
+              AND c.id > COALESCE(p.up_to, 0) AND c.deleted_at_ms IS NULL) AS unread, \
+             {m_cols} \
+             FROM (SELECT id, created_at_ms, CASE WHEN user_a = $1 THEN user_b ELSE user_a END AS other \
                    FROM {rooms} WHERE user_a = $1 OR user_b = $1) AS r \
-             LEFT JOIN {users} AS u ON u.id = r.other ORDER BY r.id"
+             LEFT JOIN {users} AS u ON u.id = r.other \
+             LEFT JOIN {read_positions} AS p ON p.room_id = r.id AND p.reader = $1 \
+             LEFT JOIN LATERAL (SELECT * FROM {messages} AS l WHERE l.room_id = r.id \
+               ORDER BY l.id DESC LIMIT 1) AS m ON true \
+             ORDER BY r.id"
         ),
         insert_message: format!(
             "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \
@@ -216,9 +234,25 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
             "SELECT {cols} FROM {messages} WHERE sender = $1 AND client_message_id = $2"
         ),
         find_message: format!("SELECT {cols} FROM {messages} WHERE id = $1"),
-        mark_read: format!(
-            "UPDATE {messages} SET status = 2, read_at_ms = $2 WHERE id = $1 AND status < 2 \
-             RETURNING {cols}"
+        read_position: format!(
+            "INSERT INTO {read_positions} (room_id, reader, up_to) VALUES ($1, $2, $3) \
+             ON CONFLICT (room_id, reader) \
+             DO UPDATE SET up_to = GREATEST({read_positions}.up_to, EXCLUDED.up_to)"
+        ),
+        // One statement for any backlog, on the partial index of unread messages.
+        read_up_to: format!(
+            "UPDATE {messages} SET status = 2, read_at_ms = $4 \
+             WHERE room_id = $1 AND recipient = $2 AND id <= $3 AND status <> 2"
+        ),
+        // The old row version, which holds the old text, stays in the table until
+        // VACUUM (autovacuum) reclaims it.
+        edit_message: format!(
+            "UPDATE {messages} SET body = $2, edited_at_ms = $3 \
+             WHERE id = $1 AND deleted_at_ms IS NULL RETURNING {cols}"
+        ),
+        delete_message: format!(
+            "UPDATE {messages} SET body = '', deleted_at_ms = $2 \
+             WHERE id = $1 AND deleted_at_ms IS NULL RETURNING {cols}"
         ),
         history_newest: format!(
             "SELECT {cols} FROM {messages} WHERE room_id = $1 AND id >= $2 AND id < $3 \
@@ -239,33 +273,32 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
         dialect: Queries {
             // In id order, so that two batches never wait for each other's rooms.
             lock_rooms: format!("SELECT id FROM {rooms} WHERE id = ANY($1) ORDER BY id FOR UPDATE"),
-            // In id order, after the rooms, as the batch statement locks them.
+            // In id order, after the rooms: the ids marked and the messages each read
+            // reaches (an init plan, so the outer scan is by primary key). A read meets
+            // no message beyond these: newer ones have greater ids, and nothing becomes
+            // unread again.
             lock_messages: format!(
-                "SELECT id FROM {messages} WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE"
+                "SELECT id FROM {messages} WHERE id = ANY($1::bigint[] || ARRAY( \
+                   SELECT u.id FROM unnest($2::bigint[], $3::text[], $4::bigint[]) \
+                     AS r (room_id, reader, up_to) \
+                   CROSS JOIN LATERAL (SELECT m.id FROM {messages} AS m \
+                     WHERE m.room_id = r.room_id AND m.recipient = r.reader \
+                     AND m.id <= r.up_to AND m.status <> 2 OFFSET 0) AS u)) \
+                 ORDER BY id FOR NO KEY UPDATE"
             ),
-            // One statement for a whole batch (see `writer.rs`). First the inserts, each
-            // row locking its room before it takes an id; ids are taken in the order of
-            // the arrays, which the writer relies on. Then the status changes: `held`
-            // locks their messages in id order (rows are locked after the sort), read as
-            // far as `changed` needs before it touches a row, so `changed` only ever
-            // updates rows it holds. The main query reads `inserted` first, so rooms are
-            // locked before messages, as on the careful path.
-            batch: format!(
-                "WITH inserted AS ({insert_batch}), \
-                 held AS MATERIALIZED ( \
-                   SELECT m.id FROM {messages} AS m WHERE m.id = ANY($7) ORDER BY m.id FOR NO KEY UPDATE), \
-                 changed AS ( \
-                   UPDATE {messages} AS m \
-                   SET status = h.status, read_at_ms = COALESCE(h.read_at_ms, m.read_at_ms) \
-                   FROM unnest($7::bigint[], $8::smallint[], $9::bigint[]) AS h (id, status, read_at_ms) \
-                   WHERE m.id = ANY($7) AND m.id = h.id AND m.status + 0 < h.status \
-                   AND EXISTS (SELECT FROM held WHERE held.id = m.id) \
-                   RETURNING {m_cols}) \
-                 SELECT true AS inserted, * FROM inserted UNION ALL SELECT false, * FROM changed"
+            // The read positions of a batch, one per (room, reader), in key order.
+            positions: format!(
+                "INSERT INTO {read_positions} (room_id, reader, up_to) \
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[]) \
+                 ON CONFLICT (room_id, reader) \
+                 DO UPDATE SET up_to = GREATEST({read_positions}.up_to, EXCLUDED.up_to)"
             ),
-            // A batch without reads (every send's): its marks need no lock order of their
-            // own, and locking each message before the update cost about half again as
-            // much PostgreSQL CPU per message (docs/benchmarks.md). The marks come first.
+            // One statement for a whole batch without reads (see `writer.rs`), every
+            // send's: first the marks, then the inserts, each row locking its room
+            // before it takes an id; ids are taken in the order of the arrays, which
+            // the writer relies on. Its marks need no lock order of their own, and
+            // locking each message before the update cost about half again as much PostgreSQL CPU per
+            // message (docs/benchmarks.md).
             batch_without_reads: format!(
                 "WITH marked AS ( \
                    UPDATE {messages} SET status = 1 WHERE status + 0 = 0 AND id = ANY($7) \

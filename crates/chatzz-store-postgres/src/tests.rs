@@ -9,9 +9,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use chatzz_core::{
     ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, Inserted, LinkOutcome, MessageId,
-    NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId, sequence,
+    MessageText, NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId, sequence,
 };
-use chatzz_store_sql::testing::{everything, message, row_id, user};
+use chatzz_store_sql::testing::{everything, linked_at, message, row_id, user};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
@@ -199,8 +199,8 @@ impl ChatStore for TestStore {
     async fn set_last_online(&self, user: &UserId, at: Timestamp) -> Result<(), StoreError> {
         self.store.set_last_online(user, at).await
     }
-    async fn link(&self, a: &UserId, b: &UserId) -> Result<LinkOutcome, StoreError> {
-        self.store.link(a, b).await
+    async fn link(&self, a: &UserId, b: &UserId, at: Timestamp) -> Result<LinkOutcome, StoreError> {
+        self.store.link(a, b, at).await
     }
     async fn find_room(&self, a: &UserId, b: &UserId) -> Result<Option<ChatRoomId>, StoreError> {
         self.store.find_room(a, b).await
@@ -217,12 +217,29 @@ impl ChatStore for TestStore {
     async fn mark_sent(&self, ids: &[MessageId]) -> Result<Vec<StoredMessage>, StoreError> {
         self.store.mark_sent(ids).await
     }
-    async fn mark_read(
+    async fn read_up_to(
+        &self,
+        reader: &UserId,
+        room: &ChatRoomId,
+        up_to: &MessageId,
+        at: Timestamp,
+    ) -> Result<usize, StoreError> {
+        self.store.read_up_to(reader, room, up_to, at).await
+    }
+    async fn edit_message(
+        &self,
+        id: &MessageId,
+        text: &MessageText,
+        at: Timestamp,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        self.store.edit_message(id, text, at).await
+    }
+    async fn delete_message(
         &self,
         id: &MessageId,
         at: Timestamp,
     ) -> Result<Option<StoredMessage>, StoreError> {
-        self.store.mark_read(id, at).await
+        self.store.delete_message(id, at).await
     }
     async fn history(
         &self,
@@ -274,7 +291,13 @@ async fn table_names_follow_the_configured_prefix() {
     store.register_user(&user("alice")).await.expect("register");
     assert_eq!(
         table_names(&store, "%").await,
-        vec!["app_messages", "app_migrations", "app_rooms", "app_users"]
+        vec![
+            "app_messages",
+            "app_migrations",
+            "app_read_positions",
+            "app_rooms",
+            "app_users"
+        ]
     );
     assert_eq!(
         index_names(&store).await,
@@ -283,7 +306,9 @@ async fn table_names_follow_the_configured_prefix() {
             "app_messages_client_id",
             "app_messages_pkey",
             "app_messages_undelivered",
+            "app_messages_unread",
             "app_migrations_pkey",
+            "app_read_positions_pkey",
             "app_rooms_by_b",
             "app_rooms_pair",
             "app_rooms_pkey",
@@ -306,7 +331,11 @@ async fn the_longest_prefix_keeps_every_name_whole() {
         .await
         .expect("connect");
     let (alice, bob) = (user("alice"), user("bob"));
-    let room = store.link(&alice, &bob).await.expect("link").room;
+    let room = store
+        .link(&alice, &bob, linked_at())
+        .await
+        .expect("link")
+        .room;
     let Inserted {
         message: stored,
         created,
@@ -325,7 +354,9 @@ async fn the_longest_prefix_keeps_every_name_whole() {
         "messages_client_id",
         "messages_pkey",
         "messages_undelivered",
+        "messages_unread",
         "migrations_pkey",
+        "read_positions_pkey",
         "rooms_by_b",
         "rooms_pair",
         "rooms_pkey",
@@ -348,7 +379,11 @@ async fn data_survives_reconnecting_and_migrations_run_once() {
     );
     let (first, second) = (first.expect("connect"), second.expect("connect"));
     first.register_user(&alice).await.expect("register");
-    let room = second.link(&alice, &bob).await.expect("link").room;
+    let room = second
+        .link(&alice, &bob, linked_at())
+        .await
+        .expect("link")
+        .room;
     first.pool().close().await;
     second.pool().close().await;
     let store = PostgresStore::connect(&db.url, StoreNames::default())
@@ -364,7 +399,7 @@ async fn data_survives_reconnecting_and_migrations_run_once() {
             .fetch_one(store.pool())
             .await
             .expect("migrations");
-    assert_eq!((applied, succeeded), (1, true));
+    assert_eq!((applied, succeeded), (2, true));
 }
 
 #[tokio::test]
@@ -376,9 +411,9 @@ async fn pairs_sort_in_byte_order_whatever_the_database_collation() {
         .expect("connect");
     for (a, b) in [("a", "B"), ("é", "z")] {
         let (a, b) = (user(a), user(b));
-        let first = store.link(&a, &b).await.expect("link");
+        let first = store.link(&a, &b, linked_at()).await.expect("link");
         assert!(first.created);
-        let again = store.link(&b, &a).await.expect("link");
+        let again = store.link(&b, &a, linked_at()).await.expect("link");
         assert_eq!((again.room, again.created), (first.room.clone(), false));
         assert_eq!(
             store.find_room(&a, &b).await.expect("find_room"),
@@ -500,8 +535,16 @@ async fn inserting_into_an_unknown_room_is_an_error() {
 async fn an_insert_takes_its_id_only_once_it_holds_the_room() {
     let store = fresh_store().await;
     let (alice, bob, carol) = (user("alice"), user("bob"), user("carol"));
-    let room = store.link(&alice, &bob).await.expect("link").room;
-    let other = store.link(&alice, &carol).await.expect("link").room;
+    let room = store
+        .link(&alice, &bob, linked_at())
+        .await
+        .expect("link")
+        .room;
+    let other = store
+        .link(&alice, &carol, linked_at())
+        .await
+        .expect("link")
+        .room;
     // Another transaction holds the room, as a slow concurrent insert would.
     let mut holder = store.store.pool().begin().await.expect("begin");
     sqlx::query("SELECT id FROM chatzz_rooms WHERE id = $1 FOR UPDATE")
@@ -557,3 +600,4 @@ fn only_databases_of_finished_runs_are_leftovers() {
 
 mod batching;
 mod directory;
+mod inbox;

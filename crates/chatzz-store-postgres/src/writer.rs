@@ -1,8 +1,8 @@
-//! Group commit for the hot writes (`insert_message`, `mark_sent` and `mark_read`).
+//! Group commit for the hot writes (`insert_message`, `mark_sent` and `read_up_to`).
 //!
 //! Callers queue their write and wait for its answer. There are [`WRITERS`] writer
 //! tasks, each with its own queue; the inserts of a room always go to the same one, and
-//! so do the reads of a message. A writer takes everything queued for it at that moment
+//! so do its reads. A writer takes everything queued for it at that moment
 //! (at most [`MAX_BATCH`]) and commits it in one transaction, so concurrent senders share
 //! one commit and one WAL flush, while a lone sender is served at once: no writer waits
 //! for company. An answer is sent only after `COMMIT` returned, so nothing acknowledged
@@ -21,29 +21,33 @@
 //! once and may change the same messages (a `mark_sent` of many ids goes to the writer
 //! of its first one), so two batches locking them in different orders could deadlock.
 //!
-//! A batch first runs as one statement (the fast path): an `INSERT ... SELECT FROM
-//! unnest(...)` for every insert, then one `UPDATE` for every `mark_sent` and
-//! `mark_read`. If it fails, nothing is stored and the batch runs again one entry at a
-//! time, each in its own savepoint (the careful path), so one bad entry fails alone.
-//! Every entry gets what it would get if the entries ran one at a time in queue order.
-//! Two entries with the same sender and client message id store one message: the fast
-//! path inserts the first and answers the second with it, the careful path meets the
-//! first row through the unique index. Two reads of one message: the fast path reads it
-//! with the first one's time, and the second moves nothing. A message both marked sent
-//! and read in one batch ends up depending on their order (and one statement may not
-//! change a row twice), so such a batch takes the careful path at once.
+//! A batch without reads first runs as one statement (the fast path): one `UPDATE` for
+//! every `mark_sent`, then an `INSERT ... SELECT FROM unnest(...)` for every insert. A
+//! batch with reads (`read_up_to`) runs as one transaction of few statements (the
+//! ordered path): it locks the rooms, then every message it may change in id order
+//! (those marked, and those each read reaches), moves every read position at once (in
+//! key order; a position is a maximum, so their order does not matter), inserts, and
+//! then makes the status changes in queue order, each run of `mark_sent`s as one
+//! `UPDATE` and each read as one `UPDATE` whatever its backlog: which messages a read
+//! moves is known only once it ran, so a mark and a read of one message are told apart
+//! only by their order. If either path fails, nothing is stored and the batch runs
+//! again one entry at a time, each in its own savepoint (the careful path), so one bad
+//! entry fails alone. Every entry gets what it would get if the entries ran one at a
+//! time in queue order. Two entries with the same sender and client message id store
+//! one message: the fast path inserts the first and answers the second with it, the
+//! careful path meets the first row through the unique index.
 //!
 //! Each writer is a [`Writer`] of `chatzz-store-sql`, on the caller's runtime: if the
 //! writers are gone (their runtime shut down) callers get `Unavailable`; a panicking
 //! writer is restarted and the callers of its batch get `Unavailable`. When the
 //! database cannot be reached, everyone queued is answered `Unavailable` at once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use chatzz_core::{MessageStatus, NewMessage, StoreError, StoredMessage};
+use chatzz_core::{NewMessage, StoreError, StoredMessage};
 use chatzz_store_sql::batch::{self, Inserted, Inserts, settled};
-use chatzz_store_sql::rows::{message_from, messages_from, row_id, status_code};
+use chatzz_store_sql::rows::{message_from, messages_from, row_id};
 use chatzz_store_sql::{
     Answer, Batches, Done, Failed, Op, Statements, StatusChanges, Writer, Writers, sql,
 };
@@ -92,10 +96,11 @@ pub(crate) async fn commit(
     q: &Q,
     ops: &[&Op],
 ) -> Result<Vec<Answer>, StoreError> {
-    let Some(changes) = StatusChanges::of(ops) else {
-        return careful(conn, q, ops).await;
+    let result = match StatusChanges::of(ops) {
+        Some(changes) => fast(conn, q, ops, &changes).await,
+        None => ordered(conn, q, ops).await,
     };
-    match fast(conn, q, ops, &changes).await {
+    match result {
         Ok(answers) => Ok(answers),
         Err(Failed { error, fatal: true }) => Err(error),
         Err(failed) => {
@@ -112,7 +117,7 @@ async fn lock_rooms(conn: &mut PgConnection, q: &Q, ops: &[&Op]) -> Result<HashS
         .iter()
         .filter_map(|op| match op {
             Op::Insert { room, .. } => Some(*room),
-            Op::MarkSent(_) | Op::MarkRead { .. } => None,
+            Op::MarkSent(_) | Op::ReadUpTo { .. } => None,
         })
         .collect();
     rooms.sort_unstable();
@@ -126,27 +131,123 @@ async fn lock_rooms(conn: &mut PgConnection, q: &Q, ops: &[&Op]) -> Result<HashS
 }
 
 /// Locks the messages whose status the batch changes, in id order, so that the entries
-/// (which change them in queue order) wait for no other batch.
+/// (which change them in queue order) wait for no other batch: those marked sent, and
+/// those each read reaches.
 async fn lock_messages(conn: &mut PgConnection, q: &Q, ops: &[&Op]) -> Result<(), Failed> {
     let mut ids: Vec<i64> = Vec::new();
+    let mut reads = Reads::default();
     for op in ops {
         match op {
             Op::MarkSent(marked) => ids.extend_from_slice(marked),
-            Op::MarkRead { id, .. } => ids.push(*id),
+            Op::ReadUpTo {
+                room,
+                reader,
+                up_to,
+                ..
+            } => reads.push(*room, reader.as_str(), *up_to),
             Op::Insert { .. } => {}
         }
     }
-    if ids.is_empty() {
+    if ids.is_empty() && reads.rooms.is_empty() {
         return Ok(());
     }
     ids.sort_unstable();
     ids.dedup();
     sqlx::query(sql(&q.dialect.lock_messages))
         .bind(ids)
+        .bind(reads.rooms)
+        .bind(reads.readers)
+        .bind(reads.up_to)
         .execute(&mut *conn)
         .await
         .map_err(failed)?;
     Ok(())
+}
+
+/// Reads as one array per column, for `unnest`.
+#[derive(Debug, Default)]
+struct Reads<'a> {
+    rooms: Vec<i64>,
+    readers: Vec<&'a str>,
+    up_to: Vec<i64>,
+}
+
+impl<'a> Reads<'a> {
+    fn push(&mut self, room: i64, reader: &'a str, up_to: i64) {
+        self.rooms.push(room);
+        self.readers.push(reader);
+        self.up_to.push(up_to);
+    }
+}
+
+/// Moves the read position of every read of the batch, the furthest of each (room,
+/// reader), in key order.
+async fn move_positions(conn: &mut PgConnection, q: &Q, ops: &[&Op]) -> Result<(), Failed> {
+    let mut furthest: BTreeMap<(i64, &str), i64> = BTreeMap::new();
+    for op in ops {
+        if let Op::ReadUpTo {
+            room,
+            reader,
+            up_to,
+            ..
+        } = op
+        {
+            let position = furthest.entry((*room, reader.as_str())).or_insert(*up_to);
+            *position = (*position).max(*up_to);
+        }
+    }
+    let mut reads = Reads::default();
+    for ((room, reader), up_to) in furthest {
+        reads.push(room, reader, up_to);
+    }
+    sqlx::query(sql(&q.dialect.positions))
+        .bind(reads.rooms)
+        .bind(reads.readers)
+        .bind(reads.up_to)
+        .execute(&mut *conn)
+        .await
+        .map_err(failed)?;
+    Ok(())
+}
+
+/// A batch with reads in one transaction: locks, positions, inserts, then the status
+/// changes in queue order.
+async fn ordered(conn: &mut PgConnection, q: &Q, ops: &[&Op]) -> Result<Vec<Answer>, Failed> {
+    let mut tx = Connection::begin(&mut *conn).await.map_err(failed)?;
+    match ordered_in(&mut tx, q, ops).await {
+        Ok(answers) => {
+            tx.commit().await.map_err(failed)?;
+            Ok(answers)
+        }
+        Err(failure) => {
+            if !failure.fatal {
+                tx.rollback().await.map_err(failed)?;
+            }
+            Err(failure)
+        }
+    }
+}
+
+async fn ordered_in(conn: &mut PgConnection, q: &Q, ops: &[&Op]) -> Result<Vec<Answer>, Failed> {
+    lock_rooms(conn, q, ops).await?;
+    lock_messages(conn, q, ops).await?;
+    move_positions(conn, q, ops).await?;
+    let mut answers: Vec<Option<Answer>> = vec![None; ops.len()];
+    let (entries, inserts): (Vec<usize>, Vec<&Op>) = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| matches!(op, Op::Insert { .. }))
+        .map(|(i, op)| (i, *op))
+        .unzip();
+    if !inserts.is_empty() {
+        // The rooms are held already: the insert's own locks find them taken by us.
+        let done = fast(conn, q, &inserts, &StatusChanges::default()).await?;
+        for (i, answer) in entries.into_iter().zip(done) {
+            answers[i] = Some(answer);
+        }
+    }
+    batch::status_in_order::<PostgresDialect>(conn, q, ops, &mut answers, true).await?;
+    Ok(answers.into_iter().map(settled).collect())
 }
 
 fn unknown_room(message: &NewMessage) -> StoreError {
@@ -183,12 +284,11 @@ pub(crate) async fn mark_sent(
     Ok(moved)
 }
 
-/// The whole batch as one statement, which commits on its own: every insert in one
-/// `INSERT` whose rows each lock their room (in room id order) before taking an id, then
-/// every status change in one `UPDATE`, its messages locked in id order. If it fails
-/// nothing is stored, and the batch goes down the careful path; once it succeeded
-/// everything is committed, and what follows only reads. `changes` are the batch's
-/// status changes, which must not conflict.
+/// The whole batch (without reads) as one statement, which commits on its own (or is
+/// part of the ordered path's transaction): every mark in one `UPDATE`, then every
+/// insert in one `INSERT` whose rows each lock their room (in room id order) before
+/// taking an id. If it fails nothing is stored, and the batch goes down the careful
+/// path; once it succeeded everything is committed, and what follows only reads.
 async fn fast(
     conn: &mut PgConnection,
     q: &Q,
@@ -209,26 +309,17 @@ async fn fast(
     for (_, room, message) in &writes {
         columns.push(*room, message);
     }
-    let targets = Targets::of(changes);
-
-    let with_reads = !changes.read.is_empty();
-    let statement = if with_reads {
-        &q.dialect.batch
-    } else {
-        &q.dialect.batch_without_reads
-    };
-    let mut query = sqlx::query(sql(statement))
+    let rows = sqlx::query(sql(&q.dialect.batch_without_reads))
         .bind(columns.rooms)
         .bind(columns.senders)
         .bind(columns.recipients)
         .bind(columns.bodies)
         .bind(columns.created)
         .bind(columns.client_ids)
-        .bind(targets.ids);
-    if with_reads {
-        query = query.bind(targets.statuses).bind(targets.read_at);
-    }
-    let rows = query.fetch_all(&mut *conn).await.map_err(failed)?;
+        .bind(&changes.sent)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(failed)?;
 
     // Committed. Rows are numbered in the order they were listed: those with a client
     // message id are matched by it, the others, in id order, belong to the entries
@@ -277,38 +368,6 @@ async fn fast(
     Ok(answers.into_iter().map(settled).collect())
 }
 
-/// The status changes of a batch as one array per column, for `unnest`: every message
-/// once, in id order, which is the order they are locked in.
-#[derive(Debug, Default)]
-struct Targets {
-    ids: Vec<i64>,
-    statuses: Vec<i16>,
-    /// `None` for a move to `sent`, which keeps the stored `read_at_ms`.
-    read_at: Vec<Option<i64>>,
-}
-
-impl Targets {
-    fn of(changes: &StatusChanges) -> Self {
-        let sent = changes
-            .sent
-            .iter()
-            .map(|id| (*id, status_code(MessageStatus::Sent), None));
-        let read = changes
-            .read
-            .iter()
-            .map(|(id, at)| (*id, status_code(MessageStatus::Read), Some(*at)));
-        let mut all: Vec<(i64, i16, Option<i64>)> = sent.chain(read).collect();
-        all.sort_unstable_by_key(|(id, _, _)| *id);
-        let mut targets = Self::default();
-        for (id, status, read_at) in all {
-            targets.ids.push(id);
-            targets.statuses.push(status);
-            targets.read_at.push(read_at);
-        }
-        targets
-    }
-}
-
 /// Every entry answered with `err`.
 fn all_failed(ops: &[&Op], err: &StoreError) -> Vec<Answer> {
     ops.iter().map(|_| Err(err.clone())).collect()
@@ -340,7 +399,7 @@ impl<'a> Columns<'a> {
 #[cfg(test)]
 mod tests {
 
-    use super::{Answer, Op, StatusChanges, careful, commit, fast};
+    use super::{Answer, Op, StatusChanges, careful, commit, fast, ordered};
     use crate::PostgresStore;
     use crate::tests::fresh_store;
 
@@ -355,15 +414,18 @@ mod tests {
             .expect("batch")
     }
 
-    /// Only the fast path, which must not fail.
+    /// Only the fast path (the ordered one for a batch with reads), which must not fail.
     async fn run_fast(store: &PostgresStore, ops: &[Op]) -> Vec<Answer> {
         let ops: Vec<&Op> = ops.iter().collect();
-        let changes = StatusChanges::of(&ops).expect("no conflict");
         let mut conn = crate::writer_pool(store.pool())
             .acquire()
             .await
             .expect("connection");
-        match fast(&mut conn, store.statements(), &ops, &changes).await {
+        let result = match StatusChanges::of(&ops) {
+            Some(changes) => fast(&mut conn, store.statements(), &ops, &changes).await,
+            None => ordered(&mut conn, store.statements(), &ops).await,
+        };
+        match result {
             Ok(answers) => answers,
             Err(failed) => panic!("the fast path failed: {failed:?}"),
         }

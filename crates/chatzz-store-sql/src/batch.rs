@@ -10,7 +10,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::{Answer, Done, Op};
+use crate::rows::row_id;
+use crate::{Answer, Done, Op, Run, StatusChanges};
 use chatzz_core::{NewMessage, StoreError, StoredMessage};
 use sqlx::{ColumnIndex, Connection, Database, Decode, Encode, Executor, IntoArguments, Type};
 
@@ -223,16 +224,134 @@ where
             }
         }
         Op::MarkSent(ids) => Ok(Done::Marked(D::mark_sent(conn, q, ids).await?)),
-        Op::MarkRead { id, at } => {
-            let row = sqlx::query(sql(&q.mark_read))
-                .bind(*id)
-                .bind(*at)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(Failed::of::<D>)?;
-            Ok(Done::Read(row.as_ref().map(message_from::<D>).transpose()?))
+        Op::ReadUpTo {
+            room,
+            reader,
+            up_to,
+            at,
+        } => Ok(Done::ReadUpTo(
+            read_up_to::<D>(conn, q, *room, reader.as_str(), *up_to, *at).await?,
+        )),
+    }
+}
+
+/// One `read_up_to`: moves the position forward, then reads every message of the room
+/// to `reader` up to `up_to` that is not `read` yet ([`read_messages`]); returns how
+/// many it moved. Both statements must run in one transaction (the batch's, or a
+/// savepoint of it): the position is never ahead of what is read.
+pub async fn read_up_to<D: Dialect>(
+    conn: &mut <D::Db as Database>::Connection,
+    q: &Statements<D::Extra>,
+    room: i64,
+    reader: &str,
+    up_to: i64,
+    at: i64,
+) -> Result<usize, Failed>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db> + ColumnIndex<<D::Db as Database>::Row>,
+    for<'r> String: Decode<'r, D::Db> + Type<D::Db>,
+    for<'q> Option<&'q str>: Encode<'q, D::Db> + Type<D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
+{
+    sqlx::query(sql(&q.read_position))
+        .bind(room)
+        .bind(reader)
+        .bind(up_to)
+        .execute(&mut *conn)
+        .await
+        .map_err(Failed::of::<D>)?;
+    read_messages::<D>(conn, q, room, reader, up_to, at).await
+}
+
+/// Reads at `at` every message of the room to `reader` up to `up_to` that is not
+/// `read` yet, with one statement whatever the backlog; returns how many it moved. The
+/// position is the caller's to move, in the same transaction.
+pub async fn read_messages<D: Dialect>(
+    conn: &mut <D::Db as Database>::Connection,
+    q: &Statements<D::Extra>,
+    room: i64,
+    reader: &str,
+    up_to: i64,
+    at: i64,
+) -> Result<usize, Failed>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db> + ColumnIndex<<D::Db as Database>::Row>,
+    for<'r> String: Decode<'r, D::Db> + Type<D::Db>,
+    for<'q> Option<&'q str>: Encode<'q, D::Db> + Type<D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
+{
+    let moved = sqlx::query(sql(&q.read_up_to))
+        .bind(room)
+        .bind(reader)
+        .bind(up_to)
+        .bind(at)
+        .execute(&mut *conn)
+        .await
+        .map_err(Failed::of::<D>)?;
+    usize::try_from(D::affected(&moved))
+        .map_err(|_| Failed::from(StoreError::Internal("a read moved too many rows".into())))
+}
+
+/// The status changes of `ops` (a batch inside one transaction, its inserts done) in
+/// queue order: each run of `mark_sent`s as one merged mark, each read on its own (one
+/// statement each, whatever its backlog), moving its position too unless
+/// `positions_moved` (the caller moved every read's position in this transaction).
+/// Fills in the answers of those entries.
+pub async fn status_in_order<D: Dialect>(
+    conn: &mut <D::Db as Database>::Connection,
+    q: &Statements<D::Extra>,
+    ops: &[&Op],
+    answers: &mut [Option<Answer>],
+    positions_moved: bool,
+) -> Result<(), Failed>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db> + ColumnIndex<<D::Db as Database>::Row>,
+    for<'r> String: Decode<'r, D::Db> + Type<D::Db>,
+    for<'q> Option<&'q str>: Encode<'q, D::Db> + Type<D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
+{
+    for run in StatusChanges::runs(ops) {
+        match run {
+            Run::Sent { entries, ids } => {
+                let mut moved: HashMap<i64, StoredMessage> = HashMap::new();
+                for row in D::mark_sent(conn, q, &ids).await? {
+                    let id = row_id(row.id.as_str()).ok_or_else(|| {
+                        StoreError::Internal(format!("bad id {} from the database", row.id))
+                    })?;
+                    moved.insert(id, row);
+                }
+                for i in entries {
+                    if let Some(done) = StatusChanges::answer(ops[i], &mut moved) {
+                        answers[i] = Some(Ok(done));
+                    }
+                }
+            }
+            Run::Read(i) => {
+                let Op::ReadUpTo {
+                    room,
+                    reader,
+                    up_to,
+                    at,
+                } = ops[i]
+                else {
+                    return Err(StoreError::Internal("a read that is not one".into()).into());
+                };
+                let moved = if positions_moved {
+                    read_messages::<D>(conn, q, *room, reader.as_str(), *up_to, *at).await?
+                } else {
+                    read_up_to::<D>(conn, q, *room, reader.as_str(), *up_to, *at).await?
+                };
+                answers[i] = Some(Ok(Done::ReadUpTo(moved)));
+            }
         }
     }
+    Ok(())
 }
 
 /// The message stored with `message`'s sender and client message id. Only a committed

@@ -12,8 +12,11 @@
 //! Every rule of the port lives in the database and holds for every connection: one
 //! room per pair and one message per sender and client message id are unique indexes
 //! hit by `INSERT ... ON CONFLICT DO NOTHING`, status changes are single conditional
-//! `UPDATE`s. `insert_message`, `mark_sent` and `mark_read` are group-committed:
-//! concurrent calls share one transaction.
+//! `UPDATE`s. `insert_message`, `mark_sent` and `read_up_to` are group-committed:
+//! concurrent calls share one transaction. A read position per (reader, room) lives in
+//! a table of its own (see the migrations), and unread counts walk a partial index of
+//! the messages not read yet, from that position: their cost follows what is unread,
+//! not the history.
 
 pub mod batch;
 pub mod directory;
@@ -32,7 +35,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chatzz_core::{
     ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, Inserted, LinkOutcome, MessageId,
-    NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId, sequence,
+    MessageText, NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId, sequence,
 };
 use sqlx::error::DatabaseError;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -42,15 +45,15 @@ use sqlx::{
 };
 
 pub use batch::Failed;
-pub use group_commit::{Answer, Committer, Done, Op, StatusChanges, Writer};
+pub use group_commit::{Answer, Committer, Done, Op, Run, StatusChanges, Writer};
 pub use rooms::KnownRooms;
 pub use writers::{Batches, Writers};
 
-use rows::{bound, messages_from, row_id, seq_id, sorted_pair, time, user_of};
+use rows::{bound, messages_from, row_id, seq_id, sorted_pair, time};
 
 /// The columns of a message row, as `rows::message_from` reads them.
-pub const MESSAGE_COLUMNS: &str =
-    "id, room_id, sender, recipient, body, status, created_at_ms, read_at_ms, client_message_id";
+pub const MESSAGE_COLUMNS: &str = "id, room_id, sender, recipient, body, status, created_at_ms, \
+     read_at_ms, client_message_id, edited_at_ms, deleted_at_ms";
 
 /// One SQL database's part of the store.
 pub trait Dialect: Debug + Clone + Send + Sync + 'static {
@@ -85,6 +88,9 @@ pub trait Dialect: Debug + Clone + Send + Sync + 'static {
         }
     }
 
+    /// The rows a statement changed.
+    fn affected(result: &<Self::Db as Database>::QueryResult) -> u64;
+
     /// Whether a database error of one entry of a batch may have ended the transaction
     /// (or the connection), so that nothing after it can be trusted.
     fn fatal(err: &dyn DatabaseError) -> bool;
@@ -102,7 +108,7 @@ pub trait Dialect: Debug + Clone + Send + Sync + 'static {
     fn statements(names: &StoreNames) -> Statements<Self::Extra>;
 
     /// Starts the writers that group-commit `insert_message`, `mark_sent` and
-    /// `mark_read` over `pool`; they live as long as the store and its clones.
+    /// `read_up_to` over `pool`; they live as long as the store and its clones.
     fn start(
         pool: &Pool<Self::Db>,
         sql: &Arc<Statements<Self::Extra>>,
@@ -116,8 +122,9 @@ pub trait Dialect: Debug + Clone + Send + Sync + 'static {
         ops: &[&Op],
     ) -> impl Future<Output = Result<Vec<Answer>, StoreError>> + Send;
 
-    /// One `mark_sent` entry on its own (a batch's careful path): moves those of `ids`
-    /// (sorted, no duplicates) that are `not_sent`, and returns them in id order.
+    /// One `mark_sent` entry on its own (a batch's careful path), or a run of them
+    /// merged (a batch with reads, in queue order): moves those of `ids` (sorted, no
+    /// duplicates) that are `not_sent`, and returns them in id order.
     fn mark_sent(
         conn: &mut <Self::Db as Database>::Connection,
         sql: &Statements<Self::Extra>,
@@ -132,16 +139,27 @@ pub struct Statements<X> {
     pub register_user: String,
     pub find_user: String,
     pub set_last_online: String,
-    /// Inserts the sorted pair, returning the new room's `id`, or nothing.
+    /// Inserts the sorted pair created at `?3`, returning the new room's `id`, or nothing.
     pub link: String,
     pub find_room: String,
-    /// Rows `id`, `other`, `last_online_ms` of a user's rooms, in creation order.
+    /// One row per room of a user, in creation order: `room`, `other`,
+    /// `last_online_ms`, `since_ms` (the room's `created_at_ms`), `unread`, and the
+    /// room's newest message as `MESSAGE_COLUMNS` (all NULL when it has none).
     pub contacts: String,
     /// One message, returning its row, or nothing for a known client message id.
     pub insert_message: String,
     pub find_by_client_id: String,
     pub find_message: String,
-    pub mark_read: String,
+    /// Moves the position of (room `?1`, reader `?2`) to `?3` unless it is further.
+    pub read_position: String,
+    /// Reads at `?4` the messages of room `?1` to `?2` with ids up to `?3` not read yet.
+    pub read_up_to: String,
+    /// Sets the text (`?2`) and `edited_at_ms` (`?3`) of message `?1` unless deleted,
+    /// returning its row.
+    pub edit_message: String,
+    /// Erases the text of message `?1` and sets `deleted_at_ms` (`?2`) unless deleted,
+    /// returning its row.
+    pub delete_message: String,
     pub history_newest: String,
     pub history_oldest: String,
     pub undelivered: String,
@@ -202,7 +220,7 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     /// Uses an existing pool and brings its schema up to date. It starts the writers
-    /// that commit `insert_message`, `mark_sent` and `mark_read` in batches, which live
+    /// that commit `insert_message`, `mark_sent` and `read_up_to` in batches, which live
     /// as long as the store and its clones (PostgreSQL's run on the current tokio
     /// runtime, so this must run inside one; SQLite's has a thread of its own).
     pub async fn new(pool: Pool<D::Db>, names: StoreNames) -> Result<Self, StoreError> {
@@ -223,7 +241,7 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     /// How many batches the group commit has written so far (one transaction or
-    /// statement each, whatever number of `insert_message`, `mark_sent` and `mark_read`
+    /// statement each, whatever number of `insert_message`, `mark_sent` and `read_up_to`
     /// calls it carried).
     pub fn write_batches(&self) -> u64 {
         self.writer.batches()
@@ -283,12 +301,13 @@ where
         Ok(())
     }
 
-    async fn link(&self, a: &UserId, b: &UserId) -> Result<LinkOutcome, StoreError> {
+    async fn link(&self, a: &UserId, b: &UserId, at: Timestamp) -> Result<LinkOutcome, StoreError> {
         let (low, high) = sorted_pair(a, b);
         // A concurrent insert of the pair makes this one wait for it and then do nothing.
         let created = sqlx::query(sql(&self.sql.link))
             .bind(low)
             .bind(high)
+            .bind(at.millis())
             .fetch_optional(&self.pool)
             .await
             .map_err(D::store_error)?;
@@ -339,19 +358,7 @@ where
             .fetch_all(&self.pool)
             .await
             .map_err(D::store_error)?;
-        rows.iter()
-            .map(|row| {
-                let room: i64 = row.try_get("id").map_err(D::store_error)?;
-                let other: String = row.try_get("other").map_err(D::store_error)?;
-                let last_online: Option<i64> =
-                    row.try_get("last_online_ms").map_err(D::store_error)?;
-                Ok(ContactRecord {
-                    user: user_of(other)?,
-                    room: ChatRoomId::new(seq_id(room)?),
-                    last_online: last_online.map(time).transpose()?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::contact_from::<D>).collect()
     }
 
     async fn insert_message(&self, message: NewMessage) -> Result<Inserted, StoreError> {
@@ -383,7 +390,44 @@ where
         self.writer.mark_sent(ids).await
     }
 
-    async fn mark_read(
+    async fn read_up_to(
+        &self,
+        reader: &UserId,
+        room: &ChatRoomId,
+        up_to: &MessageId,
+        at: Timestamp,
+    ) -> Result<usize, StoreError> {
+        let (Some(room), Some(up_to)) = (row_id(room.as_str()), row_id(up_to.as_str())) else {
+            return Ok(0);
+        };
+        self.writer
+            .read_up_to(room, reader.clone(), up_to, at.millis())
+            .await
+    }
+
+    // Edits and deletes are rare and touch one row: straight to the pool, not through
+    // the writers. Each is one conditional `UPDATE`, so an edit racing a delete either
+    // runs first (and the delete then erases it) or finds the row deleted.
+    async fn edit_message(
+        &self,
+        id: &MessageId,
+        text: &MessageText,
+        at: Timestamp,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let Some(id) = row_id(id.as_str()) else {
+            return Ok(None);
+        };
+        let row = sqlx::query(sql(&self.sql.edit_message))
+            .bind(id)
+            .bind(text.as_str())
+            .bind(at.millis())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        row.as_ref().map(rows::message_from::<D>).transpose()
+    }
+
+    async fn delete_message(
         &self,
         id: &MessageId,
         at: Timestamp,
@@ -391,7 +435,13 @@ where
         let Some(id) = row_id(id.as_str()) else {
             return Ok(None);
         };
-        self.writer.mark_read(id, at.millis()).await
+        let row = sqlx::query(sql(&self.sql.delete_message))
+            .bind(id)
+            .bind(at.millis())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        row.as_ref().map(rows::message_from::<D>).transpose()
     }
 
     async fn history(

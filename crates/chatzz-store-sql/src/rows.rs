@@ -2,8 +2,8 @@
 //! 20-digit ids clients see for row ids.
 
 use chatzz_core::{
-    ChatRoomId, ClientMessageId, MessageId, MessageStatus, StoreError, StoredMessage, Timestamp,
-    UserId, sequence,
+    ChatRoomId, ClientMessageId, ContactRecord, MessageId, MessageStatus, StoreError,
+    StoredMessage, Timestamp, UserId, sequence,
 };
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
 
@@ -83,6 +83,8 @@ where
     let status: D::Status = row.try_get("status").map_err(D::store_error)?;
     let read_at: Option<i64> = row.try_get("read_at_ms").map_err(D::store_error)?;
     let client_id: Option<String> = row.try_get("client_message_id").map_err(D::store_error)?;
+    let edited_at: Option<i64> = row.try_get("edited_at_ms").map_err(D::store_error)?;
+    let deleted_at: Option<i64> = row.try_get("deleted_at_ms").map_err(D::store_error)?;
     Ok(StoredMessage {
         id: MessageId::new(seq_id(get_i64("id")?)?),
         room: ChatRoomId::new(seq_id(get_i64("room_id")?)?),
@@ -97,6 +99,39 @@ where
                 ClientMessageId::from_stored(c).map_err(|e| StoreError::Internal(e.to_string()))
             })
             .transpose()?,
+        edited_at: edited_at.map(time).transpose()?,
+        deleted_at: deleted_at.map(time).transpose()?,
+    })
+}
+
+/// A row of `Statements::contacts`.
+pub fn contact_from<D: Dialect>(row: &<D::Db as Database>::Row) -> Result<ContactRecord, StoreError>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db> + ColumnIndex<<D::Db as Database>::Row>,
+    for<'r> String: Decode<'r, D::Db> + Type<D::Db>,
+    for<'q> Option<&'q str>: Encode<'q, D::Db> + Type<D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
+{
+    let get = |col: &str| row.try_get::<Option<i64>, _>(col).map_err(D::store_error);
+    let room =
+        get("room")?.ok_or_else(|| StoreError::Internal("a contact without a room".into()))?;
+    let other: String = row.try_get("other").map_err(D::store_error)?;
+    let unread = get("unread")?.unwrap_or(0);
+    // The newest message's columns are all NULL when the room has none.
+    let last_message = match get("id")? {
+        Some(_) => Some(message_from::<D>(row)?),
+        None => None,
+    };
+    Ok(ContactRecord {
+        user: user_of(other)?,
+        room: ChatRoomId::new(seq_id(room)?),
+        last_online: get("last_online_ms")?.map(time).transpose()?,
+        since: get("since_ms")?.map(time).transpose()?,
+        unread: u64::try_from(unread)
+            .map_err(|_| StoreError::Internal(format!("negative unread count {unread}")))?,
+        last_message,
     })
 }
 

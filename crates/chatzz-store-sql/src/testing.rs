@@ -6,6 +6,7 @@
 
 mod cases;
 pub mod directory;
+pub mod v1;
 
 pub use cases::*;
 
@@ -85,9 +86,19 @@ macro_rules! group_commit_cases {
         }
 
         #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn concurrent_mark_read_moves_each_message_once() {
+        async fn concurrent_read_ups_move_each_message_once() {
             let $test = ($fresh)().await;
-            $crate::testing::concurrent_mark_read_moves_each_message_once(
+            $crate::testing::concurrent_read_ups_move_each_message_once(
+                $store,
+                $crate::SqlStore::write_batches,
+            )
+            .await;
+        }
+
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_read_over_a_backlog_is_one_write() {
+            let $test = ($fresh)().await;
+            $crate::testing::a_read_over_a_backlog_is_one_write(
                 $store,
                 $crate::SqlStore::write_batches,
             )
@@ -95,10 +106,10 @@ macro_rules! group_commit_cases {
         }
 
         #[::tokio::test]
-        async fn a_batch_reads_each_message_once_in_queue_order() {
+        async fn a_batch_reads_in_queue_order() {
             let $test = ($fresh)().await;
             let store = $store;
-            $crate::testing::a_batch_reads_each_message_once_in_queue_order(store, async |ops| {
+            $crate::testing::a_batch_reads_in_queue_order(store, async |ops| {
                 ($run)(store, ops).await
             })
             .await;
@@ -108,7 +119,7 @@ macro_rules! group_commit_cases {
         async fn reads_take_the_fast_path() {
             let $test = ($fresh)().await;
             let store = $store;
-            $crate::testing::a_batch_reads_each_message_once_in_queue_order(store, async |ops| {
+            $crate::testing::a_batch_reads_in_queue_order(store, async |ops| {
                 ($fast)(store, ops).await
             })
             .await;
@@ -118,7 +129,7 @@ macro_rules! group_commit_cases {
         async fn the_careful_path_reads_as_the_fast_one() {
             let $test = ($fresh)().await;
             let store = $store;
-            $crate::testing::a_batch_reads_each_message_once_in_queue_order(store, async |ops| {
+            $crate::testing::a_batch_reads_in_queue_order(store, async |ops| {
                 ($careful)(store, ops).await
             })
             .await;
@@ -156,7 +167,11 @@ where
 {
     use chatzz_core::{ChatStore, StoreError};
     let (alice, bob) = (user("alice"), user("bob"));
-    let room = store.link(&alice, &bob).await.expect("link").room;
+    let room = store
+        .link(&alice, &bob, linked_at())
+        .await
+        .expect("link")
+        .room;
     store.pool().close().await;
     let err = store
         .insert_message(message(&room, &alice, &bob, "late"))
@@ -176,7 +191,11 @@ pub async fn a_bad_entry_fails_alone_and_the_rest_still_commit_together(
 ) {
     use chatzz_core::{ChatRoomId, MessageStatus, StoreError, sequence};
     let (alice, bob) = (user("alice"), user("bob"));
-    let room = store.link(&alice, &bob).await.expect("link").room;
+    let room = store
+        .link(&alice, &bob, linked_at())
+        .await
+        .expect("link")
+        .room;
     let chatzz_core::Inserted {
         message: earlier, ..
     } = store
@@ -239,7 +258,7 @@ where
         .await
         .expect("open the store");
     let room = store
-        .link(&user("alice"), &user("bob"))
+        .link(&user("alice"), &user("bob"), linked_at())
         .await
         .expect("link")
         .room;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::{Answer, Committer, Op, Writer};
-use chatzz_core::{NewMessage, StoreError, StoredMessage};
+use chatzz_core::{NewMessage, StoreError, StoredMessage, UserId};
 use sqlx::Pool;
 use sqlx::pool::PoolConnection;
 
@@ -68,12 +68,11 @@ impl<D: Dialect> Committer for Batches<D> {
 }
 
 /// The writers of a store; clones share them, and they stop when the last handle is
-/// dropped. The inserts of a room always go to the same writer, and so do the reads of
-/// a message: reads of one message (from the recipient's several sockets, say) then
-/// share a queue, meeting in one batch or following each other, instead of two
-/// writers' batches waiting on each other for its row. A `mark_sent` goes to the
-/// writer of its first id, so the one-id `mark_sent` of a send goes by the same key,
-/// and reads spread evenly.
+/// dropped. The inserts of a room always go to the same writer, and so do its reads:
+/// reads of one room (from the recipient's several sockets, say) then share a queue,
+/// meeting in one batch or following each other, instead of two writers' batches
+/// waiting on each other for its rows. A `mark_sent` goes to the writer of its first
+/// id.
 #[derive(Debug, Clone)]
 pub struct Writers {
     shards: Arc<[Writer]>,
@@ -115,8 +114,14 @@ impl Writers {
         self.shard(key)?.mark_sent(ids).await
     }
 
-    /// `mark_read` of the message with row id `id` at `at`, once committed.
-    pub async fn mark_read(&self, id: i64, at: i64) -> Result<Option<StoredMessage>, StoreError> {
-        self.shard(id)?.mark_read(id, at).await
+    /// `read_up_to` in the room with row id `room`, once committed.
+    pub async fn read_up_to(
+        &self,
+        room: i64,
+        reader: UserId,
+        up_to: i64,
+        at: i64,
+    ) -> Result<usize, StoreError> {
+        self.shard(room)?.read_up_to(room, reader, up_to, at).await
     }
 }

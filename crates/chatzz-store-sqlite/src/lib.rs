@@ -3,8 +3,10 @@
 //! acked message survives a crash or `kill -9`. Uniqueness (one room per pair, one
 //! message per sender and client message id) lives in unique indexes and status
 //! changes are single conditional `UPDATE`s, so the rules hold for every connection.
-//! `insert_message`, `mark_sent` and `mark_read` are group-committed: concurrent calls
-//! share one transaction, and so one fsync (`writer.rs`).
+//! `insert_message`, `mark_sent` and `read_up_to` are group-committed: concurrent calls
+//! share one transaction, and so one fsync (`writer.rs`). Every connection runs with
+//! `secure_delete`, so the text of a deleted (or edited) message is overwritten with
+//! zeros in the file rather than left in free space.
 //! The store itself is `chatzz-store-sql`'s, written once for every SQL dialect; this
 //! crate supplies SQLite's SQL, its error classification and its writer's fast path.
 //! The schema is in `migrations/`, applied at startup with table names from
@@ -30,8 +32,10 @@ use sqlx::sqlite::{
 pub use directory::{SqliteDirectory, SqliteUserDirectory};
 
 /// The schema, oldest first; `{prefix}` stands for the table prefix.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (2, "inbox", include_str!("../migrations/0002_inbox.sql")),
+];
 
 /// Pool connections: SQLite writes one at a time, reads run beside it in WAL mode.
 const MAX_CONNECTIONS: u32 = 4;
@@ -39,7 +43,7 @@ const MAX_CONNECTIONS: u32 = 4;
 /// The SQLite store. Clones share one pool and one writer. [`SqliteStore::connect`]
 /// opens (creating if missing) the database at `sqlite://PATH` or `sqlite:PATH`;
 /// [`SqliteStore::new`] uses an existing pool and starts the thread that commits
-/// `insert_message`, `mark_sent` and `mark_read` in batches (see `writer.rs`).
+/// `insert_message`, `mark_sent` and `read_up_to` in batches (see `writer.rs`).
 pub type SqliteStore = SqlStore<SqliteDialect>;
 
 /// SQLite's part of [`SqliteStore`].
@@ -60,6 +64,10 @@ impl Dialect for SqliteDialect {
             .is_some_and(|code| matches!(code.as_ref(), "5" | "6" | "261" | "517"))
     }
 
+    fn affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
     /// SQLITE_BUSY, LOCKED, NOMEM, IOERR, FULL may roll the transaction back; a
     /// constraint fails only its own statement.
     fn fatal(err: &dyn DatabaseError) -> bool {
@@ -76,6 +84,9 @@ impl Dialect for SqliteDialect {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true)
+            // Deleted text is zeroed in the file, not left in free space (protocol 1.1:
+            // a deleted message's text is erased from storage).
+            .pragma("secure_delete", "ON")
             // The writer alone prepares about 140 statements (one per batch chunk size);
             // sqlx's default cache of 100 would keep re-preparing some of them.
             .statement_cache_capacity(256);
@@ -134,8 +145,6 @@ pub struct Queries {
     insert_values: Vec<String>,
     /// `mark_sent[n - 1]` marks `n` ids.
     mark_sent: Vec<String>,
-    /// `mark_read_values[n - 1]` reads `n` messages, each with its own time.
-    mark_read_values: Vec<String>,
 }
 
 fn statements(names: &StoreNames) -> Statements<Queries> {
@@ -161,18 +170,12 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
             )
         })
         .collect();
-    // `UPDATE ... FROM` needs SQLite 3.33 (bundled: 3.51); each row is found by
-    // its key.
-    let mark_read_values: Vec<String> = (1..=writer::READ_CHUNK)
-        .map(|n| {
-            let reads = vec!["(?, ?)"; n].join(", ");
-            format!(
-                "UPDATE {messages} SET status = 2, read_at_ms = v.column2 \
-                 FROM (VALUES {reads}) AS v \
-                 WHERE {messages}.id = v.column1 AND {messages}.status < 2 RETURNING {cols}"
-            )
-        })
-        .collect();
+    let read_positions = names.expand("{prefix}read_positions");
+    let m_cols = MESSAGE_COLUMNS
+        .split(", ")
+        .map(|col| format!("m.{col} AS {col}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     Statements {
         register_user: format!("INSERT INTO {users} (id) VALUES (?1) ON CONFLICT (id) DO NOTHING"),
         find_user: format!("SELECT id, last_online_ms FROM {users} WHERE id = ?1"),
@@ -181,23 +184,48 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
              ON CONFLICT (id) DO UPDATE SET last_online_ms = excluded.last_online_ms"
         ),
         link: format!(
-            "INSERT INTO {rooms} (user_a, user_b) VALUES (?1, ?2) \
+            "INSERT INTO {rooms} (user_a, user_b, created_at_ms) VALUES (?1, ?2, ?3) \
              ON CONFLICT (user_a, user_b) DO NOTHING RETURNING id"
         ),
         find_room: format!("SELECT id FROM {rooms} WHERE user_a = ?1 AND user_b = ?2"),
+        // Per room: the unread count walks the partial index of unread messages above
+        // the reader's position (covering, no row read), the newest message is the end
+        // of the room's index. Nothing here reads a room's history.
         contacts: format!(
-            "SELECT r.id, r.other, u.last_online_ms \
-             FROM (SELECT id, CASE WHEN user_a = ?1 THEN user_b ELSE user_a END AS other \
-                   FROM {rooms} WHERE user_a = ?1 OR user_b = ?1) r \
-             LEFT JOIN {users} u ON u.id = r.other ORDER BY r.id"
+            "SELECT r.id AS room, r.other, u.last_online_ms, r.created_at_ms AS since_ms, \
+             (SELECT COUNT(*) FROM {messages} AS c INDEXED BY {messages}_unread \
+              WHERE c.room_id = r.id AND c.recipient = ?1 AND c.status <> 2 \
+              AND c.id > COALESCE(p.up_to, 0) AND c.deleted_at_ms IS NULL) AS unread, \
+             {m_cols} \
+             FROM (SELECT id, created_at_ms, CASE WHEN user_a = ?1 THEN user_b ELSE user_a END AS other \
+                   FROM {rooms} WHERE user_a = ?1 OR user_b = ?1) AS r \
+             LEFT JOIN {users} AS u ON u.id = r.other \
+             LEFT JOIN {read_positions} AS p ON p.room_id = r.id AND p.reader = ?1 \
+             LEFT JOIN {messages} AS m ON m.id = \
+               (SELECT MAX(l.id) FROM {messages} AS l WHERE l.room_id = r.id) \
+             ORDER BY r.id"
         ),
         insert_message: insert_values[0].clone(),
         find_by_client_id: format!(
             "SELECT {cols} FROM {messages} WHERE sender = ?1 AND client_message_id = ?2"
         ),
         find_message: format!("SELECT {cols} FROM {messages} WHERE id = ?1"),
-        mark_read: format!(
-            "UPDATE {messages} SET status = 2, read_at_ms = ?2 WHERE id = ?1 AND status < 2 RETURNING {cols}"
+        read_position: format!(
+            "INSERT INTO {read_positions} (room_id, reader, up_to) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (room_id, reader) DO UPDATE SET up_to = MAX(up_to, excluded.up_to)"
+        ),
+        // One statement for any backlog, on the partial index of unread messages.
+        read_up_to: format!(
+            "UPDATE {messages} INDEXED BY {messages}_unread SET status = 2, read_at_ms = ?4 \
+             WHERE room_id = ?1 AND recipient = ?2 AND id <= ?3 AND status <> 2"
+        ),
+        edit_message: format!(
+            "UPDATE {messages} SET body = ?2, edited_at_ms = ?3 \
+             WHERE id = ?1 AND deleted_at_ms IS NULL RETURNING {cols}"
+        ),
+        delete_message: format!(
+            "UPDATE {messages} SET body = '', deleted_at_ms = ?2 \
+             WHERE id = ?1 AND deleted_at_ms IS NULL RETURNING {cols}"
         ),
         history_newest: format!(
             "SELECT {cols} FROM {messages} WHERE room_id = ?1 AND id >= ?2 AND id < ?3 \
@@ -218,7 +246,6 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
         dialect: Queries {
             insert_values,
             mark_sent,
-            mark_read_values,
         },
     }
 }

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chatzz_core::{ChatStore, StoreNames, UserId};
+use chatzz_store_sql::testing::linked_at;
 
 use super::SqliteStore;
 
@@ -32,7 +33,11 @@ async fn data_survives_reopening_and_migrations_run_once() {
             .await
             .expect("open");
         store.register_user(&alice).await.expect("register");
-        let room = store.link(&alice, &bob).await.expect("link").room;
+        let room = store
+            .link(&alice, &bob, linked_at())
+            .await
+            .expect("link")
+            .room;
         store.pool().close().await;
         room
     };
@@ -65,6 +70,7 @@ async fn table_names_follow_the_configured_prefix() {
         vec![
             "app_chat_messages",
             "app_chat_migrations",
+            "app_chat_read_positions",
             "app_chat_rooms",
             "app_chat_users"
         ]
@@ -88,6 +94,7 @@ async fn a_bad_url_is_an_error_not_a_panic() {
 
 mod batching;
 mod directory;
+mod inbox;
 
 /// Missed messages on connect: the window walks the partial index of undelivered
 /// messages alone and only the rows chosen are read, by key, never the whole table.

@@ -1,4 +1,4 @@
-//! Group commit for the hot writes (`insert_message`, `mark_sent` and `mark_read`):
+//! Group commit for the hot writes (`insert_message`, `mark_sent` and `read_up_to`):
 //! SQLite's part.
 //!
 //! Callers queue their write to one writer ([`Writer`], from `chatzz-store-sql`),
@@ -7,28 +7,27 @@
 //! lone sender is served at once. An answer is sent only after `COMMIT` returned, so
 //! nothing acknowledged can be lost.
 //!
-//! A batch first runs as few multi-row statements (the fast path): the inserts, then
-//! every `mark_sent`, then every `mark_read`. If any statement fails, the transaction is
+//! A batch first runs as few statements as it can (the fast path): the inserts as
+//! multi-row statements, then the status changes in queue order, each run of
+//! `mark_sent`s merged into one `UPDATE` and each `read_up_to` one `UPDATE` whatever
+//! its backlog (`batch::status_in_order`). If any statement fails, the transaction is
 //! rolled back and the batch runs again one entry at a time, each inside its own
 //! savepoint (the careful path), so one bad entry fails alone. Every entry gets what it
 //! would get if the entries ran one at a time in queue order. Two entries with the same
 //! sender and client message id store one message: the fast path inserts the first and
 //! answers the second with it, the careful path meets the first row through the unique
-//! index. Two reads of one message: the fast path reads it with the first one's time,
-//! and the second moves nothing. A message both marked sent and read in one batch ends
-//! up depending on their order, so such a batch takes the careful path at once.
+//! index.
 //!
 //! The writer runs on its own thread ([`spawn`]) and stops when the last handle is
 //! dropped; a panicking writer is restarted and the callers of its batch get
 //! `Unavailable`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chatzz_core::{StoreError, StoredMessage};
 use chatzz_store_sql::batch::{self, Inserted, Inserts};
-use chatzz_store_sql::rows::{messages_from, row_id};
-use chatzz_store_sql::{Answer, Batches, Done, Failed, Op, Statements, StatusChanges, Writer, sql};
+use chatzz_store_sql::rows::messages_from;
+use chatzz_store_sql::{Answer, Batches, Done, Failed, Op, Statements, Writer, sql};
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
@@ -49,10 +48,6 @@ pub(crate) const INSERT_CHUNK: usize = 32;
 
 /// Ids per `UPDATE ... IN (...)`.
 pub(crate) const MARK_CHUNK: usize = 64;
-
-/// Reads per `UPDATE ... FROM (VALUES ...)`; every size up to this is one cached
-/// statement.
-pub(crate) const READ_CHUNK: usize = 32;
 
 /// Starts the writer on a thread of its own. A writer task on the application's
 /// runtime waits behind every socket task woken by its last batch, once per statement;
@@ -77,22 +72,22 @@ pub(crate) async fn commit(
     q: &Q,
     ops: &[&Op],
 ) -> Result<Vec<Answer>, StoreError> {
-    if let [op] = ops {
-        // One statement (or an insert and a read) needs no transaction of its own.
+    if let [op] = ops
+        && !matches!(op, Op::ReadUpTo { .. })
+    {
+        // One statement (or an insert and a read) needs no transaction of its own; a
+        // read is two (its position and its messages), which must commit together.
         return Ok(vec![
             batch::one::<SqliteDialect>(conn, q, op)
                 .await
                 .map_err(|f| f.error),
         ]);
     }
-    let Some(changes) = StatusChanges::of(ops) else {
-        return careful(conn, q, ops).await;
-    };
     let mut tx = conn
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(store_error)?;
-    match fast(&mut tx, q, ops, &changes).await {
+    match fast(&mut tx, q, ops).await {
         Ok(answers) => {
             tx.commit().await.map_err(store_error)?;
             Ok(answers)
@@ -133,28 +128,8 @@ pub(crate) async fn mark_sent(
     Ok(messages_from::<SqliteDialect>(&rows)?)
 }
 
-/// Moves those of `reads` (id, read at) that are not `read` yet; returns them.
-async fn mark_read(
-    conn: &mut SqliteConnection,
-    q: &Q,
-    reads: &[(i64, i64)],
-) -> Result<Vec<StoredMessage>, Failed> {
-    let mut query = sqlx::query(sql(&q.dialect.mark_read_values[reads.len() - 1]));
-    for (id, at) in reads {
-        query = query.bind(*id).bind(*at);
-    }
-    let rows = query.fetch_all(&mut *conn).await.map_err(failed)?;
-    Ok(messages_from::<SqliteDialect>(&rows)?)
-}
-
 /// The whole batch in few statements; any failure sends it down the careful path.
-/// `changes` are the batch's status changes, which must not conflict.
-async fn fast(
-    conn: &mut SqliteConnection,
-    q: &Q,
-    ops: &[&Op],
-    changes: &StatusChanges,
-) -> Result<Vec<Answer>, Failed> {
+async fn fast(conn: &mut SqliteConnection, q: &Q, ops: &[&Op]) -> Result<Vec<Answer>, Failed> {
     let mut answers: Vec<Option<Answer>> = vec![None; ops.len()];
 
     // Inserts: the first entry of each (sender, client message id) is written, later
@@ -196,26 +171,8 @@ async fn fast(
         }
     }
 
-    // Status changes: one update for every `mark_sent` id and one for every read (no
-    // message is in both), each moved row to the first entry that asked.
-    let mut moved_rows = Vec::new();
-    for chunk in changes.sent.chunks(MARK_CHUNK) {
-        moved_rows.extend(mark_sent(conn, q, chunk).await?);
-    }
-    for chunk in changes.read.chunks(READ_CHUNK) {
-        moved_rows.extend(mark_read(conn, q, chunk).await?);
-    }
-    let mut moved: HashMap<i64, StoredMessage> = HashMap::new();
-    for row in moved_rows {
-        let id = row_id(row.id.as_str())
-            .ok_or_else(|| StoreError::Internal(format!("bad id {} from the database", row.id)))?;
-        moved.insert(id, row);
-    }
-    for (answer, op) in answers.iter_mut().zip(ops) {
-        if let Some(done) = StatusChanges::answer(op, &mut moved) {
-            *answer = Some(Ok(done));
-        }
-    }
+    // Status changes, in queue order.
+    batch::status_in_order::<SqliteDialect>(conn, q, ops, &mut answers, false).await?;
 
     answers
         .into_iter()
@@ -227,12 +184,9 @@ async fn fast(
 
 #[cfg(test)]
 mod tests {
-    use chatzz_core::ChatStore;
-    use chatzz_store_sql::testing::{self, message, row_id, user};
-
     use sqlx::Connection;
 
-    use super::{Answer, Op, StatusChanges, careful, commit, fast};
+    use super::{Answer, Op, careful, commit, fast};
     use crate::SqliteStore;
     use crate::tests::fresh_store;
 
@@ -247,10 +201,9 @@ mod tests {
     /// Only the fast path, which must not fail.
     async fn run_fast(store: &SqliteStore, ops: &[Op]) -> Vec<Answer> {
         let ops: Vec<&Op> = ops.iter().collect();
-        let changes = StatusChanges::of(&ops).expect("no conflict");
         let mut conn = store.pool().acquire().await.expect("connection");
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.expect("begin");
-        let answers = match fast(&mut tx, store.statements(), &ops, &changes).await {
+        let answers = match fast(&mut tx, store.statements(), &ops).await {
             Ok(answers) => answers,
             Err(failed) => panic!("the fast path failed: {failed:?}"),
         };
@@ -274,31 +227,5 @@ mod tests {
         run_fast: run_fast,
         run_careful: run_careful,
         boom: |_| async { false },
-    }
-
-    #[tokio::test]
-    async fn more_reads_than_a_statement_takes_all_move() {
-        let store = fresh_store().await;
-        let (alice, bob) = (user("alice"), user("bob"));
-        let room = store.link(&alice, &bob).await.expect("link").room;
-        let mut ops = Vec::new();
-        for i in 0..super::READ_CHUNK * 2 + 3 {
-            let chatzz_core::Inserted { message: m, .. } = store
-                .insert_message(message(&room, &alice, &bob, &format!("m{i}")))
-                .await
-                .expect("insert");
-            ops.push(testing::read(&m.id, 1_000 + i64::try_from(i).expect("i")));
-        }
-        let answers = run_fast(&store, &ops).await;
-        for (op, answer) in ops.iter().zip(&answers) {
-            let moved = testing::was_read(answer).expect("moved");
-            match op {
-                Op::MarkRead { id, at } => {
-                    assert_eq!(row_id(moved.id.as_str()), *id);
-                    assert_eq!(moved.read_at.map(|t| t.millis()), Some(*at));
-                }
-                other => panic!("{other:?}"),
-            }
-        }
     }
 }

@@ -210,6 +210,15 @@ impl ChatzzBuilder {
         self
     }
 
+    /// How long after it was sent a message may still be edited by its sender (default
+    /// 48 hours); later, `edit-message` fails with `forbidden`. Deleting has no limit.
+    /// `Duration::ZERO` leaves only edits within the millisecond the message was
+    /// created: in effect, none.
+    pub fn edit_window(mut self, window: Duration) -> Self {
+        self.settings.config.edit_window = window;
+        self
+    }
+
     /// Most live sockets one user may hold (default 20); more fail `connect-user` with
     /// `rate-limited`.
     pub fn max_sockets_per_user(mut self, sockets: usize) -> Self {
@@ -225,10 +234,10 @@ impl ChatzzBuilder {
         self
     }
 
-    /// Bytes of large replies (history pages, `user-details`) one connection may have
-    /// queued for it (default 4 MiB, refilled at as much per 10 s). An event whose
-    /// reply could overdraw it fails with `rate-limited` and changes nothing; see
-    /// `docs/security.md`.
+    /// Bytes of large replies (history pages, `user-details`, contact lists) one
+    /// connection may have queued for it (default 4 MiB, refilled at as much per 10 s).
+    /// An event whose reply could overdraw it fails with `rate-limited` and changes
+    /// nothing; see `docs/security.md`.
     pub fn max_outbound_bytes(mut self, bytes: usize) -> Self {
         self.settings.transport.max_outbound_bytes = bytes;
         self

@@ -7,7 +7,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use chatzz_core::{
     ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, Inserted, LinkOutcome, MessageId,
-    NewMessage, StoreError, StoredMessage, Timestamp, UserId,
+    MessageText, NewMessage, StoreError, StoredMessage, Timestamp, UserId,
 };
 
 /// Wraps a store: bounds each call by a timeout (a hung database must not hang the
@@ -65,8 +65,8 @@ impl ChatStore for InstrumentedStore {
         )
         .await
     }
-    async fn link(&self, a: &UserId, b: &UserId) -> Result<LinkOutcome, StoreError> {
-        timed("link", self.timeout, self.inner.link(a, b)).await
+    async fn link(&self, a: &UserId, b: &UserId, at: Timestamp) -> Result<LinkOutcome, StoreError> {
+        timed("link", self.timeout, self.inner.link(a, b, at)).await
     }
     async fn find_room(&self, a: &UserId, b: &UserId) -> Result<Option<ChatRoomId>, StoreError> {
         timed("find_room", self.timeout, self.inner.find_room(a, b)).await
@@ -88,12 +88,44 @@ impl ChatStore for InstrumentedStore {
     async fn mark_sent(&self, ids: &[MessageId]) -> Result<Vec<StoredMessage>, StoreError> {
         timed("mark_sent", self.timeout, self.inner.mark_sent(ids)).await
     }
-    async fn mark_read(
+    async fn read_up_to(
+        &self,
+        reader: &UserId,
+        room: &ChatRoomId,
+        up_to: &MessageId,
+        at: Timestamp,
+    ) -> Result<usize, StoreError> {
+        timed(
+            "read_up_to",
+            self.timeout,
+            self.inner.read_up_to(reader, room, up_to, at),
+        )
+        .await
+    }
+    async fn edit_message(
+        &self,
+        id: &MessageId,
+        text: &MessageText,
+        at: Timestamp,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        timed(
+            "edit_message",
+            self.timeout,
+            self.inner.edit_message(id, text, at),
+        )
+        .await
+    }
+    async fn delete_message(
         &self,
         id: &MessageId,
         at: Timestamp,
     ) -> Result<Option<StoredMessage>, StoreError> {
-        timed("mark_read", self.timeout, self.inner.mark_read(id, at)).await
+        timed(
+            "delete_message",
+            self.timeout,
+            self.inner.delete_message(id, at),
+        )
+        .await
     }
     async fn history(
         &self,
@@ -145,5 +177,70 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         // Calls that answer in time pass through.
         assert!(store.register_user(&alice).await.is_ok());
+    }
+
+    /// Calls `method` on `store` with throwaway arguments; the answer's error, if any.
+    async fn call(store: &InstrumentedStore, method: Method) -> Option<StoreError> {
+        let user = UserId::parse("alice").unwrap();
+        let other = UserId::parse("bob").unwrap();
+        let room = ChatRoomId::new("1");
+        let id = MessageId::new("1");
+        let at = Timestamp::from_millis(1).unwrap();
+        match method {
+            Method::RegisterUser => store.register_user(&user).await.err(),
+            Method::FindUser => store.find_user(&user).await.err(),
+            Method::SetLastOnline => store.set_last_online(&user, at).await.err(),
+            Method::Link => store.link(&user, &other, at).await.err(),
+            Method::FindRoom => store.find_room(&user, &other).await.err(),
+            Method::Contacts => store.contacts(&user).await.err(),
+            Method::InsertMessage => store
+                .insert_message(NewMessage {
+                    room,
+                    from: user,
+                    to: other,
+                    text: MessageText::parse("hi".to_owned(), 10).unwrap(),
+                    created_at: at,
+                    client_message_id: None,
+                })
+                .await
+                .err(),
+            Method::FindMessage => store.find_message(&id).await.err(),
+            Method::MarkSent => store.mark_sent(&[id]).await.err(),
+            Method::ReadUpTo => store.read_up_to(&user, &room, &id, at).await.err(),
+            Method::EditMessage => {
+                let text = MessageText::parse("hi".to_owned(), 10).unwrap();
+                store.edit_message(&id, &text, at).await.err()
+            }
+            Method::DeleteMessage => store.delete_message(&id, at).await.err(),
+            Method::History => {
+                let query = HistoryQuery {
+                    since: None,
+                    before: None,
+                    after: None,
+                    limit: 1,
+                };
+                store.history(&room, &query).await.err()
+            }
+            Method::Undelivered => store.undelivered(&user, 1, 1).await.err(),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_port_method_is_bounded_under_its_own_name() {
+        for method in Method::ALL {
+            let slow = FaultyStore::new(chatzz_store_memory::MemoryStore::new())
+                .with_sleep(|d| Box::pin(tokio::time::sleep(d)));
+            slow.plan().delay(method, Duration::from_secs(3600));
+            let store = InstrumentedStore {
+                inner: Arc::new(slow),
+                timeout: Duration::from_millis(10),
+            };
+            let err = call(&store, method).await;
+            let expected = format!("{} timed out", method.name());
+            assert!(
+                matches!(&err, Some(StoreError::Unavailable(m)) if m.starts_with(&expected)),
+                "{method:?}: {err:?}"
+            );
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! One-to-one realtime chat for an axum application, over Socket.IO: presence,
-//! contacts, messages with `not_sent -> sent -> read` receipts, offline delivery and
+//! contacts with unread counts and last messages, messages with
+//! `not_sent -> sent -> read` receipts, edits and deletes, offline delivery and
 //! history. [`Chatzz::builder`] takes a store, how to authenticate connections and,
 //! optionally, where user details come from; it returns a layer to mount on your own
 //! `Router` and a [`ChatzzHandle`] for your own handlers and jobs. chatzz takes over

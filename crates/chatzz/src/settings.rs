@@ -123,7 +123,7 @@ impl std::fmt::Debug for Cluster {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// The use cases' limits: message length, rates, history and missed-message
-    /// bounds, sockets per user.
+    /// bounds, sockets per user, the edit window.
     pub config: Config,
     /// Limits the transport enforces before any use case runs.
     pub transport: TransportLimits,

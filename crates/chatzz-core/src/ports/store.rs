@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
 use crate::id::{ChatRoomId, MessageId, UserId};
-use crate::message::{HistoryQuery, Inserted, NewMessage, StoredMessage};
+use crate::message::{HistoryQuery, Inserted, MessageText, NewMessage, StoredMessage};
 use crate::time::Timestamp;
 use crate::user::{ChatUser, ContactRecord, LinkOutcome};
 
@@ -33,16 +33,20 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Sets when `user` last went offline. A user never registered is registered first.
     async fn set_last_online(&self, user: &UserId, at: Timestamp) -> Result<(), StoreError>;
 
-    /// Gives the pair `{a, b}` its one room: creates it (`created: true`) or returns the
-    /// existing one. Order of `a` and `b` does not matter; concurrent calls for the same
-    /// pair create exactly one room. `a != b` is the caller's to check.
-    async fn link(&self, a: &UserId, b: &UserId) -> Result<LinkOutcome, StoreError>;
+    /// Gives the pair `{a, b}` its one room: creates it (`created: true`, created `at`)
+    /// or returns the existing one. Order of `a` and `b` does not matter; concurrent
+    /// calls for the same pair create exactly one room. `a != b` is the caller's to check.
+    async fn link(&self, a: &UserId, b: &UserId, at: Timestamp) -> Result<LinkOutcome, StoreError>;
 
     /// The room of the pair `{a, b}`, if linked.
     async fn find_room(&self, a: &UserId, b: &UserId) -> Result<Option<ChatRoomId>, StoreError>;
 
-    /// Everyone `user` shares a room with, with that user's `last_online`, in the order
-    /// the rooms were created.
+    /// Everyone `user` shares a room with, in the order the rooms were created, each
+    /// with that user's `last_online`, the room's creation time, `user`'s unread count
+    /// (messages to `user` not `read` and not deleted) and the room's newest message.
+    /// Its cost must not grow with the rooms' history: the unread count comes from
+    /// `user`'s read position (an index range above it), the newest message from the
+    /// end of the room's index.
     async fn contacts(&self, user: &UserId) -> Result<Vec<ContactRecord>, StoreError>;
 
     /// Stores a message as `not_sent`, assigning an id greater than every id already in
@@ -59,10 +63,35 @@ pub trait ChatStore: Send + Sync + 'static {
     /// messages already `sent` or `read` are left alone.
     async fn mark_sent(&self, ids: &[MessageId]) -> Result<Vec<StoredMessage>, StoreError>;
 
-    /// Moves the message to `read` with `read_at = at` unless it is already `read`
-    /// (compare-and-set) and returns it as now stored; `None` when nothing changed
-    /// (unknown id, or already read).
-    async fn mark_read(
+    /// Moves `reader`'s read position in `room` forward to `up_to` (never back) and, in
+    /// the same atomic write, moves to `read` with `read_at = at` every message of the
+    /// room addressed to `reader` with an id up to and including `up_to` that is not
+    /// `read` yet; returns how many it moved (0: nothing changed). Concurrent calls end
+    /// at the furthest position; a message inserted while this runs has a greater id
+    /// and is never marked. `up_to` is the id of a stored message of `room`.
+    async fn read_up_to(
+        &self,
+        reader: &UserId,
+        room: &ChatRoomId,
+        up_to: &MessageId,
+        at: Timestamp,
+    ) -> Result<usize, StoreError>;
+
+    /// Replaces the text of the message and sets `edited_at = at`, unless it is deleted
+    /// (compare-and-set against a concurrent delete, so an edit racing a delete ends
+    /// deleted); returns it as now stored, `None` when nothing changed (unknown id, or
+    /// deleted).
+    async fn edit_message(
+        &self,
+        id: &MessageId,
+        text: &MessageText,
+        at: Timestamp,
+    ) -> Result<Option<StoredMessage>, StoreError>;
+
+    /// Makes the message a tombstone: erases its text from storage (`""`), sets
+    /// `deleted_at = at` and keeps everything else; returns it as now stored, `None`
+    /// when nothing changed (unknown id, or already deleted).
+    async fn delete_message(
         &self,
         id: &MessageId,
         at: Timestamp,

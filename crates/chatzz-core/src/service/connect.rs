@@ -8,7 +8,7 @@ use crate::event::{
 };
 use crate::id::UserId;
 use crate::message::Message;
-use crate::user::{ChatUser, PresenceStatus, UserDetails};
+use crate::user::{ChatUser, PresenceStatus, UserDetails, by_last_activity};
 
 impl ChatService {
     /// `connect-user`: registers the socket as the session's user, hands over the user's
@@ -63,7 +63,7 @@ impl ChatService {
         let mut views = self.views();
         views.remember(user, &details);
 
-        let contacts = self.store.contacts(user).await?;
+        let contacts = by_last_activity(self.store.contacts(user).await?);
         let ids: Vec<UserId> = contacts.iter().map(|c| c.user.clone()).collect();
         let connected_users = self.contacts_of(&mut views, contacts).await?;
         let online_contacts: Vec<UserId> = ids

@@ -4,7 +4,7 @@ use crate::error::{ChatError, ErrorCode};
 use crate::event::{Audience, Delivery, Outcome, ServerEvent};
 use crate::id::{ChatRoomId, UserId};
 use crate::rate::RatedEvent;
-use crate::user::{Contact, PresenceStatus};
+use crate::user::{Contact, ContactRecord, PresenceStatus, by_last_activity};
 
 impl ChatService {
     /// `add-chat-user`: links the session's user with `other` in their one room. The
@@ -30,12 +30,36 @@ impl ChatService {
         let mut views = self.views();
         let my_details = views.details(me).await?;
         let other_status = PresenceStatus::of(self.presence.is_online(other).await?);
-        let link = self.store.link(me, other).await?;
-        let contact = Contact {
-            details: other_details,
-            chat_room_id: link.room.clone(),
-            status: other_status,
-            last_online: other_record.and_then(|u| u.last_online),
+        let link = self.store.link(me, other, self.clock.now()).await?;
+        let other_last_online = other_record.and_then(|u| u.last_online);
+        let contact = if link.created {
+            Contact {
+                details: other_details,
+                chat_room_id: link.room.clone(),
+                status: other_status,
+                last_online: other_last_online,
+                unread_count: 0,
+                last_message: None,
+                blocked: false,
+            }
+        } else {
+            // The room was there: where the conversation stands is the store's to say.
+            let record = self
+                .store
+                .contacts(me)
+                .await?
+                .into_iter()
+                .find(|record| record.room == link.room)
+                .unwrap_or(ContactRecord {
+                    user: other.clone(),
+                    room: link.room.clone(),
+                    last_online: other_last_online,
+                    since: None,
+                    unread: 0,
+                    last_message: None,
+                });
+            views.remember(other, &other_details);
+            views.contact(record, other_status).await?
         };
 
         let mut deliveries = Vec::new();
@@ -45,6 +69,9 @@ impl ChatService {
                 chat_room_id: link.room,
                 status: PresenceStatus::Online,
                 last_online: my_record.and_then(|u| u.last_online),
+                unread_count: 0,
+                last_message: None,
+                blocked: false,
             };
             deliveries.push(Delivery::new(
                 Audience::User(other.clone()),
@@ -54,11 +81,25 @@ impl ChatService {
         Ok(Outcome::new(contact, deliveries))
     }
 
-    /// Everyone `user` shares a room with, with presence, in the order they were added.
+    /// Everyone `user` shares a room with, with presence and where each conversation
+    /// stands, by last activity, newest first.
     pub async fn contacts(&self, user: &UserId) -> Result<Vec<Contact>, ChatError> {
-        let records = self.store.contacts(user).await?;
+        let records = by_last_activity(self.store.contacts(user).await?);
         let mut views = self.views();
         self.contacts_of(&mut views, records).await
+    }
+
+    /// `get-contacts`: the session's contacts as `connect-user` lists them. It costs what
+    /// the contact part of a `connect-user` costs, so it counts against that event's rate.
+    pub async fn get_contacts(
+        &self,
+        session: &Session,
+    ) -> Result<Outcome<Vec<Contact>>, ChatError> {
+        self.check_rate(RatedEvent::ConnectUser, session)?;
+        Ok(Outcome::new(
+            self.contacts(&session.user).await?,
+            Vec::new(),
+        ))
     }
 
     /// The room the session's user shares with `other`, or `not-a-contact`.

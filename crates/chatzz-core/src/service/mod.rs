@@ -3,6 +3,7 @@
 mod connect;
 mod contacts;
 mod disconnect;
+mod edit;
 mod history;
 mod read;
 mod send;
@@ -53,6 +54,8 @@ pub struct Config {
     pub message_read_rate: Rate,
     /// Most live sockets one user may hold.
     pub max_sockets_per_user: usize,
+    /// How long after it was created a message may still be edited by its sender.
+    pub edit_window: std::time::Duration,
 }
 
 impl Default for Config {
@@ -85,6 +88,7 @@ impl Default for Config {
                 burst: 500.0,
             },
             max_sockets_per_user: 20,
+            edit_window: std::time::Duration::from_secs(48 * 3600),
         }
     }
 }

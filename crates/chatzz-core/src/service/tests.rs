@@ -8,6 +8,7 @@ mod config;
 mod connect;
 mod contacts;
 mod disconnect;
+mod edit;
 mod history;
 mod read;
 mod send;

@@ -28,7 +28,8 @@ impl ChatService {
         }
     }
 
-    /// Each record as a contact, with presence asked once for all of them.
+    /// Each record as a contact, with presence asked once for all of them, in the
+    /// order of `records`.
     pub(super) async fn contacts_of(
         &self,
         views: &mut Views<'_>,
@@ -93,6 +94,8 @@ impl Views<'_> {
             message: stored.text,
             status: stored.status,
             read_at: stored.read_at,
+            edited_at: stored.edited_at,
+            deleted_at: stored.deleted_at,
         })
     }
 
@@ -113,11 +116,18 @@ impl Views<'_> {
         status: PresenceStatus,
     ) -> Result<Contact, ChatError> {
         let details = self.details(&record.user).await?;
+        let last_message = match record.last_message {
+            Some(stored) => Some(Box::new(self.message(stored).await?)),
+            None => None,
+        };
         Ok(Contact {
             status,
             details,
             chat_room_id: record.room,
             last_online: record.last_online,
+            unread_count: record.unread,
+            last_message,
+            blocked: false,
         })
     }
 }

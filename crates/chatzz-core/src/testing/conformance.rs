@@ -18,7 +18,9 @@ use crate::message::{
 use crate::ports::ChatStore;
 use crate::time::Timestamp;
 
+mod inbox;
 mod reads;
+pub use inbox::*;
 pub use reads::*;
 
 /// Expands to one `#[tokio::test]` per conformance case. `$factory` is an async fn (or
@@ -48,7 +50,16 @@ macro_rules! chat_store_conformance {
             concurrent_inserts_with_one_client_message_id_store_one,
             concurrent_inserts_keep_a_catching_up_reader_complete,
             mark_sent_moves_only_not_sent_messages,
-            mark_read_is_compare_and_set,
+            read_up_to_is_compare_and_set,
+            read_up_to_marks_every_earlier_message_to_the_reader_at_once,
+            read_position_only_moves_forward,
+            concurrent_read_ups_end_at_the_furthest,
+            read_up_to_racing_a_send_never_marks_the_new_message,
+            contacts_count_unread_above_the_read_position,
+            contacts_carry_the_newest_message_and_when_the_room_was_made,
+            edit_replaces_the_text_unless_deleted,
+            delete_erases_the_text_and_keeps_the_rest,
+            an_edit_racing_a_delete_ends_deleted,
             status_never_moves_backwards,
             history_keeps_the_newest_by_default_oldest_first,
             history_pages_back_with_before,
@@ -121,7 +132,7 @@ fn new_message(
 async fn linked(store: &impl ChatStore, a: &UserId, b: &UserId) -> ChatRoomId {
     expect(store.register_user(a).await, "register_user");
     expect(store.register_user(b).await, "register_user");
-    expect(store.link(a, b).await, "link").room
+    expect(store.link(a, b, at(500)).await, "link").room
 }
 
 async fn insert(store: &impl ChatStore, message: NewMessage) -> StoredMessage {
@@ -205,16 +216,16 @@ pub async fn link_creates_one_room_per_pair_in_either_order(store: &impl ChatSto
         expect(store.find_room(&alice, &bob).await, "find_room"),
         None
     );
-    let first = expect(store.link(&alice, &bob).await, "link");
+    let first = expect(store.link(&alice, &bob, at(100)).await, "link");
     assert!(first.created);
-    let again = expect(store.link(&bob, &alice).await, "link");
+    let again = expect(store.link(&bob, &alice, at(200)).await, "link");
     assert!(!again.created);
     assert_eq!(again.room, first.room);
     assert_eq!(
         expect(store.find_room(&bob, &alice).await, "find_room"),
         Some(first.room.clone())
     );
-    let other = expect(store.link(&alice, &carol).await, "link");
+    let other = expect(store.link(&alice, &carol, at(300)).await, "link");
     assert!(other.created);
     assert_ne!(other.room, first.room);
     assert_eq!(
@@ -231,7 +242,7 @@ pub async fn concurrent_links_create_one_room(store: &impl ChatStore) {
         } else {
             (&bob, &alice)
         };
-        store.link(a, b)
+        store.link(a, b, at(100 + i))
     });
     let outcomes: Vec<_> = join_all(calls)
         .await
@@ -492,10 +503,12 @@ pub async fn mark_sent_moves_only_not_sent_messages(store: &impl ChatStore) {
     let messages = conversation(store, &room, &alice, &bob, 4).await;
     assert!(expect(store.mark_sent(&[]).await, "mark_sent").is_empty());
     let read = expect(
-        store.mark_read(&messages[0].id, at(50_000)).await,
-        "mark_read",
+        store
+            .read_up_to(&bob, &room, &messages[0].id, at(50_000))
+            .await,
+        "read_up_to",
     );
-    assert!(read.is_some());
+    assert_eq!(read, 1);
     // Ask in reverse order, with an unknown id and a duplicate.
     let ask = vec![
         messages[2].id.clone(),
@@ -530,23 +543,36 @@ pub async fn mark_sent_moves_only_not_sent_messages(store: &impl ChatStore) {
     );
 }
 
-pub async fn mark_read_is_compare_and_set(store: &impl ChatStore) {
+pub async fn read_up_to_is_compare_and_set(store: &impl ChatStore) {
     let (alice, bob) = (user("alice"), user("bob"));
     let room = linked(store, &alice, &bob).await;
-    let messages = conversation(store, &room, &alice, &bob, 2).await;
+    let messages = conversation(store, &room, &alice, &bob, 3).await;
     expect(
         store.mark_sent(&[messages[0].id.clone()]).await,
         "mark_sent",
     );
-    // From sent, and straight from not_sent.
+    // From sent, and straight from not_sent; each reader reads what is addressed to it.
     for message in &messages {
-        let read = expect(store.mark_read(&message.id, at(60_000)).await, "mark_read");
-        let read = read.unwrap_or_else(|| panic!("{} should become read", message.id));
-        assert_eq!(read.status, MessageStatus::Read);
-        assert_eq!(read.read_at, Some(at(60_000)));
-        assert_eq!(read.text, message.text);
-        let again = expect(store.mark_read(&message.id, at(70_000)).await, "mark_read");
-        assert_eq!(again, None, "already read: nothing changes");
+        let (reader, room) = (&message.to, &message.room);
+        let read = expect(
+            store
+                .read_up_to(reader, room, &message.id, at(60_000))
+                .await,
+            "read_up_to",
+        );
+        assert!(read >= 1, "{} should become read", message.id);
+        let stored = expect(store.find_message(&message.id).await, "find_message")
+            .unwrap_or_else(|| panic!("{} vanished", message.id));
+        assert_eq!(stored.status, MessageStatus::Read);
+        assert_eq!(stored.read_at, Some(at(60_000)));
+        assert_eq!(stored.text, message.text);
+        let again = expect(
+            store
+                .read_up_to(reader, room, &message.id, at(70_000))
+                .await,
+            "read_up_to",
+        );
+        assert_eq!(again, 0, "already read: nothing changes");
         let stored = expect(store.find_message(&message.id).await, "find_message");
         assert_eq!(
             stored.and_then(|m| m.read_at),
@@ -554,26 +580,22 @@ pub async fn mark_read_is_compare_and_set(store: &impl ChatStore) {
             "first readAt kept"
         );
     }
-    let unknown = expect(
-        store.mark_read(&MessageId::new("unknown"), at(1)).await,
-        "mark_read",
-    );
-    assert_eq!(unknown, None);
-    // Concurrent readers: exactly one wins.
+    // Concurrent reads of one message: exactly one moves it.
     let third = insert(store, new_message(&room, &alice, &bob, "race", 3_000)).await;
-    let races = join_all((0..10).map(|i| store.mark_read(&third.id, at(80_000 + i)))).await;
-    let winners = races
-        .into_iter()
-        .filter_map(|r| expect(r, "mark_read"))
-        .count();
-    assert_eq!(winners, 1);
+    let races =
+        join_all((0..10).map(|i| store.read_up_to(&bob, &room, &third.id, at(80_000 + i)))).await;
+    let moved: usize = races.into_iter().map(|r| expect(r, "read_up_to")).sum();
+    assert_eq!(moved, 1);
 }
 
 pub async fn status_never_moves_backwards(store: &impl ChatStore) {
     let (alice, bob) = (user("alice"), user("bob"));
     let room = linked(store, &alice, &bob).await;
     let message = insert(store, new_message(&room, &alice, &bob, "x", 1_000)).await;
-    expect(store.mark_read(&message.id, at(2_000)).await, "mark_read");
+    expect(
+        store.read_up_to(&bob, &room, &message.id, at(2_000)).await,
+        "read_up_to",
+    );
     assert!(
         expect(
             store.mark_sent(std::slice::from_ref(&message.id)).await,

@@ -32,7 +32,7 @@ use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 
 use crate::id::{ChatRoomId, MessageId, UserId};
-use crate::message::{HistoryQuery, Inserted, NewMessage, StoredMessage};
+use crate::message::{HistoryQuery, Inserted, MessageText, NewMessage, StoredMessage};
 use crate::ports::{ChatStore, StoreError};
 use crate::time::Timestamp;
 use crate::user::{ChatUser, ContactRecord, LinkOutcome};
@@ -50,14 +50,16 @@ pub enum Method {
     InsertMessage,
     FindMessage,
     MarkSent,
-    MarkRead,
+    ReadUpTo,
+    EditMessage,
+    DeleteMessage,
     History,
     Undelivered,
 }
 
 impl Method {
     /// Every method, in the order the port declares them.
-    pub const ALL: [Method; 12] = [
+    pub const ALL: [Method; 14] = [
         Method::RegisterUser,
         Method::FindUser,
         Method::SetLastOnline,
@@ -67,7 +69,9 @@ impl Method {
         Method::InsertMessage,
         Method::FindMessage,
         Method::MarkSent,
-        Method::MarkRead,
+        Method::ReadUpTo,
+        Method::EditMessage,
+        Method::DeleteMessage,
         Method::History,
         Method::Undelivered,
     ];
@@ -83,7 +87,9 @@ impl Method {
             Method::InsertMessage => "insert_message",
             Method::FindMessage => "find_message",
             Method::MarkSent => "mark_sent",
-            Method::MarkRead => "mark_read",
+            Method::ReadUpTo => "read_up_to",
+            Method::EditMessage => "edit_message",
+            Method::DeleteMessage => "delete_message",
             Method::History => "history",
             Method::Undelivered => "undelivered",
         }
@@ -98,7 +104,9 @@ impl Method {
                 | Method::Link
                 | Method::InsertMessage
                 | Method::MarkSent
-                | Method::MarkRead
+                | Method::ReadUpTo
+                | Method::EditMessage
+                | Method::DeleteMessage
         )
     }
 }
@@ -515,8 +523,8 @@ impl<S: ChatStore> ChatStore for FaultyStore<S> {
             .await
     }
 
-    async fn link(&self, a: &UserId, b: &UserId) -> Result<LinkOutcome, StoreError> {
-        self.call(Method::Link, |s| s.link(a, b)).await
+    async fn link(&self, a: &UserId, b: &UserId, at: Timestamp) -> Result<LinkOutcome, StoreError> {
+        self.call(Method::Link, |s| s.link(a, b, at)).await
     }
 
     async fn find_room(&self, a: &UserId, b: &UserId) -> Result<Option<ChatRoomId>, StoreError> {
@@ -540,12 +548,34 @@ impl<S: ChatStore> ChatStore for FaultyStore<S> {
         self.call(Method::MarkSent, |s| s.mark_sent(ids)).await
     }
 
-    async fn mark_read(
+    async fn read_up_to(
+        &self,
+        reader: &UserId,
+        room: &ChatRoomId,
+        up_to: &MessageId,
+        at: Timestamp,
+    ) -> Result<usize, StoreError> {
+        self.call(Method::ReadUpTo, |s| s.read_up_to(reader, room, up_to, at))
+            .await
+    }
+
+    async fn edit_message(
+        &self,
+        id: &MessageId,
+        text: &MessageText,
+        at: Timestamp,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        self.call(Method::EditMessage, |s| s.edit_message(id, text, at))
+            .await
+    }
+
+    async fn delete_message(
         &self,
         id: &MessageId,
         at: Timestamp,
     ) -> Result<Option<StoredMessage>, StoreError> {
-        self.call(Method::MarkRead, |s| s.mark_read(id, at)).await
+        self.call(Method::DeleteMessage, |s| s.delete_message(id, at))
+            .await
     }
 
     async fn history(

@@ -44,6 +44,8 @@ fn flags_write_into_the_settings() {
         "5",
         "--header-read-timeout",
         "6",
+        "--edit-window",
+        "60",
     ]);
     let settings = args.settings();
     assert_eq!(settings.config.max_message_chars, 10);
@@ -55,6 +57,7 @@ fn flags_write_into_the_settings() {
     assert_eq!(settings.table_prefix, "app_");
     assert_eq!(settings.cluster.redis_url.as_deref(), Some("redis://h"));
     assert_eq!(settings.cluster.presence_lease, Duration::from_secs(5));
+    assert_eq!(settings.config.edit_window, Duration::from_secs(60));
     assert_eq!(
         args.server_settings().header_read_timeout,
         Duration::from_secs(6)

@@ -38,6 +38,8 @@ sweeps! {
         Case::SendOffline;
     read_survives_a_refused_call, read_survives_a_lost_reply => Case::ReadHello;
     history_survives_a_refused_call, history_survives_a_lost_reply => Case::HistoryBob;
+    edit_survives_a_refused_call, edit_survives_a_lost_reply => Case::EditHello;
+    delete_survives_a_refused_call, delete_survives_a_lost_reply => Case::DeleteHello;
 }
 
 // A send without a client message id cannot be retried safely after a lost reply (the

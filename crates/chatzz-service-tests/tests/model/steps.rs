@@ -5,6 +5,40 @@ use super::*;
 use chatzz_core::SendRequest;
 
 impl Model {
+    /// `u`'s contact `c` as `u` sees it now.
+    fn contact_of(&self, u: usize, c: usize) -> C {
+        let room = self.rooms[&pair(u, c)].clone();
+        let unread = self
+            .messages
+            .iter()
+            .filter(|m| m.room == room && m.to == u && m.status != MessageStatus::Read)
+            .filter(|m| m.deleted_at.is_none())
+            .count();
+        let last = self.messages.iter().rfind(|m| m.room == room).cloned();
+        (
+            c,
+            room,
+            self.online(c),
+            self.last_online[c],
+            unread as u64,
+            last,
+        )
+    }
+
+    /// `u`'s contacts by last activity, newest first: the newest message's time, else
+    /// the room's; among equals the newer room first.
+    fn contact_list(&self, u: usize) -> Vec<C> {
+        let mut list: Vec<C> = self.contacts[u]
+            .iter()
+            .rev()
+            .map(|&c| self.contact_of(u, c))
+            .collect();
+        list.sort_by_key(|(_, room, _, _, _, last)| {
+            std::cmp::Reverse(last.as_ref().map_or(self.since[room], |m| m.created_at))
+        });
+        list
+    }
+
     fn online(&self, u: usize) -> bool {
         !self.sockets[u].is_empty()
     }
@@ -89,7 +123,7 @@ impl Model {
                     );
                     self.views[receiver].insert(*user, *online);
                 }
-                Ev::New(_) | Ev::Status(_) => {}
+                Ev::New(_) | Ev::Status(_) | Ev::ReadUpTo(..) | Ev::Updated(_) => {}
             }
         }
         Ok(())
@@ -181,7 +215,7 @@ impl Model {
                     return Ok(());
                 };
                 let other = self.whom(user, other);
-                self.add_contact(sut, user, other)
+                self.add_contact(sut, user, other, now)
             }
             Op::Send { user, to, cid } => {
                 let Some(user) = self.who(user) else {
@@ -211,6 +245,30 @@ impl Model {
                 };
                 let (user, to, text, cid) = self.sends[pick].clone();
                 self.send(sut, user, to, text, cid, now)
+            }
+            Op::Change {
+                pick,
+                by_sender,
+                who,
+                delete,
+                text,
+            } => {
+                let message = pick
+                    .filter(|_| !self.messages.is_empty())
+                    .map(|p| self.messages[p % self.messages.len()].clone());
+                let who = match &message {
+                    Some(m) if by_sender => m.from,
+                    _ => match self.who(who) {
+                        Some(who) => who,
+                        None => return Ok(()),
+                    },
+                };
+                let text = match (text, &message) {
+                    (0, Some(m)) if !m.text.is_empty() => m.text.clone(),
+                    (1, _) => "edited".to_owned(),
+                    _ => format!("edited at {step}"),
+                };
+                self.change(sut, who, message, delete.then_some(()).ok_or(text), now)
             }
             Op::Read {
                 pick,
@@ -275,17 +333,7 @@ impl Model {
             .iter()
             .map(norm_contact)
             .collect::<Result<_, _>>()?;
-        let expected: Vec<C> = self.contacts[u]
-            .iter()
-            .map(|&c| {
-                (
-                    c,
-                    self.rooms[&pair(u, c)].clone(),
-                    self.online(c),
-                    self.last_online[c],
-                )
-            })
-            .collect();
+        let expected = self.contact_list(u);
         ensure_eq!(contacts, expected, "connectedUsers");
 
         // The oldest few `not_sent` messages to `u` from each sender become `sent`.
@@ -344,7 +392,7 @@ impl Model {
         }
         self.views[u] = contacts
             .iter()
-            .map(|(c, _, online, _)| (*c, *online))
+            .map(|(c, _, online, ..)| (*c, *online))
             .collect();
         Ok(())
     }
@@ -380,7 +428,7 @@ impl Model {
         self.deliveries(&out.deliveries, expected, (u, socket))
     }
 
-    fn add_contact(&mut self, sut: &Sut<'_>, u: usize, o: usize) -> Result<(), String> {
+    fn add_contact(&mut self, sut: &Sut<'_>, u: usize, o: usize, now: i64) -> Result<(), String> {
         let Some(socket) = self.live_socket(u) else {
             return Ok(());
         };
@@ -406,6 +454,7 @@ impl Model {
                     "room {room} given to a second pair"
                 );
                 self.rooms.insert(pair(u, o), room.clone());
+                self.since.insert(room.clone(), now);
                 self.contacts[u].push(o);
                 self.contacts[o].push(u);
                 true
@@ -413,7 +462,7 @@ impl Model {
         };
         ensure_eq!(
             norm_contact(&out.reply)?,
-            (o, room.clone(), self.online(o), self.last_online[o]),
+            self.contact_of(u, o),
             "the added contact"
         );
         let mut expected = Vec::new();
@@ -490,6 +539,8 @@ impl Model {
                     status: MessageStatus::NotSent,
                     created_at: now,
                     read_at: None,
+                    edited_at: None,
+                    deleted_at: None,
                 });
                 if let Some(c) = cid {
                     self.cids.insert((u, c), reply.id.clone());
@@ -539,14 +590,32 @@ impl Model {
             return expect_error(actual, ErrorCode::NotFound);
         };
         let out = actual.map_err(|e| format!("read failed: {e}"))?;
+        // Read up to it: every message of the room to the reader up to it, at once.
+        let mut count = 0;
+        for stored in &mut self.messages {
+            if stored.room == m.room
+                && stored.to == reader
+                && stored.id <= m.id
+                && stored.status != MessageStatus::Read
+            {
+                stored.status = MessageStatus::Read;
+                stored.read_at = Some(now);
+                count += 1;
+            }
+        }
         let mut expected = Vec::new();
-        if m.status != MessageStatus::Read {
-            let stored = self.message_mut(&m.id);
-            stored.status = MessageStatus::Read;
-            stored.read_at = Some(now);
-            let read = stored.clone();
-            expected.push((Aud::User(read.from), Ev::Status(read.clone())));
-            expected.push((Aud::Others(reader), Ev::Status(read)));
+        if count > 0 {
+            let read = self
+                .messages
+                .iter()
+                .find(|x| x.id == m.id)
+                .cloned()
+                .unwrap();
+            let range = Ev::ReadUpTo(m.room.clone(), reader, m.id.clone(), now, count);
+            for to in [Aud::User(read.from), Aud::Others(reader)] {
+                expected.push((to.clone(), Ev::Status(read.clone())));
+                expected.push((to, range.clone()));
+            }
         }
         let current = self
             .messages
@@ -558,6 +627,76 @@ impl Model {
         ensure_eq!(reply, current, "the read message");
         self.deliveries(&out.deliveries, expected, (reader, socket))?;
         self.see(&reply, "read reply")
+    }
+
+    /// An edit to `change`'s text, or (`Ok`) a delete.
+    fn change(
+        &mut self,
+        sut: &Sut<'_>,
+        who: usize,
+        message: Option<M>,
+        change: Result<(), String>,
+        now: i64,
+    ) -> Result<(), String> {
+        let Some(socket) = self.live_socket(who) else {
+            return Ok(());
+        };
+        let id = MessageId::new(
+            message
+                .as_ref()
+                .map_or(UNKNOWN_ID.to_owned(), |m| m.id.clone()),
+        );
+        let me = session(who, socket);
+        let actual = match &change {
+            Ok(()) => sut.rt.block_on(sut.service.delete_message(&me, &id)),
+            Err(text) => sut
+                .rt
+                .block_on(sut.service.edit_message(&me, &id, text.clone())),
+        };
+        let Some(m) = message.filter(|m| m.from == who) else {
+            return expect_error(actual, ErrorCode::NotFound);
+        };
+        let m = self
+            .messages
+            .iter()
+            .find(|x| x.id == m.id)
+            .cloned()
+            .unwrap();
+        if change.is_err() && m.deleted_at.is_some() {
+            return expect_error(actual, ErrorCode::NotFound);
+        }
+        let out = actual.map_err(|e| format!("edit or delete failed: {e}"))?;
+        let changed = match &change {
+            Ok(()) => m.deleted_at.is_none(),
+            Err(text) => *text != m.text,
+        };
+        let mut expected = Vec::new();
+        if changed {
+            let stored = self.message_mut(&m.id);
+            match change {
+                Ok(()) => {
+                    stored.text = String::new();
+                    stored.deleted_at = Some(now);
+                }
+                Err(text) => {
+                    stored.text = text;
+                    stored.edited_at = Some(now);
+                }
+            }
+            let updated = stored.clone();
+            expected.push((Aud::User(updated.from), Ev::Updated(updated.clone())));
+            expected.push((Aud::User(updated.to), Ev::Updated(updated)));
+        }
+        let current = self
+            .messages
+            .iter()
+            .find(|x| x.id == m.id)
+            .cloned()
+            .unwrap();
+        let reply = norm_message(&out.reply)?;
+        ensure_eq!(reply, current, "the changed message");
+        self.deliveries(&out.deliveries, expected, (who, socket))?;
+        self.see(&reply, "change reply")
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -151,7 +151,11 @@ async fn a_live_lease_blocks_inserts_until_it_is_released() {
     // Another room was never blocked by this one's lock.
     let carol = user("carol");
     ok(scratch.register_user(&carol).await, "register_user");
-    let other = ok(scratch.link(&alice, &carol).await, "link").room;
+    let other = ok(
+        scratch.link(&alice, &carol, super::millis(600)).await,
+        "link",
+    )
+    .room;
     hold(&scratch, &room, "alive", now_millis() + 60_000).await;
     let started = Instant::now();
     ok(

@@ -9,16 +9,16 @@ use chatzz_core::{
     ChatStore, ClientMessageId, MessageId, MessageStatus, MessageText, StoreError, StoreNames,
     Timestamp,
 };
-use chatzz_store_sql::testing::{self, everything, message, user};
+use chatzz_store_sql::testing::{self, everything, linked_at, message, user};
 use sqlx::AssertSqlSafe;
 
 use super::{TestDb, fresh_store};
 use crate::{PostgresDialect, PostgresStore};
 
-/// Two server processes (four writers) mark overlapping lists sent and read single
-/// messages at once, their batches locking the same rows: none waits on another for
-/// long (a deadlock would fail a batch after `deadlock_timeout`), and every message ends
-/// up read once, with the time of the read that moved it.
+/// Two server processes (four writers) mark overlapping lists sent and read the room up
+/// to messages at once, their batches locking the same rows: none waits on another for
+/// long (a deadlock would fail a batch after `deadlock_timeout`), every message is read
+/// once in all, and in the end every message up to the furthest read is read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn writers_changing_the_same_messages_never_deadlock() {
     let db = TestDb::create().await;
@@ -31,15 +31,31 @@ async fn writers_changing_the_same_messages_never_deadlock() {
             .expect("connect"),
     ];
     let (alice, bob) = (user("alice"), user("bob"));
-    let room = stores[0].link(&alice, &bob).await.expect("link").room;
+    let room = stores[0]
+        .link(&alice, &bob, linked_at())
+        .await
+        .expect("link")
+        .room;
+    let other = stores[0]
+        .link(&bob, &user("carol"), linked_at())
+        .await
+        .expect("link")
+        .room;
     let mut ids = Vec::new();
     for i in 0..60 {
+        // Every third message in another room, so that reads of both rooms interleave.
+        let (r, from) = if i % 3 == 0 {
+            (&other, user("carol"))
+        } else {
+            (&room, alice.clone())
+        };
         let chatzz_core::Inserted { message: m, .. } = stores[0]
-            .insert_message(message(&room, &alice, &bob, &format!("m{i}")))
+            .insert_message(message(r, &from, &bob, &format!("m{i}")))
             .await
             .expect("insert");
-        ids.push(m.id);
+        ids.push((r.clone(), m.id));
     }
+    let mut read = 0;
     for round in 0..3 {
         let tasks: Vec<_> = (0..240_usize)
             .map(|i| {
@@ -47,34 +63,35 @@ async fn writers_changing_the_same_messages_never_deadlock() {
                 // Lists that start on either side of one another, spread over the
                 // messages, and reads walking them backwards.
                 let mine: Vec<MessageId> = (0..6)
-                    .map(|k| ids[(i * 7 + k * 11 + round) % ids.len()].clone())
+                    .map(|k| ids[(i * 7 + k * 11 + round) % ids.len()].1.clone())
                     .collect();
-                let read = ids[ids.len() - 1 - (i + round) % ids.len()].clone();
+                let (room, up_to) = ids[ids.len() - 1 - (i + round) % ids.len()].clone();
                 let at =
                     Timestamp::from_millis(1_000 + i64::try_from(i).expect("i")).expect("time");
                 tokio::spawn(async move {
                     if i % 3 == 0 {
-                        let read = store.mark_read(&read, at).await?;
-                        Ok::<_, StoreError>((Vec::new(), read.map(|m| (m, at))))
+                        let moved = store.read_up_to(&user("bob"), &room, &up_to, at).await?;
+                        Ok::<_, StoreError>((Vec::new(), moved))
                     } else {
-                        Ok((store.mark_sent(&mine).await?, None))
+                        Ok((store.mark_sent(&mine).await?, 0))
                     }
                 })
             })
             .collect();
         for task in tasks {
-            let (sent, read) = tokio::time::timeout(Duration::from_secs(20), task)
+            let (sent, moved) = tokio::time::timeout(Duration::from_secs(20), task)
                 .await
                 .expect("answered")
                 .expect("join")
                 .expect("no batch failed");
             assert!(sent.iter().all(|m| m.status == MessageStatus::Sent));
-            if let Some((m, at)) = read {
-                assert_eq!(m.read_at, Some(at));
-                let stored = stores[1].find_message(&m.id).await.expect("find");
-                assert_eq!(stored.map(|s| s.read_at), Some(Some(at)), "read once");
-            }
+            read += moved;
         }
+    }
+    assert_eq!(read, ids.len(), "each message read once");
+    for (_, id) in &ids {
+        let stored = stores[1].find_message(id).await.expect("find");
+        assert_eq!(stored.map(|m| m.status), Some(MessageStatus::Read));
     }
 }
 /// Two server processes (two stores, each with its own writers) insert into the same
@@ -90,7 +107,11 @@ async fn two_processes_batching_into_one_room_keep_order_and_idempotency() {
         .await
         .expect("connect");
     let (alice, bob) = (user("alice"), user("bob"));
-    let room = first.link(&alice, &bob).await.expect("link").room;
+    let room = first
+        .link(&alice, &bob, linked_at())
+        .await
+        .expect("link")
+        .room;
     // The client has seen the room's first message and waits for the rest.
     let chatzz_core::Inserted { message: start, .. } = first
         .insert_message(message(&room, &alice, &bob, "start"))
@@ -230,17 +251,15 @@ async fn writer_plans_made_on_empty_tables_use_keys() {
     let sql = test.store.statements();
     for (statement, args) in [
         (
-            &sql.dialect.batch,
-            "('{1}', '{a}', '{b}', '{x}', '{1}', '{NULL}', '{1,2}', '{1,2}', '{NULL,5}')",
-        ),
-        (
             &sql.dialect.batch_without_reads,
             "('{1}', '{a}', '{b}', '{x}', '{1}', '{NULL}', '{1,2}')",
         ),
         (&sql.dialect.mark_sent, "('{1}')"),
-        (&sql.mark_read, "(1, 5)"),
+        (&sql.read_position, "(1, 'b', 5)"),
+        (&sql.read_up_to, "(1, 'b', 5, 9)"),
+        (&sql.dialect.positions, "('{1}', '{b}', '{5}')"),
         (&sql.dialect.lock_rooms, "('{1}')"),
-        (&sql.dialect.lock_messages, "('{1}')"),
+        (&sql.dialect.lock_messages, "('{1}', '{1}', '{b}', '{5}')"),
         (&sql.find_by_client_id, "('a', 'b')"),
     ] {
         sqlx::raw_sql(AssertSqlSafe(format!("PREPARE probe AS {statement}")))

@@ -1,6 +1,6 @@
 //! The writes a writer takes, and its answers.
 
-use chatzz_core::{NewMessage, StoreError, StoredMessage};
+use chatzz_core::{NewMessage, StoreError, StoredMessage, UserId};
 
 /// One write.
 #[derive(Debug)]
@@ -9,8 +9,15 @@ pub enum Op {
     Insert { room: i64, message: NewMessage },
     /// `mark_sent` of these row ids (sorted, no duplicates, not empty).
     MarkSent(Vec<i64>),
-    /// `mark_read` of the message with this row id, read at `at` (epoch milliseconds).
-    MarkRead { id: i64, at: i64 },
+    /// `read_up_to`: `reader`'s position in the room with row id `room` moves to
+    /// `up_to` (a message row id) and every message of the room to `reader` up to it
+    /// that is not `read` yet is read at `at` (epoch milliseconds).
+    ReadUpTo {
+        room: i64,
+        reader: UserId,
+        up_to: i64,
+        at: i64,
+    },
 }
 
 /// What a write did.
@@ -20,9 +27,8 @@ pub enum Done {
     Inserted(StoredMessage, bool),
     /// The messages this write moved to `sent`.
     Marked(Vec<StoredMessage>),
-    /// The message as this write left it, once read; `None` when it moved nothing
-    /// (unknown id, or already read).
-    Read(Option<StoredMessage>),
+    /// How many messages this read moved to `read`.
+    ReadUpTo(usize),
 }
 
 /// A write's answer.
@@ -45,10 +51,10 @@ impl Done {
         }
     }
 
-    /// A `mark_read`'s answer.
-    pub fn into_read(self) -> Result<Option<StoredMessage>, StoreError> {
+    /// A `read_up_to`'s answer.
+    pub fn into_read_up_to(self) -> Result<usize, StoreError> {
         match self {
-            Self::Read(moved) => Ok(moved),
+            Self::ReadUpTo(count) => Ok(count),
             other => Err(other.mismatch("a read")),
         }
     }

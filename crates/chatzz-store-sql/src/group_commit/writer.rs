@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use chatzz_core::{NewMessage, StoreError, StoredMessage};
+use chatzz_core::{NewMessage, StoreError, StoredMessage, UserId};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::group_commit::worker::supervise;
@@ -89,12 +89,23 @@ impl Writer {
             .and_then(Done::into_marked)
     }
 
-    /// `mark_read` of the message with row id `id` at `at` (epoch milliseconds): the
-    /// message, if this write moved it.
-    pub async fn mark_read(&self, id: i64, at: i64) -> Result<Option<StoredMessage>, StoreError> {
-        self.write(Op::MarkRead { id, at })
-            .await
-            .and_then(Done::into_read)
+    /// `read_up_to` in the room with row id `room`, up to the message with row id
+    /// `up_to`, at `at` (epoch milliseconds): how many messages this write moved.
+    pub async fn read_up_to(
+        &self,
+        room: i64,
+        reader: UserId,
+        up_to: i64,
+        at: i64,
+    ) -> Result<usize, StoreError> {
+        self.write(Op::ReadUpTo {
+            room,
+            reader,
+            up_to,
+            at,
+        })
+        .await
+        .and_then(Done::into_read_up_to)
     }
 
     /// Writes waiting in the queue.

@@ -66,18 +66,26 @@ pub fn inserted(answer: &Answer) -> (String, String, bool) {
     }
 }
 
-/// A `mark_read` of `id` at `at` (epoch milliseconds), as a writer gets it.
-pub fn read(id: &MessageId, at: i64) -> Op {
-    Op::MarkRead {
-        id: row_id(id.as_str()),
+/// When the test rooms are linked.
+pub fn linked_at() -> Timestamp {
+    at(500)
+}
+
+/// bob's `read_up_to` in `room` up to `id` at `at` (epoch milliseconds), as a writer
+/// gets it.
+pub fn read(room: &ChatRoomId, id: &MessageId, at: i64) -> Op {
+    Op::ReadUpTo {
+        room: row_id(room.as_str()),
+        reader: user("bob"),
+        up_to: row_id(id.as_str()),
         at,
     }
 }
 
-/// A read's answer: the message it moved, if any.
-pub fn was_read(answer: &Answer) -> Option<StoredMessage> {
+/// A read's answer: how many messages it moved.
+pub fn moved_by(answer: &Answer) -> usize {
     match answer {
-        Ok(Done::Read(moved)) => moved.clone(),
+        Ok(Done::ReadUpTo(count)) => *count,
         other => panic!("not a read: {other:?}"),
     }
 }
@@ -90,14 +98,18 @@ pub fn marked(answer: &Answer) -> Vec<MessageId> {
     }
 }
 
-fn at(millis: i64) -> Timestamp {
+pub fn at(millis: i64) -> Timestamp {
     Timestamp::from_millis(millis).expect("time")
 }
 
 /// `count` messages from alice to bob in a fresh room, oldest first.
 async fn messages(store: &impl ChatStore, count: usize) -> (ChatRoomId, Vec<StoredMessage>) {
     let (alice, bob) = (user("alice"), user("bob"));
-    let room = store.link(&alice, &bob).await.expect("link").room;
+    let room = store
+        .link(&alice, &bob, linked_at())
+        .await
+        .expect("link")
+        .room;
     let mut stored = Vec::new();
     for i in 0..count {
         let chatzz_core::Inserted { message: m, .. } = store
@@ -121,7 +133,7 @@ pub async fn a_batch_numbers_rows_in_queue_order_and_answers_repeats_with_the_fi
     run: impl AsyncFnOnce(&[Op]) -> Vec<Answer>,
 ) {
     let room = store
-        .link(&user("alice"), &user("bob"))
+        .link(&user("alice"), &user("bob"), linked_at())
         .await
         .expect("link")
         .room;
@@ -167,7 +179,13 @@ pub async fn concurrent_inserts_share_commits_and_each_lands_once_in_order<S>(
     let users: Vec<UserId> = (0..8).map(|i| user(&format!("u{i}"))).collect();
     let mut rooms = Vec::new();
     for pair in users.chunks(2) {
-        rooms.push(store.link(&pair[0], &pair[1]).await.expect("link").room);
+        rooms.push(
+            store
+                .link(&pair[0], &pair[1], linked_at())
+                .await
+                .expect("link")
+                .room,
+        );
     }
     // 600 sends over 4 rooms: 400 without a client id, and 100 client ids each sent
     // twice by the same sender (as a retry would), the twins far apart in the queue.
@@ -272,7 +290,11 @@ pub async fn concurrent_inserts_share_commits_and_each_lands_once_in_order<S>(
 /// `Internal`, the others are stored.
 pub async fn a_failing_entry_fails_alone(store: &(impl ChatStore + Clone)) {
     let (alice, bob) = (user("alice"), user("bob"));
-    let room = store.link(&alice, &bob).await.expect("link").room;
+    let room = store
+        .link(&alice, &bob, linked_at())
+        .await
+        .expect("link")
+        .room;
     let nowhere = ChatRoomId::new(sequence::encode(999));
     let tasks: Vec<_> = (0..60)
         .map(|i| {
@@ -311,7 +333,11 @@ pub async fn a_failing_entry_fails_alone(store: &(impl ChatStore + Clone)) {
 /// and each caller gets its moved messages in id order.
 pub async fn concurrent_mark_sent_moves_each_message_once(store: &(impl ChatStore + Clone)) {
     let (alice, bob) = (user("alice"), user("bob"));
-    let room = store.link(&alice, &bob).await.expect("link").room;
+    let room = store
+        .link(&alice, &bob, linked_at())
+        .await
+        .expect("link")
+        .room;
     let mut ids = Vec::new();
     for i in 0..40 {
         let chatzz_core::Inserted { message: m, .. } = store
@@ -339,124 +365,161 @@ pub async fn concurrent_mark_sent_moves_each_message_once(store: &(impl ChatStor
     assert_eq!(moved, ids, "each message moved exactly once");
 }
 
-/// 240 concurrent `mark_read`s, 6 of each of 40 messages (some `sent`, the others
-/// `not_sent`), with an unknown id among them: they share commits (`batches` reads the
-/// store's batch count), each message moves exactly once, with the time of the caller
-/// it answered, and the unknown id moves nothing.
-pub async fn concurrent_mark_read_moves_each_message_once<S>(store: &S, batches: impl Fn(&S) -> u64)
+/// 240 concurrent `read_up_to`s by bob, 6 up to each of 40 messages (some `sent`, the
+/// others `not_sent`): they share commits (`batches` reads the store's batch count),
+/// each message moves exactly once, with the time of a read that reached it.
+pub async fn concurrent_read_ups_move_each_message_once<S>(store: &S, batches: impl Fn(&S) -> u64)
 where
     S: ChatStore + Clone,
 {
-    let (_, messages) = messages(store, 40).await;
+    let (room, messages) = messages(store, 40).await;
     let ids: Vec<MessageId> = messages.iter().map(|m| m.id.clone()).collect();
     let sent = store.mark_sent(&ids[..20]).await.expect("mark_sent");
     assert_eq!(sent.len(), 20);
-    let unknown = MessageId::new(sequence::encode(999_999));
     let before = batches(store);
     let tasks: Vec<_> = (0..240)
         .map(|i: i64| {
-            let store = store.clone();
+            let (store, room) = (store.clone(), room.clone());
             let index = usize::try_from(i).expect("index");
-            let id = if i == 100 {
-                unknown.clone()
-            } else {
-                ids[index % ids.len()].clone()
-            };
+            let id = ids[index % ids.len()].clone();
             let read_at = at(100_000 + i);
-            tokio::spawn(async move { (id.clone(), read_at, store.mark_read(&id, read_at).await) })
+            tokio::spawn(async move {
+                let moved = store.read_up_to(&user("bob"), &room, &id, read_at).await;
+                (id, read_at, moved)
+            })
         })
         .collect();
-    let mut winners: HashMap<MessageId, Timestamp> = HashMap::new();
+    let mut reached: HashMap<Timestamp, MessageId> = HashMap::new();
+    let mut total = 0;
     for task in tasks {
-        let (id, read_at, got) = task.await.expect("join");
-        let Some(moved) = got.expect("mark_read") else {
-            continue;
-        };
-        assert_ne!(id, unknown, "an unknown id moved");
-        assert_eq!(moved.id, id, "the caller got its own message");
-        assert_eq!(moved.status, MessageStatus::Read);
-        assert_eq!(moved.read_at, Some(read_at), "moved with the winner's time");
-        assert!(winners.insert(id, read_at).is_none(), "moved twice");
+        let (id, read_at, moved) = task.await.expect("join");
+        total += moved.expect("read_up_to");
+        reached.insert(read_at, id);
     }
     let taken = batches(store) - before;
     assert!(
         taken < 240,
         "240 concurrent reads took {taken} batches: no group commit"
     );
-    assert_eq!(winners.len(), 40, "each message moved once");
-    for (id, read_at) in &winners {
+    assert_eq!(total, 40, "each message moved once");
+    for id in &ids {
         let found = stored(store, id).await;
         assert_eq!(found.status, MessageStatus::Read);
-        assert_eq!(found.read_at, Some(*read_at));
+        let by = found
+            .read_at
+            .and_then(|t| reached.get(&t))
+            .unwrap_or_else(|| panic!("{id}: read at {:?}, by no read", found.read_at));
+        assert!(by >= id, "{id} was read by a read up to {by} only");
     }
-    assert_eq!(store.find_message(&unknown).await.expect("find"), None);
 }
 
-/// `run` commits batches that read messages among other writes: the first read of a
-/// message moves it, with its own time; a second read of it in the batch, a read of a
-/// message already read and of an unknown id move nothing; the other entries are
-/// answered as usual.
-pub async fn a_batch_reads_each_message_once_in_queue_order(
+/// 500 unread messages read at once: one write, one batch.
+pub async fn a_read_over_a_backlog_is_one_write<S>(store: &S, batches: impl Fn(&S) -> u64)
+where
+    S: ChatStore + Clone,
+{
+    let (alice, bob) = (user("alice"), user("bob"));
+    let room = store
+        .link(&alice, &bob, linked_at())
+        .await
+        .expect("link")
+        .room;
+    let tasks: Vec<_> = (0..500)
+        .map(|i| {
+            let store = store.clone();
+            let m = message(&room, &alice, &bob, &format!("m{i}"));
+            tokio::spawn(async move { store.insert_message(m).await })
+        })
+        .collect();
+    let mut newest = None;
+    for task in tasks {
+        let id = task.await.expect("join").expect("insert").message.id;
+        newest = newest.max(Some(id));
+    }
+    let newest = newest.expect("messages");
+    let before = batches(store);
+    let moved = store
+        .read_up_to(&bob, &room, &newest, at(9_000))
+        .await
+        .expect("read_up_to");
+    assert_eq!(moved, 500);
+    assert_eq!(batches(store) - before, 1, "one write");
+    let history = store.history(&room, &everything()).await.expect("history");
+    assert_eq!(history.len(), 500);
+    assert!(
+        history
+            .iter()
+            .all(|m| m.status == MessageStatus::Read && m.read_at == Some(at(9_000)))
+    );
+    let contacts = store.contacts(&bob).await.expect("contacts");
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(contacts[0].unread, 0);
+    assert_eq!(
+        contacts[0].last_message.as_ref().map(|m| &m.id),
+        Some(&newest)
+    );
+}
+
+/// `run` commits batches that read a room up to messages among other writes, in queue
+/// order: a read moves what is addressed to bob up to its message and not read yet,
+/// with its own time; a read behind an earlier one moves nothing; a `mark_sent` after
+/// a read finds the messages it read past `sent`; a message inserted in the batch is
+/// never read by it.
+pub async fn a_batch_reads_in_queue_order(
     store: &impl ChatStore,
     run: impl AsyncFn(&[Op]) -> Vec<Answer>,
 ) {
-    let (room, messages) = messages(store, 5).await;
+    let (room, messages) = messages(store, 6).await;
     let ids: Vec<MessageId> = messages.iter().map(|m| m.id.clone()).collect();
     store.mark_sent(&ids[1..2]).await.expect("mark_sent");
     let earlier = store
-        .mark_read(&ids[3], at(5_000))
+        .read_up_to(&user("bob"), &room, &ids[0], at(5_000))
         .await
-        .expect("mark_read")
-        .expect("moved");
+        .expect("read_up_to");
+    assert_eq!(earlier, 1);
     let ops = [
-        read(&ids[0], 10_000),
+        read(&room, &ids[2], 10_000),
         insert(&room, "new", None),
-        read(&ids[0], 20_000),
-        read(&ids[1], 30_000),
-        Op::MarkSent(vec![row_id(ids[2].as_str()), row_id(ids[4].as_str())]),
-        read(&ids[3], 40_000),
-        Op::MarkRead {
-            id: 999_999,
-            at: 50_000,
-        },
-        read(&ids[1], 60_000),
+        read(&room, &ids[1], 20_000),
+        Op::MarkSent(vec![row_id(ids[3].as_str()), row_id(ids[5].as_str())]),
+        read(&room, &ids[4], 40_000),
+        Op::MarkSent(vec![row_id(ids[4].as_str()), row_id(ids[5].as_str())]),
+        read(&room, &ids[4], 60_000),
     ];
     let answers = run(&ops).await;
     assert_eq!(answers.len(), ops.len());
-    let first = was_read(&answers[0]).expect("the first read moves it");
-    assert_eq!(first.id, ids[0]);
-    assert_eq!(first.text, "m0");
-    assert_eq!(first.status, MessageStatus::Read);
-    assert_eq!(first.read_at, Some(at(10_000)), "its own time");
-    assert_eq!(inserted(&answers[1]).1, "new");
-    assert_eq!(was_read(&answers[2]), None, "read twice in one batch");
-    let from_sent = was_read(&answers[3]).expect("sent moves to read");
-    assert_eq!(
-        (from_sent.id.clone(), from_sent.read_at),
-        (ids[1].clone(), Some(at(30_000)))
-    );
-    assert_eq!(marked(&answers[4]), vec![ids[2].clone(), ids[4].clone()]);
-    assert_eq!(was_read(&answers[5]), None, "already read");
-    assert_eq!(was_read(&answers[6]), None, "unknown");
-    assert_eq!(was_read(&answers[7]), None, "read twice in one batch");
+    assert_eq!(moved_by(&answers[0]), 2, "ids 1 (sent) and 2 (not_sent)");
+    let (new_id, text, _) = inserted(&answers[1]);
+    assert_eq!(text, "new");
+    assert_eq!(moved_by(&answers[2]), 0, "behind the position");
+    assert_eq!(marked(&answers[3]), vec![ids[3].clone(), ids[5].clone()]);
+    assert_eq!(moved_by(&answers[4]), 2, "ids 3 (sent) and 4");
+    assert!(marked(&answers[5]).is_empty(), "read is past sent");
+    assert_eq!(moved_by(&answers[6]), 0, "already read");
 
-    // What each caller got is what is stored.
-    assert_eq!(stored(store, &ids[0]).await, first);
-    assert_eq!(stored(store, &ids[1]).await, from_sent);
-    assert_eq!(stored(store, &ids[2]).await.status, MessageStatus::Sent);
-    assert_eq!(
-        stored(store, &ids[3]).await,
-        earlier,
-        "the first read_at kept"
-    );
-    assert_eq!(stored(store, &ids[4]).await.status, MessageStatus::Sent);
+    let read_at = |i: usize| {
+        let id = ids[i].clone();
+        async move { stored(store, &id).await.read_at }
+    };
+    assert_eq!(read_at(0).await, Some(at(5_000)), "the first readAt kept");
+    assert_eq!(read_at(1).await, Some(at(10_000)));
+    assert_eq!(read_at(2).await, Some(at(10_000)));
+    assert_eq!(read_at(3).await, Some(at(40_000)));
+    assert_eq!(read_at(4).await, Some(at(40_000)));
+    assert_eq!(stored(store, &ids[5]).await.status, MessageStatus::Sent);
+    let new_id = MessageId::new(new_id);
+    assert_eq!(stored(store, &new_id).await.status, MessageStatus::NotSent);
 
     // A batch of reads alone, one of them again.
-    let answers = run(&[read(&ids[2], 70_000), read(&ids[0], 80_000)]).await;
-    let moved = was_read(&answers[0]).expect("sent moves to read");
-    assert_eq!(moved.read_at, Some(at(70_000)));
-    assert_eq!(was_read(&answers[1]), None, "already read");
-    assert_eq!(stored(store, &ids[2]).await, moved);
+    let answers = run(&[read(&room, &ids[5], 70_000), read(&room, &ids[5], 80_000)]).await;
+    assert_eq!(moved_by(&answers[0]), 1);
+    assert_eq!(moved_by(&answers[1]), 0, "already read");
+    assert_eq!(read_at(5).await, Some(at(70_000)));
+    assert_eq!(
+        stored(store, &new_id).await.status,
+        MessageStatus::NotSent,
+        "a newer message is never read"
+    );
 }
 
 /// `run` commits batches that mark one message both sent and read, in either order:
@@ -466,42 +529,50 @@ pub async fn a_batch_marking_one_message_sent_and_read_keeps_queue_order(
     store: &impl ChatStore,
     run: impl AsyncFn(&[Op]) -> Vec<Answer>,
 ) {
-    let (_, messages) = messages(store, 4).await;
+    let (room, messages) = messages(store, 4).await;
     let ids: Vec<MessageId> = messages.iter().map(|m| m.id.clone()).collect();
 
     let answers = run(&[
-        read(&ids[0], 10_000),
+        read(&room, &ids[0], 10_000),
         Op::MarkSent(vec![row_id(ids[0].as_str()), row_id(ids[1].as_str())]),
-        read(&ids[0], 20_000),
+        read(&room, &ids[0], 20_000),
     ])
     .await;
-    let read_first = was_read(&answers[0]).expect("the read moves it");
-    assert_eq!(read_first.status, MessageStatus::Read);
-    assert_eq!(read_first.read_at, Some(at(10_000)));
+    assert_eq!(moved_by(&answers[0]), 1);
     assert_eq!(
         marked(&answers[1]),
         vec![ids[1].clone()],
         "read is past sent"
     );
-    assert_eq!(was_read(&answers[2]), None, "already read");
-    assert_eq!(stored(store, &ids[0]).await, read_first);
+    assert_eq!(moved_by(&answers[2]), 0, "already read");
+    let first = stored(store, &ids[0]).await;
+    assert_eq!(
+        (first.status, first.read_at),
+        (MessageStatus::Read, Some(at(10_000)))
+    );
     assert_eq!(stored(store, &ids[1]).await.status, MessageStatus::Sent);
 
     let answers = run(&[
         Op::MarkSent(vec![row_id(ids[2].as_str())]),
-        read(&ids[2], 30_000),
-        read(&ids[3], 40_000),
+        read(&room, &ids[2], 30_000),
+        read(&room, &ids[3], 40_000),
         Op::MarkSent(vec![row_id(ids[3].as_str())]),
     ])
     .await;
     assert_eq!(marked(&answers[0]), vec![ids[2].clone()], "sent first");
-    let sent_first = was_read(&answers[1]).expect("then read");
-    assert_eq!(sent_first.id, ids[2]);
-    assert_eq!(sent_first.status, MessageStatus::Read);
-    assert_eq!(sent_first.read_at, Some(at(30_000)));
-    let read_first = was_read(&answers[2]).expect("not_sent moves to read");
-    assert_eq!(read_first.read_at, Some(at(40_000)));
+    assert_eq!(
+        moved_by(&answers[1]),
+        2,
+        "then read, with the sent one before"
+    );
+    assert_eq!(moved_by(&answers[2]), 1, "not_sent moves to read");
     assert!(marked(&answers[3]).is_empty(), "read is past sent");
-    assert_eq!(stored(store, &ids[2]).await, sent_first);
-    assert_eq!(stored(store, &ids[3]).await, read_first);
+    for (i, time) in [(1, 30_000), (2, 30_000), (3, 40_000)] {
+        let m = stored(store, &ids[i]).await;
+        assert_eq!(
+            (m.status, m.read_at),
+            (MessageStatus::Read, Some(at(time))),
+            "{i}"
+        );
+    }
 }

@@ -13,6 +13,7 @@ fn the_builder_methods_write_into_the_settings() {
         .send_rate(3.0, 7)
         .event_rate(RatedEvent::MessageRead, 0.0, 1)
         .max_sockets_per_user(2)
+        .edit_window(Duration::from_secs(60))
         .max_queued_events(5)
         .max_outbound_bytes(70_000)
         .max_packet_bytes(2048)
@@ -29,6 +30,7 @@ fn the_builder_methods_write_into_the_settings() {
     expected.config.send_rate = Rate::new(3.0, 7);
     expected.config.message_read_rate = Rate::UNLIMITED;
     expected.config.max_sockets_per_user = 2;
+    expected.config.edit_window = Duration::from_secs(60);
     expected.transport.max_queued_events = 5;
     expected.transport.max_outbound_bytes = 70_000;
     expected.socketio.max_packet_bytes = Some(2048);

@@ -278,6 +278,15 @@ fn time(d: Duration) -> String {
     }
 }
 
+/// A span of whole hours as hours, else as `time` says.
+fn span(d: Duration) -> String {
+    if d.as_secs().is_multiple_of(3600) && d.subsec_nanos() == 0 && !d.is_zero() {
+        format!("{} h", d.as_secs() / 3600)
+    } else {
+        time(d)
+    }
+}
+
 fn rate(rate: Rate) -> String {
     format!("{}/s, burst {}", rate.per_second, rate.burst)
 }
@@ -312,12 +321,22 @@ fn expected_defaults() -> Vec<(&'static str, String)> {
                 bytes(MIN_DEFAULT_PACKET_BYTES)
             ),
         ),
-        ("`send-message` per user", rate(c.send_rate)),
-        ("`connect-user` per user", rate(c.connect_user_rate)),
+        (
+            "`send-message`, `edit-message`, `delete-message` per user (one rate for the three)",
+            rate(c.send_rate),
+        ),
+        (
+            "`connect-user`, `get-contacts` per user (one rate for both)",
+            rate(c.connect_user_rate),
+        ),
         ("`add-chat-user` per user", rate(c.add_chat_user_rate)),
         ("`get-old-messages` per user", rate(c.get_old_messages_rate)),
         ("`message-read` per user", rate(c.message_read_rate)),
         ("live sockets per user", c.max_sockets_per_user.to_string()),
+        (
+            "editing a message (`edit-message`)",
+            format!("within {} of sending it", span(c.edit_window)),
+        ),
         (
             "history page",
             format!(
@@ -337,7 +356,7 @@ fn expected_defaults() -> Vec<(&'static str, String)> {
             ),
         ),
         (
-            "outbound budget: large replies (history pages, `user-details`) queued to one connection",
+            "outbound budget: large replies (history pages, `user-details`, `get-contacts`) queued to one connection",
             format!(
                 "{0} at once, refilled at {0} per 10 s",
                 bytes(s.transport.max_outbound_bytes)
@@ -423,4 +442,6 @@ fn number_formats() {
     assert_eq!(bytes(4 * 1024 * 1024), "4 MiB");
     assert_eq!(bytes(64 * 1024), "64 KiB");
     assert_eq!(time(Duration::from_millis(300)), "300 ms");
+    assert_eq!(span(Duration::from_secs(48 * 3600)), "48 h");
+    assert_eq!(span(Duration::from_secs(90)), "90 s");
 }

@@ -209,10 +209,10 @@ fn add_contact_beyond_its_rate_is_rate_limited_and_links_nothing() {
         .expect_find_user()
         .times(6)
         .returning(|u| Ok(Some(chat_user(u.as_str(), None))));
-    store.expect_link().times(2).returning(|a, b| {
+    store.expect_link().times(2).returning(|a, b, _| {
         Ok(LinkOutcome {
             room: room_of(a.as_str(), b.as_str()),
-            created: false,
+            created: true,
         })
     });
     let service = ChatService::new(
@@ -243,7 +243,7 @@ fn the_host_applications_own_calls_are_not_rate_limited() {
         .expect_find_user()
         .times(15)
         .returning(|u| Ok(Some(chat_user(u.as_str(), None))));
-    store.expect_link().times(5).returning(|a, b| {
+    store.expect_link().times(5).returning(|a, b, _| {
         Ok(LinkOutcome {
             room: room_of(a.as_str(), b.as_str()),
             created: true,
@@ -297,21 +297,25 @@ fn history_beyond_its_rate_is_rate_limited_and_reads_nothing() {
     );
 }
 
-/// A store where `m1` is a message to alice she already read.
-fn read_store(finds: usize) -> MockChatStore {
+/// A store where `m1` is a message to alice she already read, read `reads` times
+/// (each looks the message up before and after) and looked up `extra` times more.
+fn read_store(reads: usize, extra: usize) -> MockChatStore {
     let mut store = MockChatStore::new();
     store
         .expect_find_message()
-        .times(finds)
+        .times(reads * 2 + extra)
         .returning(|_| Ok(Some(stored("m1", "bob", "alice", Read))));
-    store.expect_mark_read().never();
+    store
+        .expect_read_up_to()
+        .times(reads)
+        .returning(|_, _, _, _| Ok(0));
     store
 }
 
 #[test]
 fn mark_read_beyond_its_rate_is_rate_limited_and_reads_nothing() {
     let service = ChatService::new(
-        Arc::new(read_store(2)),
+        Arc::new(read_store(2, 0)),
         Arc::new(clock_at(NOW)),
         rating(RatedEvent::MessageRead, 2.0),
     );
@@ -327,7 +331,8 @@ fn mark_read_beyond_its_rate_is_rate_limited_and_reads_nothing() {
 
 #[test]
 fn each_user_and_each_event_has_its_own_bucket_refilled_with_time() {
-    let mut store = read_store(3);
+    // Alice reads twice; mallory's attempt only looks the message up.
+    let mut store = read_store(2, 1);
     store
         .expect_find_room()
         .times(1)

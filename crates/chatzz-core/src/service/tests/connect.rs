@@ -12,7 +12,7 @@ use crate::id::MessageId;
 use crate::message::MessageStatus;
 use crate::ports::{DirectoryError, MockChatStore, MockUserDirectory, StoreError};
 use crate::service::Config;
-use crate::user::{Contact, PresenceStatus, UserDetails};
+use crate::user::{Contact, ContactRecord, PresenceStatus, UserDetails};
 
 use super::support::*;
 
@@ -31,9 +31,16 @@ fn connect_replies_user_details_with_contacts_and_last_online() {
         .with(eq(user("alice")))
         .times(1)
         .returning(|_| {
+            // Bob's room is the more recently active: he comes first.
             Ok(vec![
-                record("bob", "alice", Some(EARLIER + 1)),
-                record("carol", "alice", None),
+                ContactRecord {
+                    since: Some(at(EARLIER + 100)),
+                    ..record("bob", "alice", Some(EARLIER + 1))
+                },
+                ContactRecord {
+                    since: Some(at(EARLIER)),
+                    ..record("carol", "alice", None)
+                },
             ])
         });
     store
@@ -60,12 +67,18 @@ fn connect_replies_user_details_with_contacts_and_last_online() {
                 chat_room_id: room_of("alice", "bob"),
                 status: PresenceStatus::Online,
                 last_online: Some(at(EARLIER + 1)),
+                unread_count: 0,
+                last_message: None,
+                blocked: false,
             },
             Contact {
                 details: UserDetails::bare(&user("carol")),
                 chat_room_id: room_of("alice", "carol"),
                 status: PresenceStatus::Offline,
                 last_online: None,
+                unread_count: 0,
+                last_message: None,
+                blocked: false,
             },
         ]
     );
@@ -184,8 +197,9 @@ fn connect_announces_online_on_the_first_socket_to_online_contacts_only() {
     assert_eq!(
         out.deliveries,
         vec![
-            presence_changed("bob", alice.clone(), PresenceStatus::Online, Some(EARLIER)),
-            presence_changed("dave", alice, PresenceStatus::Online, Some(EARLIER)),
+            // In contact order: rooms without activity, the newest first.
+            presence_changed("dave", alice.clone(), PresenceStatus::Online, Some(EARLIER)),
+            presence_changed("bob", alice, PresenceStatus::Online, Some(EARLIER)),
         ]
     );
 }
@@ -326,9 +340,10 @@ fn connect_with_a_directory_shows_its_fields_with_id_forced_and_looks_each_user_
     let bob = details("bob", json!({ "name": "Bob" }));
     assert_eq!(out.reply.user, alice);
     assert_eq!(out.reply.user.fields().get("_id"), Some(&json!("alice")));
-    assert_eq!(out.reply.connected_users[0].details, bob);
+    // Neither room has activity: the newer (carol's) comes first.
+    assert_eq!(out.reply.connected_users[1].details, bob);
     assert_eq!(
-        out.reply.connected_users[1].details,
+        out.reply.connected_users[0].details,
         UserDetails::bare(&user("carol"))
     );
     let missed = &out.reply.missed_messages[&user("bob")][0];

@@ -7,8 +7,9 @@ use serde_json::json;
 use crate::error::ErrorCode;
 use crate::event::{Audience, ServerEvent};
 use crate::id::UserId;
+use crate::message::MessageStatus::Sent;
 use crate::ports::{DirectoryError, MockChatStore, MockUserDirectory};
-use crate::user::{ChatUser, Contact, LinkOutcome, PresenceStatus, UserDetails};
+use crate::user::{ChatUser, Contact, ContactRecord, LinkOutcome, PresenceStatus, UserDetails};
 
 use super::support::*;
 
@@ -100,9 +101,9 @@ fn add_contact_creating_the_room_replies_the_contact_and_tells_them_once() {
         .returning(|_| Ok(Some(chat_user("alice", Some(EARLIER + 5)))));
     store
         .expect_link()
-        .withf(|a: &UserId, b: &UserId| same_pair(a, b, "alice", "bob"))
+        .withf(|a: &UserId, b: &UserId, _| same_pair(a, b, "alice", "bob"))
         .times(1)
-        .returning(|_, _| {
+        .returning(|_, _, _| {
             Ok(LinkOutcome {
                 room: room_of("alice", "bob"),
                 created: true,
@@ -120,6 +121,9 @@ fn add_contact_creating_the_room_replies_the_contact_and_tells_them_once() {
             chat_room_id: room_of("alice", "bob"),
             status: PresenceStatus::Online,
             last_online: Some(at(EARLIER)),
+            unread_count: 0,
+            last_message: None,
+            blocked: false,
         }
     );
     assert_eq!(
@@ -131,6 +135,9 @@ fn add_contact_creating_the_room_replies_the_contact_and_tells_them_once() {
                 chat_room_id: room_of("alice", "bob"),
                 status: PresenceStatus::Online,
                 last_online: Some(at(EARLIER + 5)),
+                unread_count: 0,
+                last_message: None,
+                blocked: false,
             })
         )]
     );
@@ -149,18 +156,39 @@ fn add_contact_of_an_existing_contact_returns_the_same_room_and_emits_nothing() 
         .with(eq(user("alice")))
         .times(1)
         .returning(|_| Ok(Some(chat_user("alice", None))));
-    store.expect_link().times(1).returning(|_, _| {
+    store.expect_link().times(1).returning(|_, _, _| {
         Ok(LinkOutcome {
             room: room_of("alice", "bob"),
             created: false,
         })
     });
+    // Where the conversation stands comes from the store, as in the contact list.
+    let last = stored("m9", "bob", "alice", Sent);
+    let shown = wire(&last);
+    store
+        .expect_contacts()
+        .with(eq(user("alice")))
+        .times(1)
+        .returning(move |_| {
+            Ok(vec![
+                record("carol", "alice", None),
+                ContactRecord {
+                    unread: 3,
+                    last_message: Some(last.clone()),
+                    ..record("bob", "alice", None)
+                },
+            ])
+        });
     let service = service(store, unread_clock());
     online(&service, &[("alice", "a1"), ("bob", "b1")]);
 
     let out = block_on(service.add_contact(&session("alice", "a1"), &user("bob"))).unwrap();
 
     assert_eq!(out.reply.chat_room_id, room_of("alice", "bob"));
+    assert_eq!(out.reply.details, UserDetails::bare(&user("bob")));
+    assert_eq!(out.reply.status, PresenceStatus::Online);
+    assert_eq!(out.reply.unread_count, 3);
+    assert_eq!(out.reply.last_message, Some(Box::new(shown)));
     assert!(out.deliveries.is_empty());
 }
 
@@ -175,7 +203,7 @@ fn add_contact_of_an_offline_user_says_offline_and_when_last_seen() {
         .expect_find_user()
         .with(eq(user("alice")))
         .returning(|_| Ok(Some(chat_user("alice", None))));
-    store.expect_link().returning(|_, _| {
+    store.expect_link().returning(|_, _, _| {
         Ok(LinkOutcome {
             room: room_of("alice", "bob"),
             created: true,
@@ -204,7 +232,7 @@ fn add_contact_with_a_directory_uses_its_details_on_both_sides() {
         .expect_find_user()
         .with(eq(user("alice")))
         .returning(|_| Ok(Some(chat_user("alice", None))));
-    store.expect_link().times(1).returning(|_, _| {
+    store.expect_link().times(1).returning(|_, _, _| {
         Ok(LinkOutcome {
             room: room_of("alice", "bob"),
             created: true,
@@ -231,6 +259,9 @@ fn add_contact_with_a_directory_uses_its_details_on_both_sides() {
             chat_room_id: room_of("alice", "bob"),
             status: PresenceStatus::Offline,
             last_online: None,
+            unread_count: 0,
+            last_message: None,
+            blocked: false,
         }
     );
     let ServerEvent::ChatUserAdded(me) = &out.deliveries[0].event else {
@@ -252,10 +283,90 @@ fn add_contact_when_link_fails_is_unavailable() {
     store
         .expect_link()
         .times(1)
-        .returning(|_, _| Err(unavailable()));
+        .returning(|_, _, _| Err(unavailable()));
     let service = service(store, unread_clock());
 
     let result = block_on(service.add_contact(&session("alice", "a1"), &user("bob")));
 
     assert_eq!(code(result), ErrorCode::Unavailable);
+}
+
+#[test]
+fn get_contacts_lists_by_last_activity_with_unread_counts_and_the_newest_message() {
+    // Creation order: bob (no messages, room made late), carol (message at -60 s),
+    // dave (room made early, no messages), erin (before 1.1: no time, no messages).
+    let from_carol = stored("m5", "carol", "alice", Sent);
+    let shown = wire(&from_carol);
+    let mut store = MockChatStore::new();
+    store
+        .expect_contacts()
+        .with(eq(user("alice")))
+        .times(1)
+        .returning(move |_| {
+            Ok(vec![
+                ContactRecord {
+                    since: Some(at(NOW - 10_000)),
+                    ..record("bob", "alice", None)
+                },
+                ContactRecord {
+                    since: Some(at(NOW - 900_000)),
+                    unread: 4,
+                    last_message: Some(from_carol.clone()),
+                    ..record("carol", "alice", None)
+                },
+                ContactRecord {
+                    since: Some(at(NOW - 800_000)),
+                    ..record("dave", "alice", None)
+                },
+                record("erin", "alice", None),
+            ])
+        });
+    let service = service(store, clock_at(NOW));
+    online(&service, &[("carol", "c1")]);
+
+    let out = block_on(service.get_contacts(&session("alice", "a1"))).unwrap();
+
+    let order: Vec<_> = out
+        .reply
+        .iter()
+        .map(|c| {
+            c.details.fields()["_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(order, ["bob", "carol", "dave", "erin"]);
+    let carol = &out.reply[1];
+    assert_eq!(carol.unread_count, 4);
+    assert_eq!(carol.last_message.as_deref(), Some(&shown));
+    assert_eq!(carol.status, PresenceStatus::Online);
+    assert!(!carol.blocked);
+    assert_eq!(out.reply[0].last_message, None);
+    assert!(out.deliveries.is_empty());
+}
+
+#[test]
+fn get_contacts_counts_against_the_connect_user_rate() {
+    let mut store = MockChatStore::new();
+    store
+        .expect_contacts()
+        .times(1)
+        .returning(|_| Ok(Vec::new()));
+    let mut config = crate::service::Config::default();
+    config.set_rate(
+        crate::rate::RatedEvent::ConnectUser,
+        crate::rate::Rate {
+            per_second: 1.0,
+            burst: 1.0,
+        },
+    );
+    let service = service_bounded(store, config);
+    let alice = session("alice", "a1");
+
+    assert!(block_on(service.get_contacts(&alice)).is_ok());
+    assert_eq!(
+        code(block_on(service.get_contacts(&alice))),
+        ErrorCode::RateLimited
+    );
 }

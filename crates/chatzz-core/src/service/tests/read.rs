@@ -1,4 +1,4 @@
-//! `message-read`: who may read, receipts, races, failures.
+//! `message-read`: who may read, reading up to a message, receipts, races, failures.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,12 +8,24 @@ use mockall::predicate::eq;
 
 use crate::error::ErrorCode;
 use crate::event::{Audience, Delivery, ServerEvent};
-use crate::message::MessageStatus;
+use crate::message::{MessageStatus, MessagesRead, StoredMessage};
 use crate::ports::MockChatStore;
 
 use super::support::*;
 
 use MessageStatus::{NotSent, Read, Sent};
+
+/// A store whose `find_message` answers `before` first and `after` from then on.
+fn finding(store: &mut MockChatStore, before: StoredMessage, after: StoredMessage) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    store.expect_find_message().returning(move |_| {
+        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            Ok(Some(before.clone()))
+        } else {
+            Ok(Some(after.clone()))
+        }
+    });
+}
 
 #[test]
 fn mark_read_of_an_unknown_message_is_not_found() {
@@ -23,7 +35,7 @@ fn mark_read_of_an_unknown_message_is_not_found() {
         .with(eq(msg_id("nope")))
         .times(1)
         .returning(|_| Ok(None));
-    store.expect_mark_read().never();
+    store.expect_read_up_to().never();
     let service = service(store, unread_clock());
 
     let result = block_on(service.mark_read(&session("bob", "b1"), &msg_id("nope")));
@@ -43,7 +55,7 @@ fn mark_read_by_someone_other_than_the_recipient_is_not_found_and_reveals_nothin
         .expect_find_message()
         .with(eq(msg_id("nope")))
         .returning(|_| Ok(None));
-    store.expect_mark_read().never();
+    store.expect_read_up_to().never();
     let service = service(store, unread_clock());
 
     // The sender and a stranger both fail, exactly as for a message that does not exist.
@@ -59,16 +71,15 @@ fn mark_read_by_someone_other_than_the_recipient_is_not_found_and_reveals_nothin
 }
 
 #[test]
-fn mark_read_of_an_already_read_message_succeeds_and_emits_nothing() {
+fn naming_a_message_at_or_before_the_read_position_succeeds_and_emits_nothing() {
     let message = stored("m1", "alice", "bob", Read);
     let mut store = MockChatStore::new();
-    let found = message.clone();
+    finding(&mut store, message.clone(), message.clone());
     store
-        .expect_find_message()
+        .expect_read_up_to()
         .times(1)
-        .returning(move |_| Ok(Some(found.clone())));
-    store.expect_mark_read().never();
-    let service = service(store, unread_clock());
+        .returning(|_, _, _, _| Ok(0));
+    let service = service(store, clock_at(NOW));
 
     let out = block_on(service.mark_read(&session("bob", "b1"), &msg_id("m1"))).unwrap();
 
@@ -77,22 +88,27 @@ fn mark_read_of_an_already_read_message_succeeds_and_emits_nothing() {
 }
 
 #[test]
-fn mark_read_tells_the_sender_and_the_readers_other_sockets() {
+fn mark_read_reads_the_room_up_to_the_message_in_one_store_call() {
     for before in [Sent, NotSent] {
         let message = stored("m1", "alice", "bob", before);
         let read = moved(&message, Read);
         let mut store = MockChatStore::new();
+        // Looked up once, before: nothing after the write can fail and lose the receipts.
+        let found = message.clone();
         store
             .expect_find_message()
-            .with(eq(msg_id("m1")))
             .times(1)
-            .returning(move |_| Ok(Some(message.clone())));
-        let marked = read.clone();
+            .returning(move |_| Ok(Some(found.clone())));
         store
-            .expect_mark_read()
-            .with(eq(msg_id("m1")), eq(at(NOW)))
+            .expect_read_up_to()
+            .with(
+                eq(user("bob")),
+                eq(message.room.clone()),
+                eq(msg_id("m1")),
+                eq(at(NOW)),
+            )
             .times(1)
-            .returning(move |_, _| Ok(Some(marked.clone())));
+            .returning(|_, _, _, _| Ok(7));
         let service = service(store, clock_at(NOW));
 
         let out = block_on(service.mark_read(&session("bob", "b1"), &msg_id("m1"))).unwrap();
@@ -101,16 +117,26 @@ fn mark_read_tells_the_sender_and_the_readers_other_sockets() {
         assert_eq!(shown.status, Read);
         assert_eq!(shown.read_at, Some(at(NOW)));
         assert_eq!(out.reply, shown, "from {before:?}");
+        let range = ServerEvent::MessagesRead(MessagesRead {
+            chat_room_id: message.room.clone(),
+            reader_id: user("bob"),
+            up_to: msg_id("m1"),
+            read_at: at(NOW),
+            count: 7,
+        });
+        let others = Audience::OtherSocketsOf(user("bob"));
         assert_eq!(
             out.deliveries,
             vec![
                 status_changed("alice", &shown),
+                Delivery::new(Audience::User(user("alice")), range.clone()),
                 Delivery::new(
-                    Audience::OtherSocketsOf(user("bob")),
+                    others.clone(),
                     ServerEvent::MessageStatusChanged(shown.clone())
                 ),
+                Delivery::new(others, range),
             ],
-            "from {before:?}"
+            "from {before:?}: the sender and the reader's other sockets, never the reader's own"
         );
     }
 }
@@ -119,17 +145,12 @@ fn mark_read_tells_the_sender_and_the_readers_other_sockets() {
 fn mark_read_that_loses_a_race_replies_the_current_message_and_emits_nothing() {
     let message = stored("m1", "alice", "bob", Sent);
     let current = moved(&message, Read);
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&calls);
     let mut store = MockChatStore::new();
-    store.expect_find_message().times(2).returning(move |_| {
-        if counter.fetch_add(1, Ordering::SeqCst) == 0 {
-            Ok(Some(message.clone()))
-        } else {
-            Ok(Some(current.clone()))
-        }
-    });
-    store.expect_mark_read().times(1).returning(|_, _| Ok(None));
+    finding(&mut store, message, current);
+    store
+        .expect_read_up_to()
+        .times(1)
+        .returning(|_, _, _, _| Ok(0));
     let service = service(store, clock_at(NOW));
 
     let out = block_on(service.mark_read(&session("bob", "b1"), &msg_id("m1"))).unwrap();
@@ -146,9 +167,9 @@ fn mark_read_when_the_store_fails_is_unavailable() {
         .expect_find_message()
         .returning(move |_| Ok(Some(message.clone())));
     store
-        .expect_mark_read()
+        .expect_read_up_to()
         .times(1)
-        .returning(|_, _| Err(unavailable()));
+        .returning(|_, _, _, _| Err(unavailable()));
     let service = service(store, clock_at(NOW));
 
     let result = block_on(service.mark_read(&session("bob", "b1"), &msg_id("m1")));

@@ -68,6 +68,8 @@ pub(super) fn stored(id: &str, from: &str, to: &str, status: MessageStatus) -> S
         created_at: at(NOW - 60_000),
         read_at: (status == Read).then(|| at(NOW - 30_000)),
         client_message_id: None,
+        edited_at: None,
+        deleted_at: None,
     }
 }
 
@@ -92,6 +94,8 @@ pub(super) fn wire(message: &StoredMessage) -> Message {
         message: message.text.clone(),
         status: message.status,
         read_at: message.read_at,
+        edited_at: message.edited_at,
+        deleted_at: message.deleted_at,
     }
 }
 
@@ -119,6 +123,9 @@ pub(super) fn record(contact: &str, owner: &str, last_online: Option<i64>) -> Co
         user: user(contact),
         room: room_of(contact, owner),
         last_online: last_online.map(at),
+        since: None,
+        unread: 0,
+        last_message: None,
     }
 }
 

@@ -38,6 +38,8 @@ fn stored(message: &NewMessage) -> StoredMessage {
         created_at: message.created_at,
         read_at: None,
         client_message_id: message.client_message_id.clone(),
+        edited_at: None,
+        deleted_at: None,
     }
 }
 
@@ -86,7 +88,7 @@ fn fail_next_refuses_calls_before_they_reach_the_store() {
 fn fail_method_fails_only_that_method_until_healed() {
     let mut inner = MockChatStore::new();
     inner.expect_find_room().times(1).returning(|_, _| Ok(None));
-    inner.expect_link().times(1).returning(|_, _| {
+    inner.expect_link().times(1).returning(|_, _, _| {
         Ok(LinkOutcome {
             room: ChatRoomId::new("r"),
             created: true,
@@ -96,11 +98,26 @@ fn fail_method_fails_only_that_method_until_healed() {
     let plan = store.plan();
     plan.fail_method("link".parse().unwrap());
     let (a, b) = (user("a"), user("b"));
-    assert!(unavailable(block_on(store.link(&a, &b))));
-    assert!(unavailable(block_on(store.link(&a, &b))));
+    assert!(unavailable(block_on(store.link(
+        &a,
+        &b,
+        Timestamp::from_millis(0).unwrap_or_else(|| unreachable!())
+    ))));
+    assert!(unavailable(block_on(store.link(
+        &a,
+        &b,
+        Timestamp::from_millis(0).unwrap_or_else(|| unreachable!())
+    ))));
     assert_eq!(block_on(store.find_room(&a, &b)), Ok(None));
     plan.heal();
-    assert!(block_on(store.link(&a, &b)).is_ok());
+    assert!(
+        block_on(store.link(
+            &a,
+            &b,
+            Timestamp::from_millis(0).unwrap_or_else(|| unreachable!())
+        ))
+        .is_ok()
+    );
     assert_eq!(plan.calls_to(Method::Link), 3);
 }
 
@@ -201,7 +218,7 @@ fn method_names_round_trip() {
         Err(UnknownMethod("drop_table".into()))
     );
     let writes: Vec<_> = Method::ALL.into_iter().filter(|m| m.is_write()).collect();
-    assert_eq!(writes.len(), 6);
+    assert_eq!(writes.len(), 8);
 }
 
 #[test]

@@ -105,7 +105,7 @@ pub(super) fn id_of(op: &Op) -> i64 {
     match op {
         Op::MarkSent(ids) => ids[0],
         Op::Insert { room, .. } => *room,
-        Op::MarkRead { id, .. } => *id,
+        Op::ReadUpTo { up_to, .. } => *up_to,
     }
 }
 
@@ -121,6 +121,8 @@ fn stored(id: i64) -> StoredMessage {
         created_at: Timestamp::from_millis(0).expect("time"),
         read_at: None,
         client_message_id: None,
+        edited_at: None,
+        deleted_at: None,
     }
 }
 
