@@ -236,7 +236,7 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
         find_message: format!("SELECT {cols} FROM {messages} WHERE id = $1"),
         read_position: format!(
             "INSERT INTO {read_positions} (room_id, reader, up_to) VALUES ($1, $2, $3) \
-             ON CONFLICT (room_id, reader) \
+             ON CONFLICT (reader, room_id) \
              DO UPDATE SET up_to = GREATEST({read_positions}.up_to, EXCLUDED.up_to)"
         ),
         // One statement for any backlog, on the partial index of unread messages.
@@ -290,7 +290,7 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
             positions: format!(
                 "INSERT INTO {read_positions} (room_id, reader, up_to) \
                  SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[]) \
-                 ON CONFLICT (room_id, reader) \
+                 ON CONFLICT (reader, room_id) \
                  DO UPDATE SET up_to = GREATEST({read_positions}.up_to, EXCLUDED.up_to)"
             ),
             // One statement for a whole batch without reads (see `writer.rs`), every

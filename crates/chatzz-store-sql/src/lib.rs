@@ -70,6 +70,11 @@ pub trait Dialect: Debug + Clone + Send + Sync + 'static {
     /// Most writes committed in one batch.
     const MAX_BATCH: usize;
 
+    /// A statement run on the connection of each edit and delete before it, so that the
+    /// text it replaces is erased from the database file (SQLite's `secure_delete`): the
+    /// store may run on a pool the host application opened without it.
+    const BEFORE_ERASE: Option<&'static str> = None;
+
     /// Whether a database error says "not now" rather than "never".
     fn retryable(err: &dyn DatabaseError) -> bool;
 
@@ -254,6 +259,25 @@ impl<D: Dialect> SqlStore<D> {
     }
 }
 
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
+{
+    /// A connection of the pool, set up by [`Dialect::BEFORE_ERASE`] to erase what it
+    /// overwrites.
+    async fn erasing_connection(&self) -> Result<sqlx::pool::PoolConnection<D::Db>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(D::store_error)?;
+        if let Some(statement) = D::BEFORE_ERASE {
+            sqlx::query(sql(statement))
+                .execute(&mut *conn)
+                .await
+                .map_err(D::store_error)?;
+        }
+        Ok(conn)
+    }
+}
+
 #[async_trait]
 impl<D: Dialect> ChatStore for SqlStore<D>
 where
@@ -417,11 +441,12 @@ where
         let Some(id) = row_id(id.as_str()) else {
             return Ok(None);
         };
+        let mut conn = self.erasing_connection().await?;
         let row = sqlx::query(sql(&self.sql.edit_message))
             .bind(id)
             .bind(text.as_str())
             .bind(at.millis())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(D::store_error)?;
         row.as_ref().map(rows::message_from::<D>).transpose()
@@ -435,10 +460,11 @@ where
         let Some(id) = row_id(id.as_str()) else {
             return Ok(None);
         };
+        let mut conn = self.erasing_connection().await?;
         let row = sqlx::query(sql(&self.sql.delete_message))
             .bind(id)
             .bind(at.millis())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(D::store_error)?;
         row.as_ref().map(rows::message_from::<D>).transpose()

@@ -11,12 +11,13 @@ ALTER TABLE {prefix}rooms ADD COLUMN created_at_ms INTEGER;
 -- Each reader's read position in a room: every message of the room to the reader with
 -- an id up to `up_to` is read. A table of its own rather than columns of the rooms:
 -- an insert into a room would otherwise contend with every read of it for the room
--- row, and a room row would be rewritten at each read.
+-- row, and a room row would be rewritten at each read. Keyed reader first: a contact
+-- list reads all of one reader's positions, and a read finds its one.
 CREATE TABLE {prefix}read_positions (
     room_id INTEGER NOT NULL REFERENCES {prefix}rooms (id),
     reader  TEXT NOT NULL,
     up_to   INTEGER NOT NULL,
-    PRIMARY KEY (room_id, reader)
+    PRIMARY KEY (reader, room_id)
 ) WITHOUT ROWID;
 
 -- The messages not read yet, per room and recipient: unread counts walk the range

@@ -4,9 +4,10 @@
 //! message per sender and client message id) lives in unique indexes and status
 //! changes are single conditional `UPDATE`s, so the rules hold for every connection.
 //! `insert_message`, `mark_sent` and `read_up_to` are group-committed: concurrent calls
-//! share one transaction, and so one fsync (`writer.rs`). Every connection runs with
-//! `secure_delete`, so the text of a deleted (or edited) message is overwritten with
-//! zeros in the file rather than left in free space.
+//! share one transaction, and so one fsync (`writer.rs`). Every connection the store
+//! opens runs with `secure_delete`, and every edit and delete sets it on its connection
+//! first (a host's own pool may lack it), so the text of a deleted (or edited) message
+//! is overwritten with zeros in the file rather than left in free space.
 //! The store itself is `chatzz-store-sql`'s, written once for every SQL dialect; this
 //! crate supplies SQLite's SQL, its error classification and its writer's fast path.
 //! The schema is in `migrations/`, applied at startup with table names from
@@ -57,6 +58,7 @@ impl Dialect for SqliteDialect {
 
     const NAME: &'static str = "SQLite";
     const MAX_BATCH: usize = writer::MAX_BATCH;
+    const BEFORE_ERASE: Option<&'static str> = Some("PRAGMA secure_delete = ON");
 
     /// SQLITE_BUSY, SQLITE_LOCKED and their extended codes.
     fn retryable(err: &dyn DatabaseError) -> bool {
@@ -212,7 +214,7 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
         find_message: format!("SELECT {cols} FROM {messages} WHERE id = ?1"),
         read_position: format!(
             "INSERT INTO {read_positions} (room_id, reader, up_to) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (room_id, reader) DO UPDATE SET up_to = MAX(up_to, excluded.up_to)"
+             ON CONFLICT (reader, room_id) DO UPDATE SET up_to = MAX(up_to, excluded.up_to)"
         ),
         // One statement for any backlog, on the partial index of unread messages.
         read_up_to: format!(

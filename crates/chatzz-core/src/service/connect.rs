@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::history::{fitting, json_bytes, json_string_bytes};
 use super::{ChatService, Session};
@@ -65,7 +65,7 @@ impl ChatService {
 
         let contacts = by_last_activity(self.store.contacts(user).await?);
         let ids: Vec<UserId> = contacts.iter().map(|c| c.user.clone()).collect();
-        let connected_users = self.contacts_of(&mut views, contacts).await?;
+        let mut connected_users = self.contacts_of(&mut views, contacts).await?;
         let online_contacts: Vec<UserId> = ids
             .into_iter()
             .zip(&connected_users)
@@ -109,11 +109,23 @@ impl ChatService {
             match self.store.mark_sent(&ids).await {
                 Ok(delivered) => {
                     facts.messages_delivered = delivered.len();
+                    let mut now_sent = HashMap::with_capacity(delivered.len());
                     for stored in &delivered {
+                        let message = views.message(stored.clone()).await?;
+                        now_sent.insert(message.id.clone(), message.clone());
                         deliveries.push(Delivery::new(
                             Audience::User(stored.from.clone()),
-                            ServerEvent::MessageStatusChanged(views.message(stored.clone()).await?),
+                            ServerEvent::MessageStatusChanged(message),
                         ));
+                    }
+                    // A contact's newest message may be one of them: one reply shows
+                    // one status for it.
+                    for contact in &mut connected_users {
+                        if let Some(last) = &mut contact.last_message
+                            && let Some(sent) = now_sent.get(&last.id)
+                        {
+                            **last = sent.clone();
+                        }
                     }
                     delivered
                 }

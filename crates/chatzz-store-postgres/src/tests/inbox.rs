@@ -24,21 +24,25 @@ fn dump_sql() -> String {
         .join("\n")
 }
 
+/// A fresh database holding the version 1 dump.
+async fn version_1_database() -> TestDb {
+    let db = TestDb::create().await;
+    // The dump empties search_path for its session: a connection of its own.
+    let options: PgConnectOptions = db.url.parse().expect("url");
+    let mut conn = sqlx::PgConnection::connect_with(&options)
+        .await
+        .expect("connect");
+    sqlx::raw_sql(AssertSqlSafe(dump_sql()))
+        .execute(&mut conn)
+        .await
+        .expect("load the version 1 dump");
+    conn.close().await.expect("close");
+    db
+}
+
 #[tokio::test]
 async fn a_database_of_version_1_keeps_everything_and_takes_the_new_operations() {
-    let db = TestDb::create().await;
-    {
-        // The dump empties search_path for its session: a connection of its own.
-        let options: PgConnectOptions = db.url.parse().expect("url");
-        let mut conn = sqlx::PgConnection::connect_with(&options)
-            .await
-            .expect("connect");
-        sqlx::raw_sql(AssertSqlSafe(dump_sql()))
-            .execute(&mut conn)
-            .await
-            .expect("load the version 1 dump");
-        conn.close().await.expect("close");
-    }
+    let db = version_1_database().await;
     let store = PostgresStore::connect(&db.url, StoreNames::default())
         .await
         .expect("connect and migrate");
@@ -59,6 +63,47 @@ async fn a_database_of_version_1_keeps_everything_and_takes_the_new_operations()
     assert!(all > 0);
     assert_eq!(untouched, all, "the new message columns are NULL");
     assert_eq!(dated, 0, "old rooms have no creation time");
+    testing::v1::v1_data_is_kept_and_works(&store, V1_SUMMARY).await;
+}
+
+/// The upgrade docs/storage.md gives for large tables: the column and the index made
+/// beforehand, without blocking, while version 1 runs; the migration then finds them.
+#[tokio::test]
+async fn an_index_built_concurrently_beforehand_is_taken_by_the_migration() {
+    let db = version_1_database().await;
+    {
+        let options: PgConnectOptions = db.url.parse().expect("url");
+        let mut conn = sqlx::PgConnection::connect_with(&options)
+            .await
+            .expect("connect");
+        // Outside a transaction, one statement at a time, as CONCURRENTLY requires.
+        for statement in [
+            "ALTER TABLE chatzz_messages ADD COLUMN IF NOT EXISTS deleted_at_ms BIGINT",
+            "CREATE INDEX CONCURRENTLY chatzz_messages_unread ON chatzz_messages \
+             (room_id, recipient, id) INCLUDE (deleted_at_ms) WHERE status <> 2",
+        ] {
+            sqlx::raw_sql(AssertSqlSafe(statement))
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        }
+        conn.close().await.expect("close");
+    }
+    let store = PostgresStore::connect(&db.url, StoreNames::default())
+        .await
+        .expect("connect and migrate");
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes WHERE tablename = 'chatzz_messages' \
+         AND indexname LIKE '%unread%'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("indexes");
+    assert_eq!(
+        indexes,
+        ["chatzz_messages_unread"],
+        "one unread index, the one built"
+    );
     testing::v1::v1_data_is_kept_and_works(&store, V1_SUMMARY).await;
 }
 

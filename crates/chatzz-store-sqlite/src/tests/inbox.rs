@@ -54,6 +54,34 @@ async fn deleted_and_edited_text_is_not_left_in_the_file() {
     let store = SqliteStore::connect(&url, StoreNames::default())
         .await
         .expect("open");
+    text_is_erased(&store, &path).await;
+}
+
+/// A host application's own pool, opened without `secure_delete`: edits and deletes
+/// still erase.
+#[tokio::test]
+async fn a_host_pool_without_secure_delete_still_erases() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+    use std::str::FromStr;
+
+    let path = fresh_path();
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+        .expect("url")
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .pragma("secure_delete", "OFF");
+    let pool = SqlitePoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .expect("the host's pool");
+    let store = SqliteStore::new(pool, StoreNames::default())
+        .await
+        .expect("open");
+    text_is_erased(&store, &path).await;
+}
+
+async fn text_is_erased(store: &SqliteStore, path: &std::path::Path) {
     let (alice, bob) = (user("alice"), user("bob"));
     let room = store
         .link(&alice, &bob, linked_at())
@@ -72,7 +100,7 @@ async fn deleted_and_edited_text_is_not_left_in_the_file() {
         ids.push(stored.id);
     }
     let on_disk = |needle: &str| {
-        let mut bytes = std::fs::read(&path).expect("read the database");
+        let mut bytes = std::fs::read(path).expect("read the database");
         if let Ok(wal) = std::fs::read(format!("{}-wal", path.display())) {
             bytes.extend(wal);
         }

@@ -97,10 +97,20 @@ fn connect_hands_over_missed_messages_grouped_by_sender_oldest_first_and_marks_t
     store
         .expect_register_user()
         .returning(|_| Ok(chat_user("alice", None)));
-    store.expect_contacts().returning(|_| {
+    // Read before the hand-over: each newest message is still `not_sent` there.
+    let (last_of_bob, last_of_carol) = (m3.clone(), m2.clone());
+    store.expect_contacts().returning(move |_| {
         Ok(vec![
-            record("bob", "alice", None),
-            record("carol", "alice", None),
+            ContactRecord {
+                unread: 2,
+                last_message: Some(last_of_bob.clone()),
+                ..record("bob", "alice", None)
+            },
+            ContactRecord {
+                unread: 1,
+                last_message: Some(last_of_carol.clone()),
+                ..record("carol", "alice", None)
+            },
         ])
     });
     let waiting = vec![m1.clone(), m2.clone(), m3.clone()];
@@ -130,6 +140,15 @@ fn connect_hands_over_missed_messages_grouped_by_sender_oldest_first_and_marks_t
     assert_eq!(missed[&user("bob")], vec![s1.clone(), s3.clone()]);
     assert_eq!(missed[&user("carol")], vec![s2.clone()]);
     assert!(missed.values().flatten().all(|m| m.status == Sent));
+    // One reply, one status per message: the contacts' newest messages were handed
+    // over too.
+    let newest: Vec<_> = out
+        .reply
+        .connected_users
+        .iter()
+        .map(|c| c.last_message.as_deref().cloned())
+        .collect();
+    assert!(newest.contains(&Some(s3.clone())) && newest.contains(&Some(s2.clone())));
     assert_eq!(
         out.deliveries,
         vec![
