@@ -105,6 +105,16 @@ impl From<crate::ports::PresenceError> for ChatError {
     }
 }
 
+impl From<crate::ports::PolicyError> for ChatError {
+    fn from(err: crate::ports::PolicyError) -> Self {
+        Self::new(
+            ErrorCode::Unavailable,
+            "the contact policy is unavailable; retry later",
+        )
+        .caused_by(err)
+    }
+}
+
 impl From<crate::ports::DirectoryError> for ChatError {
     fn from(err: crate::ports::DirectoryError) -> Self {
         Self::new(

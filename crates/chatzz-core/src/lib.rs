@@ -27,8 +27,9 @@ pub use message::{
     StoredMessage,
 };
 pub use ports::{
-    AuthError, Authenticator, ChatStore, Clock, DirectoryError, Identity, PresenceError,
-    PresenceRegistry, StoreError, StoreNames, SystemClock, UserDirectory,
+    AuthError, Authenticator, ChatStore, Clock, ContactPolicy, DirectoryError, Identity,
+    PolicyError, PresenceError, PresenceRegistry, StoreError, StoreNames, SystemClock,
+    UserDirectory,
 };
 pub use presence::LocalPresence;
 pub use rate::{Rate, RatedEvent, SendRate};

@@ -4,6 +4,7 @@ mod authenticator;
 mod clock;
 mod directory;
 mod names;
+mod policy;
 mod presence;
 mod store;
 
@@ -11,11 +12,12 @@ pub use authenticator::{AuthError, Authenticator, Identity};
 pub use clock::{Clock, SystemClock};
 pub use directory::{DirectoryError, UserDirectory};
 pub use names::StoreNames;
+pub use policy::{ContactPolicy, PolicyError};
 pub use presence::{Added, Leaving, PresenceError, PresenceRegistry, Sweep};
 pub use store::{ChatStore, StoreError};
 
 #[cfg(any(test, feature = "testing"))]
 pub use {
     authenticator::MockAuthenticator, clock::MockClock, directory::MockUserDirectory,
-    presence::MockPresenceRegistry, store::MockChatStore,
+    policy::MockContactPolicy, presence::MockPresenceRegistry, store::MockChatStore,
 };

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatzz_core::{
-    Authenticator, ChatService, ChatStore, Config, Rate, SystemClock, UserDirectory,
+    Authenticator, ChatService, ChatStore, Config, ContactPolicy, Rate, SystemClock, UserDirectory,
 };
 use socketioxide::{ParserConfig, SocketIo, SocketIoBuilder};
 
@@ -84,6 +84,7 @@ impl Chatzz {
         ChatzzBuilder {
             store: None,
             directory: None,
+            policy: None,
             authentication: Authentication::Unset,
             settings: Settings::default(),
             allowed_origins: None,
@@ -99,6 +100,7 @@ impl Chatzz {
 pub struct ChatzzBuilder {
     store: Option<StoreSource>,
     directory: Option<Arc<dyn UserDirectory>>,
+    policy: Option<Arc<dyn ContactPolicy>>,
     authentication: Authentication,
     settings: Settings,
     allowed_origins: Option<Vec<String>>,
@@ -139,6 +141,14 @@ impl ChatzzBuilder {
     /// clients see of them. Without one, any id may connect and details are `{ _id }`.
     pub fn user_directory(mut self, directory: impl UserDirectory) -> Self {
         self.directory = Some(Arc::new(directory));
+        self
+    }
+
+    /// Who may add whom: `policy` is asked before every `add-chat-user` links two users,
+    /// and a refusal fails it with `forbidden` (only users of one organisation, say; see
+    /// the `organisation` example). Without one, any two known users may.
+    pub fn contact_policy(mut self, policy: impl ContactPolicy) -> Self {
+        self.policy = Some(Arc::new(policy));
         self
     }
 
@@ -386,6 +396,9 @@ impl ChatzzBuilder {
             timeout: settings.store_timeout,
         });
         let mut service = ChatService::new(store, Arc::new(SystemClock), settings.config);
+        if let Some(policy) = self.policy {
+            service = service.with_contact_policy(policy);
+        }
         if let Some(directory) = self.directory {
             service = match settings.details_cache {
                 Some(DetailsCache { capacity, ttl }) => {

@@ -24,6 +24,8 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A [`ContactPolicy`] ([`ChatzzBuilder::contact_policy`]) decides who may add whom.
+//!
 //! Limits, timings and names are one [`Settings`] value: its `Default` holds every
 //! default and [`Settings::validate`] every rule; the builder's methods write into it,
 //! or [`ChatzzBuilder::settings`] sets it whole.
@@ -46,6 +48,7 @@ mod handle;
 mod instrumented;
 mod layer;
 mod origin;
+mod policy;
 mod polling;
 pub mod settings;
 mod store;
@@ -57,6 +60,7 @@ pub use details::{CachedDirectory, ClosureDirectory};
 pub use handle::ChatzzHandle;
 pub use layer::ChatzzLayer;
 pub use origin::OriginGuard;
+pub use policy::ClosurePolicy;
 pub use polling::PollingGuard;
 pub use settings::{
     Cluster, DetailsCache, Settings, SettingsError, SocketIoSettings, TransportLimits,
@@ -64,9 +68,9 @@ pub use settings::{
 pub use store::{OpenError, open_store};
 
 pub use chatzz_core::{
-    AuthError, Authenticator, ChatError, ChatStore, Config, Contact, DirectoryError, ErrorCode,
-    Identity, Message, MessageId, MessageStatus, Rate, RatedEvent, StoreError, StoreNames,
-    UserDetails, UserDirectory, UserId,
+    AuthError, Authenticator, ChatError, ChatStore, Config, Contact, ContactPolicy, DirectoryError,
+    ErrorCode, Identity, Message, MessageId, MessageStatus, PolicyError, Rate, RatedEvent,
+    StoreError, StoreNames, UserDetails, UserDirectory, UserId,
 };
 #[cfg(feature = "memory")]
 pub use chatzz_store_memory::MemoryStore;

@@ -7,8 +7,9 @@ use crate::rate::RatedEvent;
 use crate::user::{Contact, ContactRecord, PresenceStatus, by_last_activity};
 
 impl ChatService {
-    /// `add-chat-user`: links the session's user with `other` in their one room. The
-    /// first link announces the requester to `other`; repeating it changes nothing.
+    /// `add-chat-user`: links the session's user with `other` in their one room, if the
+    /// host's contact policy allows it. The first link announces the requester to
+    /// `other`; repeating it changes nothing.
     pub async fn add_contact(
         &self,
         session: &Session,
@@ -23,6 +24,16 @@ impl ChatService {
             .known_details(other)
             .await?
             .ok_or_else(|| ChatError::new(ErrorCode::UnknownUser, "no such user"))?;
+        // The host application's own calls are its decision already.
+        if let Some(policy) = &self.policy
+            && !session.socket.is_host()
+            && !policy.may_link(me, other).await?
+        {
+            return Err(ChatError::new(
+                ErrorCode::Forbidden,
+                "you may not add this user",
+            ));
+        }
         // Everything that can fail is read before linking: once the room exists, a retry
         // finds it already there and would not announce it again.
         let other_record = self.store.find_user(other).await?;

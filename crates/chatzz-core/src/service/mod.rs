@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::error::{ChatError, ErrorCode};
 use crate::id::{SocketId, UserId};
-use crate::ports::{ChatStore, Clock, PresenceRegistry, UserDirectory};
+use crate::ports::{ChatStore, Clock, ContactPolicy, PresenceRegistry, UserDirectory};
 use crate::presence::LocalPresence;
 use crate::rate::{EventLimiters, Rate, RatedEvent, SendRate};
 
@@ -129,6 +129,7 @@ pub struct Session {
 pub struct ChatService {
     store: Arc<dyn ChatStore>,
     directory: Option<Arc<dyn UserDirectory>>,
+    policy: Option<Arc<dyn ContactPolicy>>,
     clock: Arc<dyn Clock>,
     presence: Arc<dyn PresenceRegistry>,
     /// Users a sweep found offline whose departure is still to be recorded.
@@ -141,6 +142,7 @@ impl std::fmt::Debug for ChatService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChatService")
             .field("has_directory", &self.directory.is_some())
+            .field("has_contact_policy", &self.policy.is_some())
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -153,6 +155,7 @@ impl ChatService {
         Self {
             store,
             directory: None,
+            policy: None,
             clock,
             presence: Arc::new(LocalPresence::new()),
             unannounced: std::sync::Mutex::default(),
@@ -164,6 +167,13 @@ impl ChatService {
     /// Uses the host application's users for existence checks and details.
     pub fn with_directory(mut self, directory: Arc<dyn UserDirectory>) -> Self {
         self.directory = Some(directory);
+        self
+    }
+
+    /// Asks `policy` before every `add-chat-user` links two users; without one, any two
+    /// known users may.
+    pub fn with_contact_policy(mut self, policy: Arc<dyn ContactPolicy>) -> Self {
+        self.policy = Some(policy);
         self
     }
 

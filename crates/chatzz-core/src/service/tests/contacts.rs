@@ -8,7 +8,11 @@ use crate::error::ErrorCode;
 use crate::event::{Audience, ServerEvent};
 use crate::id::UserId;
 use crate::message::MessageStatus::Sent;
-use crate::ports::{DirectoryError, MockChatStore, MockUserDirectory};
+use std::sync::Arc;
+
+use crate::ports::{
+    DirectoryError, MockChatStore, MockContactPolicy, MockUserDirectory, PolicyError,
+};
 use crate::user::{ChatUser, Contact, ContactRecord, LinkOutcome, PresenceStatus, UserDetails};
 
 use super::support::*;
@@ -369,4 +373,83 @@ fn get_contacts_counts_against_the_connect_user_rate() {
         code(block_on(service.get_contacts(&alice))),
         ErrorCode::RateLimited
     );
+}
+
+/// A store where alice and bob exist and linking them is watched.
+fn policy_store(links: usize) -> MockChatStore {
+    let mut store = MockChatStore::new();
+    store
+        .expect_find_user()
+        .returning(|u| Ok(Some(chat_user(u.as_str(), None))));
+    store.expect_link().times(links).returning(|_, _, _| {
+        Ok(LinkOutcome {
+            room: room_of("alice", "bob"),
+            created: true,
+        })
+    });
+    store
+}
+
+#[test]
+fn a_contact_policy_that_refuses_makes_add_contact_forbidden_and_links_nothing() {
+    let mut policy = MockContactPolicy::new();
+    policy
+        .expect_may_link()
+        .withf(|requester: &UserId, other: &UserId| {
+            requester.as_str() == "alice" && other.as_str() == "bob"
+        })
+        .times(1)
+        .returning(|_, _| Ok(false));
+    let service = service(policy_store(0), unread_clock()).with_contact_policy(Arc::new(policy));
+    online(&service, &[("alice", "a1"), ("bob", "b1")]);
+
+    let result = block_on(service.add_contact(&session("alice", "a1"), &user("bob")));
+
+    assert_eq!(code(result), ErrorCode::Forbidden);
+}
+
+#[test]
+fn a_contact_policy_that_cannot_answer_is_unavailable_and_links_nothing() {
+    let mut policy = MockContactPolicy::new();
+    policy
+        .expect_may_link()
+        .times(1)
+        .returning(|_, _| Err(PolicyError("the org service is down".into())));
+    let service = service(policy_store(0), unread_clock()).with_contact_policy(Arc::new(policy));
+    online(&service, &[("alice", "a1")]);
+
+    let result = block_on(service.add_contact(&session("alice", "a1"), &user("bob")));
+
+    assert_eq!(code(result), ErrorCode::Unavailable);
+}
+
+#[test]
+fn a_contact_policy_that_allows_lets_the_link_happen_and_is_not_asked_about_oneself() {
+    let mut policy = MockContactPolicy::new();
+    policy.expect_may_link().times(1).returning(|_, _| Ok(true));
+    let service = service(policy_store(1), unread_clock()).with_contact_policy(Arc::new(policy));
+    online(&service, &[("alice", "a1")]);
+
+    let out = block_on(service.add_contact(&session("alice", "a1"), &user("bob"))).unwrap();
+    assert_eq!(out.reply.chat_room_id, room_of("alice", "bob"));
+    // A self-add fails as before, without asking the policy.
+    assert_eq!(
+        code(block_on(
+            service.add_contact(&session("alice", "a1"), &user("alice"))
+        )),
+        ErrorCode::InvalidArgument
+    );
+}
+
+#[test]
+fn the_host_applications_own_add_contact_is_not_asked() {
+    let mut policy = MockContactPolicy::new();
+    policy.expect_may_link().never();
+    let service = service(policy_store(1), unread_clock()).with_contact_policy(Arc::new(policy));
+
+    let host = crate::service::Session {
+        user: user("alice"),
+        socket: crate::id::SocketId::host(),
+    };
+    assert!(block_on(service.add_contact(&host, &user("bob"))).is_ok());
 }
