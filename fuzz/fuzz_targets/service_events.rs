@@ -86,6 +86,7 @@ impl FuzzConfig {
             get_old_messages_rate: Rate::UNLIMITED,
             message_read_rate: Rate::UNLIMITED,
             edit_window: Config::default().edit_window,
+            typing_rate: Rate::UNLIMITED,
         }
     }
 }
@@ -304,6 +305,7 @@ impl Harness {
                 | ServerEvent::ChatUserAdded(_)
                 | ServerEvent::MessagesRead(_)
                 | ServerEvent::Contacts(_)
+                | ServerEvent::Typing(_)
                 | ServerEvent::Error(_) => {}
             }
         }

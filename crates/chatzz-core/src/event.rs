@@ -30,6 +30,29 @@ pub struct StatusChange {
     pub last_online: Option<Timestamp>,
 }
 
+/// The `data` of a `typing` event: `user_id` started (or stopped) typing to the
+/// receiver in `chat_room_id`; a start holds for `expires_in_ms` unless renewed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypingData {
+    pub user_id: UserId,
+    pub chat_room_id: crate::id::ChatRoomId,
+    pub typing: bool,
+    pub expires_in_ms: i64,
+}
+
+impl TypingData {
+    /// `user_id` stopped typing in `chat_room_id`.
+    pub fn stopped(user_id: UserId, chat_room_id: crate::id::ChatRoomId) -> Self {
+        Self {
+            user_id,
+            chat_room_id,
+            typing: false,
+            expires_in_ms: 0,
+        }
+    }
+}
+
 /// The `data` of an `error` event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ErrorData {
@@ -54,6 +77,8 @@ pub enum ServerEvent {
     MessageUpdated(Message),
     /// A reader read a room up to a message.
     MessagesRead(MessagesRead),
+    /// A contact started or stopped typing.
+    Typing(TypingData),
     Error(ErrorData),
 }
 

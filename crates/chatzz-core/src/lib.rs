@@ -14,6 +14,7 @@ pub mod rate;
 pub mod sequence;
 pub mod service;
 pub mod time;
+pub mod typing;
 pub mod user;
 
 #[cfg(feature = "testing")]

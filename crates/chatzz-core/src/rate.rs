@@ -59,15 +59,18 @@ pub enum RatedEvent {
     MessageRead,
     /// `send-message` ([`Config::send_rate`](crate::Config::send_rate)).
     SendMessage,
+    /// `typing` ([`Config::typing_rate`](crate::Config::typing_rate)).
+    Typing,
 }
 
 impl RatedEvent {
-    pub const ALL: [RatedEvent; 5] = [
+    pub const ALL: [RatedEvent; 6] = [
         RatedEvent::ConnectUser,
         RatedEvent::AddChatUser,
         RatedEvent::GetOldMessages,
         RatedEvent::MessageRead,
         RatedEvent::SendMessage,
+        RatedEvent::Typing,
     ];
 
     /// The event's name on the wire.
@@ -78,6 +81,7 @@ impl RatedEvent {
             RatedEvent::GetOldMessages => "get-old-messages",
             RatedEvent::MessageRead => "message-read",
             RatedEvent::SendMessage => "send-message",
+            RatedEvent::Typing => "typing",
         }
     }
 }
@@ -154,6 +158,7 @@ pub(crate) struct EventLimiters {
     get_old_messages: RateLimiter,
     message_read: RateLimiter,
     send_message: RateLimiter,
+    typing: RateLimiter,
 }
 
 impl EventLimiters {
@@ -164,6 +169,7 @@ impl EventLimiters {
             get_old_messages: RateLimiter::new(config.get_old_messages_rate),
             message_read: RateLimiter::new(config.message_read_rate),
             send_message: RateLimiter::new(config.send_rate),
+            typing: RateLimiter::new(config.typing_rate),
         }
     }
 
@@ -174,6 +180,7 @@ impl EventLimiters {
             RatedEvent::GetOldMessages => &self.get_old_messages,
             RatedEvent::MessageRead => &self.message_read,
             RatedEvent::SendMessage => &self.send_message,
+            RatedEvent::Typing => &self.typing,
         }
     }
 }
@@ -244,7 +251,8 @@ mod tests {
                 "add-chat-user",
                 "get-old-messages",
                 "message-read",
-                "send-message"
+                "send-message",
+                "typing"
             ]
         );
         assert_eq!(RatedEvent::AddChatUser.to_string(), "add-chat-user");

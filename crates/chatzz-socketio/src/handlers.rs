@@ -219,6 +219,7 @@ fn register_handlers<A: Adapter>(
     on!("get-contacts", get_contacts);
     on!("edit-message", edit_message);
     on!("delete-message", delete_message);
+    on!("typing", typing);
 
     let service = service.clone();
     socket.on_disconnect(move |socket: SocketRef<A>| async move {
@@ -435,6 +436,21 @@ async fn edit_message<A: Adapter>(
     let session = session_of(turn)?;
     let (id, text) = requests::edit_message(payload)?;
     let outcome = service.edit_message(&session, &id, text).await?;
+    deliver(socket, outcome.deliveries).await;
+    responder.ok(&outcome.reply);
+    Ok(())
+}
+
+async fn typing<A: Adapter>(
+    socket: &SocketRef<A>,
+    service: &ChatService,
+    turn: &Turn,
+    payload: Value,
+    responder: &mut Responder<A>,
+) -> Result<(), ChatError> {
+    let session = session_of(turn)?;
+    let (with, typing) = requests::typing(payload)?;
+    let outcome = service.typing(&session, &with, typing).await?;
     deliver(socket, outcome.deliveries).await;
     responder.ok(&outcome.reply);
     Ok(())

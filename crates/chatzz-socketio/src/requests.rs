@@ -157,6 +157,20 @@ pub fn delete_message(payload: Value) -> Result<MessageId, ChatError> {
     MessageId::parse(payload.message_id)
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TypingPayload {
+    user_id: String,
+    typing: bool,
+}
+
+/// `typing { userId, typing }`: the contact, and whether typing started (`true`) or
+/// stopped.
+pub fn typing(payload: Value) -> Result<(UserId, bool), ChatError> {
+    let payload: TypingPayload = decode(payload)?;
+    Ok((UserId::parse(payload.user_id)?, payload.typing))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +222,16 @@ mod tests {
                 ErrorCode::InvalidArgument
             );
             assert_eq!(
+                code(typing(json!({ "userId": bad, "typing": true }))),
+                ErrorCode::InvalidArgument
+            );
+            if !bad.is_boolean() {
+                assert_eq!(
+                    code(typing(json!({ "userId": "bob", "typing": bad }))),
+                    ErrorCode::InvalidArgument
+                );
+            }
+            assert_eq!(
                 code(send_message(json!({ "userId": bad, "message": "hi" }))),
                 ErrorCode::InvalidArgument
             );
@@ -240,7 +264,11 @@ mod tests {
             assert_eq!(code(connect_user(bad.clone())), ErrorCode::InvalidArgument);
             assert_eq!(code(get_contacts(bad.clone())), ErrorCode::InvalidArgument);
             assert_eq!(code(edit_message(bad.clone())), ErrorCode::InvalidArgument);
-            assert_eq!(code(delete_message(bad)), ErrorCode::InvalidArgument);
+            assert_eq!(
+                code(delete_message(bad.clone())),
+                ErrorCode::InvalidArgument
+            );
+            assert_eq!(code(typing(bad)), ErrorCode::InvalidArgument);
         }
     }
 

@@ -64,6 +64,9 @@ impl ChatService {
         views.remember(user, &details);
 
         let contacts = by_last_activity(self.store.contacts(user).await?);
+        for contact in &contacts {
+            self.rooms.remember(user, &contact.user, &contact.room);
+        }
         let ids: Vec<UserId> = contacts.iter().map(|c| c.user.clone()).collect();
         let mut connected_users = self.contacts_of(&mut views, contacts).await?;
         let online_contacts: Vec<UserId> = ids

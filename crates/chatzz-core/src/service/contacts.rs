@@ -42,6 +42,7 @@ impl ChatService {
         let my_details = views.details(me).await?;
         let other_status = PresenceStatus::of(self.presence.is_online(other).await?);
         let link = self.store.link(me, other, self.clock.now()).await?;
+        self.rooms.remember(me, other, &link.room);
         let other_last_online = other_record.and_then(|u| u.last_online);
         let contact = if link.created {
             Contact {
@@ -119,9 +120,12 @@ impl ChatService {
         session: &Session,
         other: &UserId,
     ) -> Result<ChatRoomId, ChatError> {
-        self.store
+        let room = self
+            .store
             .find_room(&session.user, other)
             .await?
-            .ok_or_else(not_a_contact)
+            .ok_or_else(not_a_contact)?;
+        self.rooms.remember(&session.user, other, &room);
+        Ok(room)
     }
 }

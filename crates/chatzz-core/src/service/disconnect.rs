@@ -31,9 +31,12 @@ impl ChatService {
             return Ok(Outcome::nothing());
         }
         let contacts: Vec<UserId> = contacts.into_iter().map(|c| c.user).collect();
-        let deliveries = self
-            .announce(&contacts, user, details, PresenceStatus::Offline, Some(now))
-            .await;
+        // Whoever it was typing to sees it stop before it goes offline.
+        let mut deliveries = self.left_typing(user);
+        deliveries.extend(
+            self.announce(&contacts, user, details, PresenceStatus::Offline, Some(now))
+                .await,
+        );
         Ok(Outcome::new((), deliveries))
     }
 

@@ -8,6 +8,7 @@ mod history;
 mod read;
 mod send;
 mod sweep;
+mod typing;
 mod views;
 
 #[cfg(test)]
@@ -20,6 +21,7 @@ use crate::id::{SocketId, UserId};
 use crate::ports::{ChatStore, Clock, ContactPolicy, PresenceRegistry, UserDirectory};
 use crate::presence::LocalPresence;
 use crate::rate::{EventLimiters, Rate, RatedEvent, SendRate};
+use crate::typing::{KnownRooms, Typists};
 
 pub use connect::identify;
 pub use history::HistoryRequest;
@@ -56,6 +58,8 @@ pub struct Config {
     pub max_sockets_per_user: usize,
     /// How long after it was created a message may still be edited by its sender.
     pub edit_window: std::time::Duration,
+    /// How often one user may say it is typing (the contract: 5 a second).
+    pub typing_rate: Rate,
 }
 
 impl Default for Config {
@@ -89,6 +93,10 @@ impl Default for Config {
             },
             max_sockets_per_user: 20,
             edit_window: std::time::Duration::from_secs(48 * 3600),
+            typing_rate: Rate {
+                per_second: 5.0,
+                burst: 5.0,
+            },
         }
     }
 }
@@ -102,6 +110,7 @@ impl Config {
             RatedEvent::GetOldMessages => self.get_old_messages_rate,
             RatedEvent::MessageRead => self.message_read_rate,
             RatedEvent::SendMessage => self.send_rate,
+            RatedEvent::Typing => self.typing_rate,
         }
     }
 
@@ -113,6 +122,7 @@ impl Config {
             RatedEvent::GetOldMessages => &mut self.get_old_messages_rate,
             RatedEvent::MessageRead => &mut self.message_read_rate,
             RatedEvent::SendMessage => &mut self.send_rate,
+            RatedEvent::Typing => &mut self.typing_rate,
         };
         *field = rate;
     }
@@ -135,6 +145,10 @@ pub struct ChatService {
     /// Users a sweep found offline whose departure is still to be recorded.
     unannounced: std::sync::Mutex<Vec<UserId>>,
     rates: EventLimiters,
+    /// Who said "typing" to whom lately, on this server.
+    typists: Typists,
+    /// The rooms of pairs seen on this server, so that typing needs no store.
+    rooms: KnownRooms,
     config: Config,
 }
 
@@ -160,6 +174,8 @@ impl ChatService {
             presence: Arc::new(LocalPresence::new()),
             unannounced: std::sync::Mutex::default(),
             rates: EventLimiters::new(&config),
+            typists: Typists::default(),
+            rooms: KnownRooms::default(),
             config,
         }
     }

@@ -87,7 +87,9 @@ impl ChatService {
 
         let (from, to) = (stored.from.clone(), stored.to.clone());
         let announced = views.message(stored.clone()).await?;
-        let mut deliveries = vec![
+        // The typer's message arrives: it has stopped typing.
+        let mut deliveries: Vec<Delivery> = self.stopped_typing(&from, &to).into_iter().collect();
+        deliveries.extend([
             Delivery::new(
                 Audience::User(from.clone()),
                 ServerEvent::NewMessage(announced.clone()),
@@ -96,7 +98,7 @@ impl ChatService {
                 Audience::User(to.clone()),
                 ServerEvent::NewMessage(announced.clone()),
             ),
-        ];
+        ]);
         if !deliverable {
             return Ok(Outcome::new(announced, deliveries).with_facts(facts));
         }

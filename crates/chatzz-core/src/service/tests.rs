@@ -14,3 +14,4 @@ mod read;
 mod send;
 mod support;
 mod sweep;
+mod typing;

@@ -255,3 +255,25 @@ async fn retrying_through_random_failures_stores_each_message_once() {
         w.probe().await;
     }
 }
+
+/// Typing is never stored: with the store down, a user's typing still reaches a contact
+/// listed at its connect, and no store call is made for it.
+#[tokio::test]
+async fn while_the_store_is_down_typing_still_works() {
+    let w = World::new().await;
+    let calls_before = w.plan.calls().len();
+    w.plan.fail_all();
+    let out = w
+        .service
+        .typing(&session("alice", "a1"), &uid("bob"), true)
+        .await
+        .expect("typing needs no store");
+    assert_eq!(out.deliveries.len(), 1);
+    assert_eq!(out.deliveries[0].to, Audience::User(uid("bob")));
+    assert!(matches!(
+        &out.deliveries[0].event,
+        ServerEvent::Typing(data) if data.typing && data.user_id == uid("alice")
+    ));
+    assert_eq!(w.plan.calls().len(), calls_before, "no store call was made");
+    w.plan.heal();
+}

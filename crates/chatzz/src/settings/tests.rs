@@ -332,6 +332,14 @@ fn expected_defaults() -> Vec<(&'static str, String)> {
         ("`add-chat-user` per user", rate(c.add_chat_user_rate)),
         ("`get-old-messages` per user", rate(c.get_old_messages_rate)),
         ("`message-read` per user", rate(c.message_read_rate)),
+        ("`typing` per user", rate(c.typing_rate)),
+        (
+            "typing state per server (who said \"typing\" to whom in the last 6 s, for the automatic `typing: false`)",
+            format!(
+                "{} pairs;",
+                thousands(chatzz_core::typing::MAX_TYPISTS as u64)
+            ),
+        ),
         ("live sockets per user", c.max_sockets_per_user.to_string()),
         (
             "editing a message (`edit-message`)",

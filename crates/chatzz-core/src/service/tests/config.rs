@@ -127,6 +127,7 @@ fn run(service: &ChatService, who: &Session, event: RatedEvent) -> Result<(), Ch
         RatedEvent::SendMessage => {
             block_on(service.send(who, SendRequest::new(&user("bob"), "hi", None))).map(drop)
         }
+        RatedEvent::Typing => block_on(service.typing(who, &user("bob"), true)).map(drop),
     }
 }
 

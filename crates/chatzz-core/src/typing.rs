@@ -1,0 +1,177 @@
+//! Typing indicators: never stored. What one server remembers is who said "typing" to
+//! whom lately (to say "stopped" for them when they send or leave) and the rooms of
+//! pairs (so that a typing event needs no database), both bounded in memory.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::id::{ChatRoomId, UserId};
+use crate::time::Timestamp;
+
+/// How long a `typing: true` holds unless renewed, in milliseconds (the contract's 6 s).
+pub const TYPING_TTL_MS: i64 = 6_000;
+
+/// Most (typer, contact) pairs remembered per server; past it, the expired ones are
+/// dropped first, then new ones are not remembered (their contacts still stop showing
+/// "typing" after [`TYPING_TTL_MS`]).
+pub const MAX_TYPISTS: usize = 65_536;
+
+/// Most pairs whose room is remembered per server; past it, all are forgotten at once
+/// (rooms never change, so the next event of a pair asks the store once).
+const MAX_ROOMS: usize = 262_144;
+
+/// Who told whom they were typing, and when.
+#[derive(Debug, Default)]
+pub struct Typists {
+    since: Mutex<HashMap<(UserId, UserId), (ChatRoomId, Timestamp)>>,
+}
+
+impl Typists {
+    /// `typer` started typing to `contact` in `room` at `now`.
+    pub fn started(&self, typer: &UserId, contact: &UserId, room: &ChatRoomId, now: Timestamp) {
+        let Ok(mut since) = self.since.lock() else {
+            return;
+        };
+        if since.len() >= MAX_TYPISTS {
+            since.retain(|_, (_, at)| live(*at, now));
+        }
+        if since.len() < MAX_TYPISTS {
+            since.insert((typer.clone(), contact.clone()), (room.clone(), now));
+        }
+    }
+
+    /// `typer` stopped typing to `contact`; whether they had said they were, less than
+    /// the TTL before `now`, and in which room.
+    pub fn stopped(&self, typer: &UserId, contact: &UserId, now: Timestamp) -> Option<ChatRoomId> {
+        let mut since = self.since.lock().ok()?;
+        let (room, at) = since.remove(&(typer.clone(), contact.clone()))?;
+        live(at, now).then_some(room)
+    }
+
+    /// `typer` left: the contacts (and rooms) it had said "typing" to within the TTL.
+    pub fn left(&self, typer: &UserId, now: Timestamp) -> Vec<(UserId, ChatRoomId)> {
+        let Ok(mut since) = self.since.lock() else {
+            return Vec::new();
+        };
+        let mut stopped = Vec::new();
+        since.retain(|(who, contact), (room, at)| {
+            if who != typer {
+                return true;
+            }
+            if live(*at, now) {
+                stopped.push((contact.clone(), room.clone()));
+            }
+            false
+        });
+        stopped.sort();
+        stopped
+    }
+}
+
+fn live(at: Timestamp, now: Timestamp) -> bool {
+    now.millis().saturating_sub(at.millis()) < TYPING_TTL_MS
+}
+
+/// The rooms of pairs this server has seen: a room, once made, never changes.
+#[derive(Debug, Default)]
+pub struct KnownRooms {
+    rooms: Mutex<HashMap<(UserId, UserId), ChatRoomId>>,
+}
+
+impl KnownRooms {
+    pub fn get(&self, a: &UserId, b: &UserId) -> Option<ChatRoomId> {
+        self.rooms.lock().ok()?.get(&pair(a, b)).cloned()
+    }
+
+    pub fn remember(&self, a: &UserId, b: &UserId, room: &ChatRoomId) {
+        let Ok(mut rooms) = self.rooms.lock() else {
+            return;
+        };
+        if rooms.len() >= MAX_ROOMS {
+            rooms.clear();
+        }
+        rooms.insert(pair(a, b), room.clone());
+    }
+}
+
+fn pair(a: &UserId, b: &UserId) -> (UserId, UserId) {
+    if a <= b {
+        (a.clone(), b.clone())
+    } else {
+        (b.clone(), a.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str) -> UserId {
+        UserId::parse(name).unwrap_or_else(|_| unreachable!())
+    }
+
+    fn at(millis: i64) -> Timestamp {
+        Timestamp::from_millis(millis).unwrap_or_else(|| unreachable!())
+    }
+
+    #[test]
+    fn a_typist_is_remembered_for_the_ttl_only() {
+        let typists = Typists::default();
+        let (a, b, room) = (user("a"), user("b"), ChatRoomId::new("r"));
+        typists.started(&a, &b, &room, at(1_000));
+        assert_eq!(typists.stopped(&a, &b, at(6_999)), Some(room.clone()));
+        assert_eq!(typists.stopped(&a, &b, at(7_000)), None, "said once");
+        typists.started(&a, &b, &room, at(1_000));
+        assert_eq!(typists.stopped(&a, &b, at(7_000)), None, "expired");
+    }
+
+    #[test]
+    fn leaving_stops_every_live_typing_of_the_typer() {
+        let typists = Typists::default();
+        let (a, b, c, d) = (user("a"), user("b"), user("c"), user("d"));
+        typists.started(&a, &b, &ChatRoomId::new("ab"), at(1_000));
+        typists.started(&a, &c, &ChatRoomId::new("ac"), at(5_000));
+        typists.started(&d, &a, &ChatRoomId::new("ad"), at(5_000));
+        assert_eq!(
+            typists.left(&a, at(8_000)),
+            vec![(c.clone(), ChatRoomId::new("ac"))],
+            "b's is expired; d's typing is d's"
+        );
+        assert!(typists.left(&a, at(8_000)).is_empty());
+        assert_eq!(
+            typists.stopped(&d, &a, at(8_000)),
+            Some(ChatRoomId::new("ad"))
+        );
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let typists = Typists::default();
+        let room = ChatRoomId::new("r");
+        let b = user("b");
+        for i in 0..(MAX_TYPISTS + 10) {
+            typists.started(&user(&format!("u{i}")), &b, &room, at(1_000));
+        }
+        assert_eq!(
+            typists.since.lock().map(|s| s.len()).unwrap_or(0),
+            MAX_TYPISTS
+        );
+        // Once they expire, new ones take their place.
+        typists.started(&user("late"), &b, &room, at(10_000));
+        assert_eq!(typists.since.lock().map(|s| s.len()).unwrap_or(0), 1);
+    }
+
+    #[test]
+    fn rooms_are_found_either_way_round_and_bounded() {
+        let rooms = KnownRooms::default();
+        rooms.remember(&user("b"), &user("a"), &ChatRoomId::new("ab"));
+        assert_eq!(
+            rooms.get(&user("a"), &user("b")),
+            Some(ChatRoomId::new("ab"))
+        );
+        for i in 0..MAX_ROOMS {
+            rooms.remember(&user(&format!("x{i}")), &user("y"), &ChatRoomId::new("r"));
+        }
+        assert!(rooms.rooms.lock().map(|r| r.len()).unwrap_or(usize::MAX) <= MAX_ROOMS);
+    }
+}
