@@ -93,3 +93,11 @@ bench rate="3000" duration="10" store="memory:":
     cargo build --release -p chatzz-server --all-features
     cargo build --release -p chatzz-bench
     scripts/bench "{{rate}}" "{{duration}}" "{{store}}"
+
+# connect-user latency with a large inbox: a user with 10 and one with 1,000 contacts,
+# with no, 20,000 and 1,000,000 stored messages, on SQLite and PostgreSQL (the database
+# `bench_inbox` on 127.0.0.1:5432 is dropped and made again); docs/benchmarks.md.
+# `just bench-inbox [STORE_URL...]`; INBOX_HISTORY, INBOX_RUNS... in scripts/bench-inbox.
+bench-inbox *STORES:
+    cargo build --release -p chatzz-server --all-features
+    scripts/bench-inbox {{STORES}}

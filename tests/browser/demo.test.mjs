@@ -17,6 +17,7 @@ const BIN = process.env.CHATZZ_BIN
   : path.resolve(testsDir, '../target/debug/chatzz');
 const SCREENSHOT = '/tmp/chatzz-demo.png';
 const SCREENSHOT_NARROW = '/tmp/chatzz-demo-narrow.png';
+const SCREENSHOT_TYPING = '/tmp/chatzz-demo-typing.png';
 const WAIT_MS = 10000;
 
 let server = null;
@@ -765,4 +766,176 @@ test('editing and deleting my messages shows on both sides', async () => {
   assertNoPageErrors();
   await pageA.context().close();
   await pageB.context().close();
+});
+
+// ------------------------------------------------------------ protocol 1.1: typing
+
+const TYPING = 'typing\u2026';
+
+/** What the page shows of a contact's typing: the open chat's line, the contact row and its preview. */
+function typingShown(page, contactId) {
+  return page.evaluate((id) => {
+    const row = document.querySelector(`.contact[data-user-id="${id}"]`);
+    const typing = row && row.querySelector('.contact-typing');
+    const preview = row && row.querySelector('.contact-preview');
+    return {
+      chat: document.querySelector('#typing-indicator').textContent,
+      row: typing && !typing.hidden ? typing.textContent : null,
+      preview: preview && !preview.hidden ? preview.textContent : null,
+    };
+  }, contactId);
+}
+
+/** Records the `typing` events a node client gets, with their arrival time, in order with its messages. */
+function recordTyping(node) {
+  const seen = [];
+  node.socket.on('chatzz', (e) => {
+    if (e.type === 'typing' || e.type === 'new-message') seen.push({ at: Date.now(), type: e.type, data: e.data });
+  });
+  return seen;
+}
+
+test('a contact typing shows "typing\u2026" in the chat and the contact list until false, a message, or 6 s', async () => {
+  const me = uid('tess');
+  const them = uid('theo');
+  const other = uid('tara');
+  const page = await openPage();
+  await signIn(page, me);
+  const node = await nodeClient(them);
+  const node2 = await nodeClient(other);
+  try {
+    await node2.call('add-chat-user', { userToAdd: me });
+    await node2.call('send-message', { userId: me, message: 'from tara', clientMessageId: `seed-${other}` });
+    await addContact(page, them); // opens the chat with theo
+    await node.call('send-message', { userId: me, message: 'earlier message', clientMessageId: `seed-${them}` });
+    await messageWithText(page, 'earlier message').waitFor();
+    const idle = { chat: '', row: null, preview: 'earlier message' };
+    const typing = { chat: `${them} is ${TYPING}`, row: TYPING, preview: null };
+    await eventually(() => typingShown(page, them), idle, 'nobody types yet');
+    assert.equal(await page.locator('#typing-indicator').getAttribute('aria-live'), 'polite');
+
+    // true shows it in the open chat and in the contact row (in place of the preview); false hides it.
+    await node.call('typing', { userId: me, typing: true });
+    await eventually(() => typingShown(page, them), typing, 'theo types');
+    await page.screenshot({ path: SCREENSHOT_TYPING });
+    await node.call('typing', { userId: me, typing: false });
+    await eventually(() => typingShown(page, them), idle, 'theo stopped');
+
+    // Another contact typing shows in its row only: its chat is not open.
+    await node2.call('typing', { userId: me, typing: true });
+    await eventually(() => typingShown(page, other), { chat: '', row: TYPING, preview: null }, 'tara types');
+    await node2.call('typing', { userId: me, typing: false });
+    await eventually(() => typingShown(page, other), { chat: '', row: null, preview: 'from tara' }, 'tara stopped');
+
+    // Without renewal it goes after expiresInMs (6 s); a renewal restarts those 6 s.
+    await node.call('typing', { userId: me, typing: true });
+    await eventually(() => typingShown(page, them), typing, 'theo types again');
+    await sleep(3000);
+    await node.call('typing', { userId: me, typing: true });
+    const renewedAt = Date.now();
+    await sleep(4000); // 7 s after the first true, 4 s after the renewal
+    assert.deepEqual(await typingShown(page, them), typing, 'a renewed indicator stays');
+    await eventually(() => typingShown(page, them), idle, 'expired', 6000);
+    const after = Date.now() - renewedAt;
+    assert.ok(after >= 5500, `the indicator expired ${after} ms after the renewal, expected about 6000`);
+
+    // The contact's message ends it (the server also says false just before the message).
+    await node.call('typing', { userId: me, typing: true });
+    await eventually(() => typingShown(page, them), typing, 'theo types a message');
+    await node.call('send-message', { userId: me, message: 'here it is', clientMessageId: `seed-${them}-2` });
+    await messageWithText(page, 'here it is').waitFor();
+    await eventually(() => typingShown(page, them), { ...idle, preview: 'here it is' }, 'the message arrived');
+
+    // The typer's last socket going away ends it at once (the server says false, then offline), not after 6 s.
+    await node.call('typing', { userId: me, typing: true });
+    await eventually(() => typingShown(page, them), { ...typing, preview: null }, 'theo types, then leaves');
+    node.socket.disconnect();
+    await eventually(() => typingShown(page, them), { ...idle, preview: 'here it is' }, 'theo left', 3000);
+    await waitForAttr(contact(page, them), 'data-status', 'offline');
+    assertNoPageErrors();
+  } finally {
+    node.socket.disconnect();
+    node2.socket.disconnect();
+    await page.context().close();
+  }
+});
+
+test('typing in the composer tells the contact, throttled; sending, emptying, idling or switching ends it', async () => {
+  const me = uid('ursa');
+  const them = uid('vic');
+  const other = uid('wes');
+  const node = await nodeClient(them);
+  const node2 = await nodeClient(other);
+  const seen = recordTyping(node);
+  const seen2 = recordTyping(node2);
+  const page = await openPage({ recordEmitted: true });
+  const mine = (list) => list.filter((e) => e.type === 'typing' && e.data.userId === me).map((e) => e.data.typing);
+  try {
+    await signIn(page, me);
+    await node2.call('add-chat-user', { userToAdd: me });
+    await contact(page, other).waitFor();
+    await addContact(page, them); // opens the chat with vic
+    const input = page.locator('#message-input');
+
+    // The first keystroke says true; more typing within 2.5 s says nothing more.
+    await input.pressSequentially('hello', { delay: 60 });
+    await eventually(() => mine(seen), [true], 'the contact hears typing: true');
+    const first = seen.find((e) => e.type === 'typing');
+    assert.equal(typeof first.data.chatRoomId, 'string');
+    assert.equal(first.data.expiresInMs, 6000);
+
+    // Typing on for ~4 s: renewed every 2-3 s (before the 6 s run out), never stopped.
+    await input.pressSequentially(' there, typing on and on', { delay: 170 });
+    const trues = seen.filter((e) => e.type === 'typing' && e.data.typing);
+    assert.deepEqual(mine(seen), trues.map(() => true), 'no typing: false while typing goes on');
+    assert.ok(trues.length >= 2, `renewed while typing went on, got ${trues.length} typing: true`);
+    for (let i = 1; i < trues.length; i++) {
+      const gap = trues[i].at - trues[i - 1].at;
+      assert.ok(gap >= 2000 && gap < 5000, `renewal gap ${gap} ms: every 2-3 s`);
+    }
+
+    // Sending: the contact sees typing: false before the message, once.
+    await input.press('Enter');
+    await messageWithText(page, 'hello there, typing on and on').waitFor();
+    await eventually(() => seen.some((e) => e.type === 'new-message'), true, 'the message arrives');
+    await sleep(300);
+    const msgAt = seen.findIndex((e) => e.type === 'new-message');
+    const falses = seen.filter((e) => e.type === 'typing' && !e.data.typing);
+    assert.equal(falses.length, 1, `one typing: false: ${JSON.stringify(seen)}`);
+    assert.ok(seen.indexOf(falses[0]) < msgAt, 'typing: false comes before the message');
+    assert.equal(falses[0].data.expiresInMs, 0);
+
+    // Emptying the composer says false.
+    seen.length = 0;
+    await input.pressSequentially('oops', { delay: 30 });
+    await eventually(() => mine(seen), [true], 'typing again');
+    await input.fill('');
+    await eventually(() => mine(seen), [true, false], 'the composer was emptied');
+
+    // No keystroke for ~4 s says false.
+    seen.length = 0;
+    await input.pressSequentially('x');
+    await eventually(() => mine(seen), [true], 'one keystroke');
+    await eventually(() => mine(seen), [true, false], 'idle', 7000);
+    const idleMs = seen[1].at - seen[0].at;
+    assert.ok(idleMs >= 3500 && idleMs < 6000, `typing: false ${idleMs} ms after the last keystroke`);
+
+    // Switching conversations says false to the one left.
+    seen.length = 0;
+    await input.pressSequentially('draft');
+    await eventually(() => mine(seen), [true], 'typing a draft');
+    await contact(page, other).click();
+    await eventually(() => mine(seen), [true, false], 'switched to another chat');
+    assert.deepEqual(mine(seen2), [], 'the other contact heard nothing: no keystroke in its chat');
+
+    const errors = await page.evaluate(() => document.querySelector('#status-bar').dataset.kind);
+    assert.notEqual(errors, 'error', await page.locator('#status-bar').textContent());
+    const emitted = await page.evaluate(() => window.__emitted.filter((e) => e.event === 'typing').map((e) => e.payload));
+    assert.ok(emitted.every((p) => p.userId === them && typeof p.typing === 'boolean'), JSON.stringify(emitted));
+    assertNoPageErrors();
+  } finally {
+    node.socket.disconnect();
+    node2.socket.disconnect();
+    await page.context().close();
+  }
 });

@@ -37,5 +37,6 @@ pub use rate::{Rate, RatedEvent, SendRate};
 pub use service::{ChatService, Config, HistoryRequest, SendRequest, Session, identify};
 pub use time::Timestamp;
 pub use user::{
-    ChatUser, Contact, ContactRecord, LinkOutcome, PresenceStatus, UserDetails, by_last_activity,
+    Blocks, ChatUser, Contact, ContactRecord, LinkOutcome, PresenceStatus, UserDetails,
+    by_last_activity,
 };

@@ -52,6 +52,24 @@ pub struct ContactRecord {
     pub unread: u64,
     /// The room's newest message in either direction (a tombstone if it was deleted).
     pub last_message: Option<StoredMessage>,
+    /// Whether the viewer blocks this contact.
+    pub blocked: bool,
+    /// Whether this contact blocks the viewer.
+    pub blocked_by: bool,
+}
+
+/// Who blocks whom between two users `a` and `b` (as a store was asked about them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Blocks {
+    pub a_blocks_b: bool,
+    pub b_blocks_a: bool,
+}
+
+impl Blocks {
+    /// Whether either blocks the other.
+    pub fn any(self) -> bool {
+        self.a_blocks_b || self.b_blocks_a
+    }
 }
 
 impl ContactRecord {
@@ -144,6 +162,8 @@ mod tests {
             last_online: None,
             since: since.map(at),
             unread: 0,
+            blocked: false,
+            blocked_by: false,
         }
     }
 

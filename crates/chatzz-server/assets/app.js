@@ -1,6 +1,6 @@
 // chatzz demo client: plain ES2020, no framework, no build step.
 // Speaks the chatzz wire protocol 1.1 (docs/protocol.md: unread counts, last message and
-// order of the contact list, read-up-to, edit and delete) through socket.io-client v4,
+// order of the contact list, read-up-to, edit and delete, typing) through socket.io-client v4,
 // loaded from /assets/socket.io.min.js as the global `io`. Without the 1.1 contact fields
 // (a version 1 server) it counts unread messages from what it has seen.
 (() => {
@@ -15,6 +15,13 @@
   const TICK = '\u2713';
   const DELETED_TEXT = 'message deleted';
   const CONTACTS_REFRESH_MS = 300;
+  const TYPING_TEXT = 'typing\u2026';
+  const TYPING_RENEW_MS = 2500; // while typing goes on, "typing: true" again at most this often
+  const TYPING_IDLE_MS = 4000; // no keystroke for this long: "typing: false"
+  const TYPING_MIN_GAP_MS = 250; // between any two typing emits (the server allows 5 a second)
+  const TYPING_ACK_TIMEOUT_MS = 5000;
+  const TYPING_DEFAULT_MS = 6000; // a contact's "typing: true" without a usable expiresInMs
+  const TYPING_MAX_MS = 60000;
 
   const $ = (id) => document.getElementById(id);
   const els = {
@@ -42,6 +49,7 @@
     loadOlder: $('load-older'),
     historyEmpty: $('history-empty'),
     messageList: $('message-list'),
+    typingIndicator: $('typing-indicator'),
     composer: $('composer'),
     input: $('message-input'),
     send: $('send'),
@@ -76,6 +84,18 @@
       editing: null, // { id, busy } while one of my messages is being edited inline
       refreshTimer: null,
       refreshing: false,
+      // contact user id -> expiry timer, while that contact is typing to me
+      typingIn: new Map(),
+      // What the server last heard from this page about my typing, and what I do now.
+      typingOut: {
+        to: null, // the contact it was last told "typing: true" about (null: none, or said false since)
+        sentAt: 0, // when that "true" was sent
+        lastEmitAt: 0, // when any typing event was sent
+        wantTo: null, // the contact I am typing to now (null: not typing)
+        dirty: false, // keystrokes since the last "true"
+        idleTimer: null,
+        pumpTimer: null,
+      },
     };
   }
 
@@ -558,6 +578,132 @@
     }, CONTACTS_REFRESH_MS);
   }
 
+  // ------------------------------------------------------------- typing
+
+  function isTyping(contactId) {
+    return !!state && state.typingIn.has(contactId);
+  }
+
+  /** A contact started (or stopped) typing to me: shown until false, a message, or expiresInMs. */
+  function applyTyping(data) {
+    if (!isObject(data) || data.userId == null || typeof data.typing !== 'boolean') return;
+    const id = str(data.userId);
+    const ct = state.contacts.get(id);
+    if (!ct || id === myId()) return;
+    if (data.chatRoomId != null && ct.chatRoomId != null && str(data.chatRoomId) !== ct.chatRoomId) return;
+    if (!data.typing) {
+      clearTyping(id);
+      return;
+    }
+    let ms = Number(data.expiresInMs);
+    if (!Number.isFinite(ms) || ms <= 0) ms = TYPING_DEFAULT_MS;
+    ms = Math.min(ms, TYPING_MAX_MS);
+    const st = state;
+    clearTimeout(st.typingIn.get(id));
+    st.typingIn.set(
+      id,
+      setTimeout(() => {
+        if (st !== state) return;
+        st.typingIn.delete(id);
+        scheduleRender();
+      }, ms),
+    );
+  }
+
+  function clearTyping(contactId) {
+    if (!state.typingIn.has(contactId)) return;
+    clearTimeout(state.typingIn.get(contactId));
+    state.typingIn.delete(contactId);
+  }
+
+  function clearAllTyping() {
+    for (const timer of state.typingIn.values()) clearTimeout(timer);
+    state.typingIn.clear();
+  }
+
+  /** A keystroke in the composer: typing to the open conversation, or stopped when it is empty. */
+  function composerInput() {
+    if (!state || state.activeId == null) return;
+    if (!els.input.value.trim()) {
+      stopTyping(true);
+      return;
+    }
+    const t = state.typingOut;
+    const st = state;
+    t.wantTo = state.activeId;
+    t.dirty = true;
+    clearTimeout(t.idleTimer);
+    t.idleTimer = setTimeout(() => {
+      if (st === state) stopTyping(true);
+    }, TYPING_IDLE_MS);
+    pumpTyping();
+  }
+
+  /**
+   * I stopped typing. With `tell` false the server is not told: it says "typing: false"
+   * itself before my message, and when my last socket goes.
+   */
+  function stopTyping(tell) {
+    if (!state) return;
+    const t = state.typingOut;
+    clearTimeout(t.idleTimer);
+    t.idleTimer = null;
+    t.wantTo = null;
+    t.dirty = false;
+    if (!tell) {
+      t.to = null;
+      clearTimeout(t.pumpTimer);
+      t.pumpTimer = null;
+      return;
+    }
+    pumpTyping();
+  }
+
+  /**
+   * Tells the server what changed: "false" to the contact it last heard "true" about when I
+   * stopped or switched, "true" when I start, renewed at most every TYPING_RENEW_MS while
+   * keystrokes go on (well within the contact's 6 s), never two events closer than TYPING_MIN_GAP_MS.
+   */
+  function pumpTyping() {
+    const st = state;
+    const t = st.typingOut;
+    clearTimeout(t.pumpTimer);
+    t.pumpTimer = null;
+    if (!st.ready) return;
+    const now = Date.now();
+    let next = null;
+    let later = null;
+    if (t.to != null && t.to !== t.wantTo) {
+      next = { userId: t.to, typing: false };
+    } else if (t.wantTo != null && t.to !== t.wantTo) {
+      next = { userId: t.wantTo, typing: true };
+    } else if (t.wantTo != null && t.dirty) {
+      if (now - t.sentAt >= TYPING_RENEW_MS) next = { userId: t.wantTo, typing: true };
+      else later = t.sentAt + TYPING_RENEW_MS - now;
+    }
+    if (next && now - t.lastEmitAt < TYPING_MIN_GAP_MS) {
+      later = t.lastEmitAt + TYPING_MIN_GAP_MS - now;
+      next = null;
+    }
+    if (later != null) {
+      t.pumpTimer = setTimeout(() => {
+        if (st === state) pumpTyping();
+      }, later);
+    }
+    if (!next) return;
+    t.lastEmitAt = now;
+    if (next.typing) {
+      t.to = next.userId;
+      t.sentAt = now;
+      t.dirty = false;
+    } else {
+      t.to = null;
+    }
+    // A lost typing event only shortens or lengthens an indicator by seconds: no retry, no error shown.
+    request('typing', next, TYPING_ACK_TIMEOUT_MS).catch(() => {});
+    pumpTyping();
+  }
+
   // ------------------------------------------------------------- rendering
 
   let renderQueued = false;
@@ -617,10 +763,15 @@
     const previewText = document.createElement('span');
     previewText.className = 'preview-text';
     preview.append(previewWho, previewText);
+    const typing = document.createElement('span');
+    typing.className = 'contact-typing';
+    typing.dataset.testid = 'contact-typing';
+    typing.textContent = TYPING_TEXT;
+    typing.hidden = true;
     const presence = document.createElement('span');
     presence.className = 'presence-text';
     presence.dataset.testid = 'presence-text';
-    main.append(top, preview, presence);
+    main.append(top, preview, typing, presence);
     const badge = document.createElement('span');
     badge.className = 'unread-count';
     badge.dataset.testid = 'unread-count';
@@ -630,7 +781,7 @@
     avatarWrap.append(avatar, dot);
     button.append(avatarWrap, main, badge);
     li.append(button);
-    li._parts = { button, avatar, dot, name, time, preview, previewWho, previewText, presence, badge };
+    li._parts = { button, avatar, dot, name, time, preview, previewWho, previewText, typing, presence, badge };
     contactEls.set(id, li);
     return li;
   }
@@ -661,7 +812,13 @@
       p.dot.title = c.status === 'online' ? 'online' : 'offline';
       p.presence.textContent = presenceText(c);
       p.presence.classList.toggle('online', c.status === 'online');
-      paintPreview(p, lastMessageOf(c.id));
+      const last = lastMessageOf(c.id);
+      paintPreview(p, last);
+      // While the contact types, "typing…" takes the place of the preview line.
+      const typing = isTyping(c.id);
+      li.dataset.typing = String(typing);
+      p.typing.hidden = !typing;
+      if (typing) p.preview.hidden = true;
       const unread = unreadCount(c.id);
       li.dataset.unread = String(unread);
       p.badge.hidden = unread === 0;
@@ -981,6 +1138,7 @@
       els.chatEmpty.firstElementChild.textContent = state
         ? 'Select a contact to start chatting.'
         : 'Sign in with any user id to start.';
+      paintTypingIndicator('');
       return;
     }
 
@@ -1007,6 +1165,7 @@
     els.chatPresence.textContent = presenceText(contact);
     els.chatPresence.classList.toggle('online', contact.status === 'online');
     els.chatView.dataset.userId = contact.id;
+    paintTypingIndicator(isTyping(contact.id) ? `${name} is ${TYPING_TEXT}` : '');
 
     const c = convoOf(id);
     els.loadOlder.hidden = !(c.historyLoaded && c.hasOlder);
@@ -1062,6 +1221,13 @@
     }
 
     markVisibleAsRead();
+  }
+
+  /** The live line under the messages: announced once when it changes, empty when nobody types. */
+  function paintTypingIndicator(text) {
+    const el = els.typingIndicator;
+    if (el.textContent !== text) el.textContent = text;
+    el.dataset.typing = String(text !== '');
   }
 
   // ------------------------------------------------------------ read receipts
@@ -1200,6 +1366,9 @@
   let pendingSeq = 0;
 
   function queueMessage(contactId, text) {
+    // The server sends "typing: false" itself just before this message's new-message.
+    if (state.typingOut.to === contactId || state.typingOut.to == null) stopTyping(false);
+    else stopTyping(true);
     const p = {
       cmid: newClientMessageId(),
       to: contactId,
@@ -1372,6 +1541,7 @@
     if (state.activeId !== contactId) {
       state.menuFor = null;
       state.editing = null;
+      stopTyping(true);
     }
     state.activeId = contactId;
     const c = convoOf(contactId);
@@ -1383,6 +1553,7 @@
 
   function closeChat() {
     if (!state) return;
+    stopTyping(true);
     state.activeId = null;
     state.menuFor = null;
     state.editing = null;
@@ -1403,6 +1574,8 @@
         const id = str(data.user._id);
         if (!state.contacts.has(id)) return;
         upsertContact({ ...data.user, status: data.status, lastOnline: data.lastOnline });
+        // Gone offline: not typing any more (the server may not have said so, in a cluster).
+        if (data.status === 'offline') clearTyping(id);
         break;
       }
       case 'chat-user-added':
@@ -1411,6 +1584,8 @@
       case 'new-message': {
         const fresh = !isKnown(data);
         const peer = mergeMessage(data, true);
+        // The contact's message ends its "typing…".
+        if (peer != null && str(data.from._id) === peer) clearTyping(peer);
         // A new message moves its conversation to the top of the list.
         if (peer != null && fresh) bump(peer);
         break;
@@ -1420,6 +1595,9 @@
         break;
       case 'message-updated':
         applyMessageUpdated(data);
+        break;
+      case 'typing':
+        applyTyping(data);
         break;
       case 'contacts':
         // Only sent when no callback was given; this client always passes one.
@@ -1559,6 +1737,9 @@
       if (socket !== s || !state) return;
       state.ready = false;
       for (const c of state.convos.values()) c.readRequested = null;
+      // Typing events are not replayed: forget who types, and what the server heard from me.
+      clearAllTyping();
+      stopTyping(false);
       setConnection('offline');
       if (reason === 'io server disconnect') {
         setStatus('The server closed the connection.', 'warn');
@@ -1578,6 +1759,10 @@
   }
 
   function teardown(resetStatus = true) {
+    if (state) {
+      clearAllTyping();
+      stopTyping(false);
+    }
     if (socket) {
       const s = socket;
       socket = null;
@@ -1673,7 +1858,10 @@
       els.composer.requestSubmit();
     }
   });
-  els.input.addEventListener('input', autoGrow);
+  els.input.addEventListener('input', () => {
+    autoGrow();
+    composerInput();
+  });
 
   // Clicking a failed message retries it with the same clientMessageId.
   els.messageList.addEventListener('click', (e) => {

@@ -7,9 +7,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chatzz_core::{
-    ChatRoomId, ChatStore, ChatUser, ClientMessageId, ContactRecord, HistoryQuery, Inserted,
-    LinkOutcome, MessageId, MessageStatus, MessageText, NewMessage, StoreError, StoredMessage,
-    Timestamp, UserId,
+    Blocks, ChatRoomId, ChatStore, ChatUser, ClientMessageId, ContactRecord, HistoryQuery,
+    Inserted, LinkOutcome, MessageId, MessageStatus, MessageText, NewMessage, StoreError,
+    StoredMessage, Timestamp, UserId,
 };
 
 use chatzz_core::sequence;
@@ -33,6 +33,8 @@ struct State {
     /// Each (recipient, room)'s messages not `read` yet, deleted ones too: unread counts
     /// and reads walk these, never a room's whole history.
     not_read: HashMap<(UserId, ChatRoomId), BTreeSet<MessageId>>,
+    /// (blocker, blocked) pairs, with when the block began.
+    blocks: HashMap<(UserId, UserId), Timestamp>,
     next_room: u64,
     next_message: u64,
 }
@@ -59,6 +61,8 @@ impl State {
                 .and_then(|ids| ids.last())
                 .and_then(|id| self.messages.get(id))
                 .cloned(),
+            blocked: self.blocks.contains_key(&(user.clone(), other.clone())),
+            blocked_by: self.blocks.contains_key(&(other.clone(), user.clone())),
         }
     }
 
@@ -328,6 +332,37 @@ impl ChatStore for MemoryStore {
             message.text = String::new();
             message.deleted_at = Some(at);
             Some(message.clone())
+        })
+    }
+
+    async fn block(
+        &self,
+        blocker: &UserId,
+        blocked: &UserId,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.with(|s| {
+            let key = (blocker.clone(), blocked.clone());
+            if s.blocks.contains_key(&key) {
+                return false;
+            }
+            s.blocks.insert(key, at);
+            true
+        })
+    }
+
+    async fn unblock(&self, blocker: &UserId, blocked: &UserId) -> Result<bool, StoreError> {
+        self.with(|s| {
+            s.blocks
+                .remove(&(blocker.clone(), blocked.clone()))
+                .is_some()
+        })
+    }
+
+    async fn blocks_between(&self, a: &UserId, b: &UserId) -> Result<Blocks, StoreError> {
+        self.with(|s| Blocks {
+            a_blocks_b: s.blocks.contains_key(&(a.clone(), b.clone())),
+            b_blocks_a: s.blocks.contains_key(&(b.clone(), a.clone())),
         })
     }
 

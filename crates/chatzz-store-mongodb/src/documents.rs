@@ -35,6 +35,9 @@ pub(crate) mod field {
     /// which that reader has read the room (`chatRoomId`).
     pub const READER: &str = "reader";
     pub const UP_TO: &str = "upTo";
+    /// On a block (`{prefix}blocks`): who blocks whom.
+    pub const BLOCKER: &str = "blocker";
+    pub const BLOCKED: &str = "blocked";
     /// On a room: bumped by every transactional message insert into it. The write itself
     /// is the point: it makes concurrent inserts into one room conflict.
     pub const INSERTS: &str = "inserts";
@@ -120,6 +123,15 @@ pub(crate) struct ReadPositionDoc {
     pub reader: String,
     pub chat_room_id: String,
     pub up_to: i64,
+}
+
+/// `{prefix}blocks`: `blocker` blocks `blocked` since `since` (epoch milliseconds). One
+/// per pair, kept unique by an index; removed by an unblock.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct BlockDoc {
+    pub blocker: String,
+    pub blocked: String,
+    pub since: i64,
 }
 
 /// Just the number of a room or message.

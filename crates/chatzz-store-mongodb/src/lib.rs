@@ -24,6 +24,9 @@
 //! - `{prefix}read_positions`: `{reader, chatRoomId, upTo}`, unique on `(reader,
 //!   chatRoomId)`: how far each reader has read each room (the `seq` of a message),
 //!   only ever raised with `$max`.
+//! - `{prefix}blocks`: `{blocker, blocked, since}`, unique on `(blocker, blocked)` (an
+//!   insert that meets the index finds the block there already); `(blocked, blocker)`
+//!   finds who blocks a user.
 //! - `{prefix}counters`: `{_id: "rooms" | "messages", seq}`, the last number handed out.
 //! - `{prefix}room_locks`: `{_id: roomId, owner?, until}`, the lease lock of a room that
 //!   has had a message inserted without a transaction.
@@ -97,7 +100,7 @@ use chatzz_core::{StoreError, StoreNames};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database};
 
-use crate::documents::{CounterDoc, MessageDoc, ReadPositionDoc, RoomDoc, UserDoc};
+use crate::documents::{BlockDoc, CounterDoc, MessageDoc, ReadPositionDoc, RoomDoc, UserDoc};
 use crate::error::doing;
 use crate::room_lock::RoomLocks;
 use crate::schema::supports_transactions;
@@ -137,6 +140,7 @@ pub struct MongoStore {
     messages: Collection<MessageDoc>,
     counters: Collection<CounterDoc>,
     reads: Collection<ReadPositionDoc>,
+    blocks: Collection<BlockDoc>,
     locks: RoomLocks,
     transactions: bool,
 }
@@ -178,6 +182,7 @@ impl MongoStore {
             messages: db.collection(&names.messages()),
             counters: db.collection(&names.expand("{prefix}counters")),
             reads: db.collection(&names.expand("{prefix}read_positions")),
+            blocks: db.collection(&names.expand("{prefix}blocks")),
             locks: RoomLocks::new(db.collection(&names.expand("{prefix}room_locks"))),
             transactions: false,
         };

@@ -93,6 +93,21 @@ impl MongoStore {
             )])
             .await
             .map_err(doing("creating the read positions' index"))?;
+        self.blocks
+            .create_indexes([
+                index(
+                    "blocker_blocked",
+                    doc! { field::BLOCKER: 1, field::BLOCKED: 1 },
+                    true,
+                ),
+                index(
+                    "blocked_blocker",
+                    doc! { field::BLOCKED: 1, field::BLOCKER: 1 },
+                    false,
+                ),
+            ])
+            .await
+            .map_err(doing("creating the blocks' indexes"))?;
         Ok(())
     }
 

@@ -4,15 +4,18 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chatzz_core::{
-    ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, Inserted, LinkOutcome, MessageId,
-    MessageStatus, MessageText, NewMessage, StoreError, StoredMessage, Timestamp, UserId, sequence,
+    Blocks, ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, Inserted, LinkOutcome,
+    MessageId, MessageStatus, MessageText, NewMessage, StoreError, StoredMessage, Timestamp,
+    UserId, sequence,
 };
 use futures_util::future::try_join;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::{ReadPreference, ReturnDocument};
 
-use crate::documents::{self, MessageDoc, Numbered, ReadPositionDoc, RoomDoc, UserDoc, field};
+use crate::documents::{
+    self, BlockDoc, MessageDoc, Numbered, ReadPositionDoc, RoomDoc, UserDoc, field,
+};
 use crate::error::{self, doing, is_duplicate_key};
 use crate::schema::not_read;
 use crate::{CONCURRENCY, MongoStore, ROOMS, room_lock};
@@ -319,7 +322,29 @@ impl ChatStore for MongoStore {
                 .await
                 .map_err(doing("reading read positions"))
         };
-        let (users, positions) = try_join(users, positions).await?;
+        // Who of them I block, and who blocks me: both on the blocks' indexes.
+        let blocks = async {
+            self.blocks
+                .find(doc! { "$or": [
+                    { field::BLOCKER: me, field::BLOCKED: { "$in": &other_ids[..] } },
+                    { field::BLOCKED: me, field::BLOCKER: { "$in": &other_ids[..] } },
+                ] })
+                .await
+                .map_err(doing("listing blocks"))?
+                .try_collect::<Vec<BlockDoc>>()
+                .await
+                .map_err(doing("reading blocks"))
+        };
+        let ((users, positions), blocks) = try_join(try_join(users, positions), blocks).await?;
+        let mut blocked = std::collections::HashSet::new();
+        let mut blocked_by = std::collections::HashSet::new();
+        for block in blocks {
+            if block.blocker == me {
+                blocked.insert(block.blocked);
+            } else {
+                blocked_by.insert(block.blocker);
+            }
+        }
         let mut last_online = HashMap::with_capacity(users.len());
         for found in users {
             let found = found.into_user()?;
@@ -346,6 +371,8 @@ impl ChatStore for MongoStore {
             .map(|((room, other), (unread, last_message))| {
                 Ok(ContactRecord {
                     last_online: last_online.get(&other).copied().flatten(),
+                    blocked: blocked.contains(other.as_str()),
+                    blocked_by: blocked_by.contains(other.as_str()),
                     user: other,
                     room: room.room(),
                     since: room.since()?,
@@ -354,6 +381,54 @@ impl ChatStore for MongoStore {
                 })
             })
             .collect()
+    }
+
+    /// Insert-then-catch-duplicate: the unique `(blocker, blocked)` index decides which of
+    /// concurrent calls adds the block.
+    async fn block(
+        &self,
+        blocker: &UserId,
+        blocked: &UserId,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let block = BlockDoc {
+            blocker: blocker.as_str().to_owned(),
+            blocked: blocked.as_str().to_owned(),
+            since: at.millis(),
+        };
+        match self.blocks.insert_one(block).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_duplicate_key(&e) => Ok(false),
+            Err(e) => Err(doing("adding a block")(e)),
+        }
+    }
+
+    async fn unblock(&self, blocker: &UserId, blocked: &UserId) -> Result<bool, StoreError> {
+        let removed = self
+            .blocks
+            .delete_one(doc! { field::BLOCKER: blocker.as_str(), field::BLOCKED: blocked.as_str() })
+            .await
+            .map_err(doing("removing a block"))?;
+        Ok(removed.deleted_count > 0)
+    }
+
+    async fn blocks_between(&self, a: &UserId, b: &UserId) -> Result<Blocks, StoreError> {
+        let (a, b) = (a.as_str(), b.as_str());
+        let found: Vec<BlockDoc> = self
+            .blocks
+            .find(doc! { "$or": [
+                { field::BLOCKER: a, field::BLOCKED: b },
+                { field::BLOCKER: b, field::BLOCKED: a },
+            ] })
+            .await
+            .map_err(doing("finding blocks"))?
+            .try_collect()
+            .await
+            .map_err(doing("reading blocks"))?;
+        Ok(Blocks {
+            a_blocks_b: found.iter().any(|x| x.blocker == a && x.blocked == b),
+            b_blocks_a: found.iter().any(|x| x.blocker == b && x.blocked == a),
+        })
     }
 
     async fn insert_message(&self, message: NewMessage) -> Result<Inserted, StoreError> {

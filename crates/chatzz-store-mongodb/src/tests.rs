@@ -169,6 +169,24 @@ impl ChatStore for Scratch {
     ) -> Result<Option<StoredMessage>, StoreError> {
         self.store.delete_message(id, at).await
     }
+    async fn block(
+        &self,
+        blocker: &UserId,
+        blocked: &UserId,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.store.block(blocker, blocked, at).await
+    }
+    async fn unblock(&self, blocker: &UserId, blocked: &UserId) -> Result<bool, StoreError> {
+        self.store.unblock(blocker, blocked).await
+    }
+    async fn blocks_between(
+        &self,
+        a: &UserId,
+        b: &UserId,
+    ) -> Result<chatzz_core::Blocks, StoreError> {
+        self.store.blocks_between(a, b).await
+    }
     async fn history(
         &self,
         room: &ChatRoomId,

@@ -34,3 +34,12 @@ CREATE TABLE {prefix}read_positions (
 -- and above then find them.
 CREATE INDEX IF NOT EXISTS {prefix}messages_unread ON {prefix}messages (room_id, recipient, id)
     INCLUDE (deleted_at_ms) WHERE status <> 2;
+
+-- Who blocks whom: one row per (blocker, blocked), contact or not. A contact list looks
+-- each contact up both ways on the key.
+CREATE TABLE IF NOT EXISTS {prefix}blocks (
+    blocker  TEXT COLLATE "C" NOT NULL,
+    blocked  TEXT COLLATE "C" NOT NULL,
+    since_ms BIGINT NOT NULL,
+    CONSTRAINT {prefix}blocks_pkey PRIMARY KEY (blocker, blocked)
+);

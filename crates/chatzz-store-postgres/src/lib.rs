@@ -176,6 +176,7 @@ pub struct Queries {
 fn statements(names: &StoreNames) -> Statements<Queries> {
     let (users, rooms, messages) = (names.users(), names.rooms(), names.messages());
     let read_positions = names.expand("{prefix}read_positions");
+    let blocks = names.expand("{prefix}blocks");
     let cols = MESSAGE_COLUMNS;
     // The same columns of the table aliased `m`, where a join makes names ambiguous.
     let m_cols = MESSAGE_COLUMNS
@@ -215,6 +216,10 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
              (SELECT COUNT(*) FROM {messages} AS c \
               WHERE c.room_id = r.id AND c.recipient = $1 AND c.status <> 2 \
               AND c.id > COALESCE(p.up_to, 0) AND c.deleted_at_ms IS NULL) AS unread, \
+             CAST(CASE WHEN EXISTS (SELECT 1 FROM {blocks} WHERE blocker = $1 \
+               AND blocked = r.other) THEN 1 ELSE 0 END AS BIGINT) AS blocked, \
+             CAST(CASE WHEN EXISTS (SELECT 1 FROM {blocks} WHERE blocker = r.other \
+               AND blocked = $1) THEN 1 ELSE 0 END AS BIGINT) AS blocked_by, \
              {m_cols} \
              FROM (SELECT id, created_at_ms, CASE WHEN user_a = $1 THEN user_b ELSE user_a END AS other \
                    FROM {rooms} WHERE user_a = $1 OR user_b = $1) AS r \
@@ -223,6 +228,17 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
              LEFT JOIN LATERAL (SELECT * FROM {messages} AS l WHERE l.room_id = r.id \
                ORDER BY l.id DESC LIMIT 1) AS m ON true \
              ORDER BY r.id"
+        ),
+        block: format!(
+            "INSERT INTO {blocks} (blocker, blocked, since_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (blocker, blocked) DO NOTHING"
+        ),
+        unblock: format!("DELETE FROM {blocks} WHERE blocker = $1 AND blocked = $2"),
+        blocks_between: format!(
+            "SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM {blocks} WHERE blocker = $1 \
+               AND blocked = $2) THEN 1 ELSE 0 END AS BIGINT) AS ab, \
+             CAST(CASE WHEN EXISTS (SELECT 1 FROM {blocks} WHERE blocker = $2 \
+               AND blocked = $1) THEN 1 ELSE 0 END AS BIGINT) AS ba"
         ),
         insert_message: format!(
             "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \

@@ -241,6 +241,24 @@ impl ChatStore for TestStore {
     ) -> Result<Option<StoredMessage>, StoreError> {
         self.store.delete_message(id, at).await
     }
+    async fn block(
+        &self,
+        blocker: &UserId,
+        blocked: &UserId,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.store.block(blocker, blocked, at).await
+    }
+    async fn unblock(&self, blocker: &UserId, blocked: &UserId) -> Result<bool, StoreError> {
+        self.store.unblock(blocker, blocked).await
+    }
+    async fn blocks_between(
+        &self,
+        a: &UserId,
+        b: &UserId,
+    ) -> Result<chatzz_core::Blocks, StoreError> {
+        self.store.blocks_between(a, b).await
+    }
     async fn history(
         &self,
         room: &ChatRoomId,
@@ -292,6 +310,7 @@ async fn table_names_follow_the_configured_prefix() {
     assert_eq!(
         table_names(&store, "%").await,
         vec![
+            "app_blocks",
             "app_messages",
             "app_migrations",
             "app_read_positions",
@@ -302,6 +321,7 @@ async fn table_names_follow_the_configured_prefix() {
     assert_eq!(
         index_names(&store).await,
         vec![
+            "app_blocks_pkey",
             "app_messages_by_room",
             "app_messages_client_id",
             "app_messages_pkey",
@@ -350,6 +370,7 @@ async fn the_longest_prefix_keeps_every_name_whole() {
     );
     let indexes = index_names(&store).await;
     let expected: Vec<String> = [
+        "blocks_pkey",
         "messages_by_room",
         "messages_client_id",
         "messages_pkey",

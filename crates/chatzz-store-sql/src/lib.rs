@@ -34,8 +34,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chatzz_core::{
-    ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, Inserted, LinkOutcome, MessageId,
-    MessageText, NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId, sequence,
+    Blocks, ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, Inserted, LinkOutcome,
+    MessageId, MessageText, NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId,
+    sequence,
 };
 use sqlx::error::DatabaseError;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -148,9 +149,17 @@ pub struct Statements<X> {
     pub link: String,
     pub find_room: String,
     /// One row per room of a user, in creation order: `room`, `other`,
-    /// `last_online_ms`, `since_ms` (the room's `created_at_ms`), `unread`, and the
-    /// room's newest message as `MESSAGE_COLUMNS` (all NULL when it has none).
+    /// `last_online_ms`, `since_ms` (the room's `created_at_ms`), `unread`, `blocked`
+    /// and `blocked_by` (1 or 0), and the room's newest message as `MESSAGE_COLUMNS`
+    /// (all NULL when it has none).
     pub contacts: String,
+    /// Adds the block of `?2` by `?1` since `?3` unless there is one (1 row changed
+    /// when added).
+    pub block: String,
+    /// Removes the block of `?2` by `?1` (1 row changed when there was one).
+    pub unblock: String,
+    /// `ab` and `ba` (1 or 0): whether `?1` blocks `?2`, and `?2` blocks `?1`.
+    pub blocks_between: String,
     /// One message, returning its row, or nothing for a known client message id.
     pub insert_message: String,
     pub find_by_client_id: String,
@@ -383,6 +392,46 @@ where
             .await
             .map_err(D::store_error)?;
         rows.iter().map(rows::contact_from::<D>).collect()
+    }
+
+    async fn block(
+        &self,
+        blocker: &UserId,
+        blocked: &UserId,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql(&self.sql.block))
+            .bind(blocker.as_str())
+            .bind(blocked.as_str())
+            .bind(at.millis())
+            .execute(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        Ok(D::affected(&done) > 0)
+    }
+
+    async fn unblock(&self, blocker: &UserId, blocked: &UserId) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql(&self.sql.unblock))
+            .bind(blocker.as_str())
+            .bind(blocked.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        Ok(D::affected(&done) > 0)
+    }
+
+    async fn blocks_between(&self, a: &UserId, b: &UserId) -> Result<Blocks, StoreError> {
+        let row = sqlx::query(sql(&self.sql.blocks_between))
+            .bind(a.as_str())
+            .bind(b.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        let flag = |col: &str| row.try_get::<i64, _>(col).map(|v| v != 0);
+        Ok(Blocks {
+            a_blocks_b: flag("ab").map_err(D::store_error)?,
+            b_blocks_a: flag("ba").map_err(D::store_error)?,
+        })
     }
 
     async fn insert_message(&self, message: NewMessage) -> Result<Inserted, StoreError> {

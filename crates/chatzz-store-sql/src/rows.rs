@@ -132,6 +132,8 @@ where
         unread: u64::try_from(unread)
             .map_err(|_| StoreError::Internal(format!("negative unread count {unread}")))?,
         last_message,
+        blocked: get("blocked")?.unwrap_or(0) != 0,
+        blocked_by: get("blocked_by")?.unwrap_or(0) != 0,
     })
 }
 

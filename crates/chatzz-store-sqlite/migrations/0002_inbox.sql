@@ -28,3 +28,12 @@ CREATE TABLE {prefix}read_positions (
 CREATE INDEX {prefix}messages_unread
     ON {prefix}messages (room_id, recipient, id, deleted_at_ms, status)
     WHERE status <> 2;
+
+-- Who blocks whom: one row per (blocker, blocked), contact or not. A contact list looks
+-- each contact up both ways on the key.
+CREATE TABLE {prefix}blocks (
+    blocker  TEXT NOT NULL,
+    blocked  TEXT NOT NULL,
+    since_ms INTEGER NOT NULL,
+    PRIMARY KEY (blocker, blocked)
+) WITHOUT ROWID;

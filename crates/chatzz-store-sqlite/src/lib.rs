@@ -173,6 +173,7 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
         })
         .collect();
     let read_positions = names.expand("{prefix}read_positions");
+    let blocks = names.expand("{prefix}blocks");
     let m_cols = MESSAGE_COLUMNS
         .split(", ")
         .map(|col| format!("m.{col} AS {col}"))
@@ -198,6 +199,10 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
              (SELECT COUNT(*) FROM {messages} AS c INDEXED BY {messages}_unread \
               WHERE c.room_id = r.id AND c.recipient = ?1 AND c.status <> 2 \
               AND c.id > COALESCE(p.up_to, 0) AND c.deleted_at_ms IS NULL) AS unread, \
+             CAST(EXISTS (SELECT 1 FROM {blocks} WHERE blocker = ?1 AND blocked = r.other) \
+               AS INTEGER) AS blocked, \
+             CAST(EXISTS (SELECT 1 FROM {blocks} WHERE blocker = r.other AND blocked = ?1) \
+               AS INTEGER) AS blocked_by, \
              {m_cols} \
              FROM (SELECT id, created_at_ms, CASE WHEN user_a = ?1 THEN user_b ELSE user_a END AS other \
                    FROM {rooms} WHERE user_a = ?1 OR user_b = ?1) AS r \
@@ -206,6 +211,15 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
              LEFT JOIN {messages} AS m ON m.id = \
                (SELECT MAX(l.id) FROM {messages} AS l WHERE l.room_id = r.id) \
              ORDER BY r.id"
+        ),
+        block: format!(
+            "INSERT INTO {blocks} (blocker, blocked, since_ms) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (blocker, blocked) DO NOTHING"
+        ),
+        unblock: format!("DELETE FROM {blocks} WHERE blocker = ?1 AND blocked = ?2"),
+        blocks_between: format!(
+            "SELECT EXISTS (SELECT 1 FROM {blocks} WHERE blocker = ?1 AND blocked = ?2) AS ab, \
+             EXISTS (SELECT 1 FROM {blocks} WHERE blocker = ?2 AND blocked = ?1) AS ba"
         ),
         insert_message: insert_values[0].clone(),
         find_by_client_id: format!(

@@ -68,6 +68,7 @@ async fn table_names_follow_the_configured_prefix() {
     assert_eq!(
         tables,
         vec![
+            "app_chat_blocks",
             "app_chat_messages",
             "app_chat_migrations",
             "app_chat_read_positions",

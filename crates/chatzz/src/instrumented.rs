@@ -127,6 +127,39 @@ impl ChatStore for InstrumentedStore {
         )
         .await
     }
+    async fn block(
+        &self,
+        blocker: &UserId,
+        blocked: &UserId,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        timed(
+            "block",
+            self.timeout,
+            self.inner.block(blocker, blocked, at),
+        )
+        .await
+    }
+    async fn unblock(&self, blocker: &UserId, blocked: &UserId) -> Result<bool, StoreError> {
+        timed(
+            "unblock",
+            self.timeout,
+            self.inner.unblock(blocker, blocked),
+        )
+        .await
+    }
+    async fn blocks_between(
+        &self,
+        a: &UserId,
+        b: &UserId,
+    ) -> Result<chatzz_core::Blocks, StoreError> {
+        timed(
+            "blocks_between",
+            self.timeout,
+            self.inner.blocks_between(a, b),
+        )
+        .await
+    }
     async fn history(
         &self,
         room: &ChatRoomId,
@@ -212,6 +245,9 @@ mod tests {
                 store.edit_message(&id, &text, at).await.err()
             }
             Method::DeleteMessage => store.delete_message(&id, at).await.err(),
+            Method::Block => store.block(&user, &other, at).await.err(),
+            Method::Unblock => store.unblock(&user, &other).await.err(),
+            Method::BlocksBetween => store.blocks_between(&user, &other).await.err(),
             Method::History => {
                 let query = HistoryQuery {
                     since: None,

@@ -3,7 +3,7 @@ use async_trait::async_trait;
 use crate::id::{ChatRoomId, MessageId, UserId};
 use crate::message::{HistoryQuery, Inserted, MessageText, NewMessage, StoredMessage};
 use crate::time::Timestamp;
-use crate::user::{ChatUser, ContactRecord, LinkOutcome};
+use crate::user::{Blocks, ChatUser, ContactRecord, LinkOutcome};
 
 /// Why a store call failed. Every method returns one of these and nothing else.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,7 +43,8 @@ pub trait ChatStore: Send + Sync + 'static {
 
     /// Everyone `user` shares a room with, in the order the rooms were created, each
     /// with that user's `last_online`, the room's creation time, `user`'s unread count
-    /// (messages to `user` not `read` and not deleted) and the room's newest message.
+    /// (messages to `user` not `read` and not deleted), the room's newest message, and
+    /// whether `user` blocks that contact and whether it blocks `user`.
     /// Its cost must not grow with the rooms' history: the unread count comes from
     /// `user`'s read position (an index range above it), the newest message from the
     /// end of the room's index.
@@ -114,6 +115,22 @@ pub trait ChatStore: Send + Sync + 'static {
         per_sender: usize,
         total: usize,
     ) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// Records that `blocker` blocks `blocked` (protocol 1.1), whether or not they share
+    /// a room; `true` when this call added the block, `false` when it was there already
+    /// (concurrent calls add it once). `blocker != blocked` is the caller's to check.
+    async fn block(
+        &self,
+        blocker: &UserId,
+        blocked: &UserId,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes `blocker`'s block of `blocked`; `true` when there was one.
+    async fn unblock(&self, blocker: &UserId, blocked: &UserId) -> Result<bool, StoreError>;
+
+    /// Who blocks whom between `a` and `b`, each way.
+    async fn blocks_between(&self, a: &UserId, b: &UserId) -> Result<Blocks, StoreError>;
 
     /// Whether other processes see what this store holds (a database), or only this
     /// one (an in-memory store). Servers of one cluster must share their store, so

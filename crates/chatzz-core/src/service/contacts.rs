@@ -69,6 +69,8 @@ impl ChatService {
                     since: None,
                     unread: 0,
                     last_message: None,
+                    blocked: false,
+                    blocked_by: false,
                 });
             views.remember(other, &other_details);
             views.contact(record, other_status).await?

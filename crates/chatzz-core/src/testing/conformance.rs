@@ -18,8 +18,10 @@ use crate::message::{
 use crate::ports::ChatStore;
 use crate::time::Timestamp;
 
+mod blocks;
 mod inbox;
 mod reads;
+pub use blocks::*;
 pub use inbox::*;
 pub use reads::*;
 
@@ -60,6 +62,10 @@ macro_rules! chat_store_conformance {
             edit_replaces_the_text_unless_deleted,
             delete_erases_the_text_and_keeps_the_rest,
             an_edit_racing_a_delete_ends_deleted,
+            a_block_is_added_once_and_unblock_removes_it,
+            blocks_each_way_are_independent,
+            blocks_need_no_room_and_show_in_both_contact_lists,
+            concurrent_blocks_add_one,
             status_never_moves_backwards,
             history_keeps_the_newest_by_default_oldest_first,
             history_pages_back_with_before,

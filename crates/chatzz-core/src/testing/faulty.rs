@@ -35,7 +35,7 @@ use crate::id::{ChatRoomId, MessageId, UserId};
 use crate::message::{HistoryQuery, Inserted, MessageText, NewMessage, StoredMessage};
 use crate::ports::{ChatStore, StoreError};
 use crate::time::Timestamp;
-use crate::user::{ChatUser, ContactRecord, LinkOutcome};
+use crate::user::{Blocks, ChatUser, ContactRecord, LinkOutcome};
 
 /// One method of [`ChatStore`]. Parses from and displays as its Rust name
 /// (`"insert_message"`).
@@ -53,13 +53,16 @@ pub enum Method {
     ReadUpTo,
     EditMessage,
     DeleteMessage,
+    Block,
+    Unblock,
+    BlocksBetween,
     History,
     Undelivered,
 }
 
 impl Method {
     /// Every method, in the order the port declares them.
-    pub const ALL: [Method; 14] = [
+    pub const ALL: [Method; 17] = [
         Method::RegisterUser,
         Method::FindUser,
         Method::SetLastOnline,
@@ -72,6 +75,9 @@ impl Method {
         Method::ReadUpTo,
         Method::EditMessage,
         Method::DeleteMessage,
+        Method::Block,
+        Method::Unblock,
+        Method::BlocksBetween,
         Method::History,
         Method::Undelivered,
     ];
@@ -90,6 +96,9 @@ impl Method {
             Method::ReadUpTo => "read_up_to",
             Method::EditMessage => "edit_message",
             Method::DeleteMessage => "delete_message",
+            Method::Block => "block",
+            Method::Unblock => "unblock",
+            Method::BlocksBetween => "blocks_between",
             Method::History => "history",
             Method::Undelivered => "undelivered",
         }
@@ -107,6 +116,8 @@ impl Method {
                 | Method::ReadUpTo
                 | Method::EditMessage
                 | Method::DeleteMessage
+                | Method::Block
+                | Method::Unblock
         )
     }
 }
@@ -596,6 +607,26 @@ impl<S: ChatStore> ChatStore for FaultyStore<S> {
             s.undelivered(to, per_sender, total)
         })
         .await
+    }
+
+    async fn block(
+        &self,
+        blocker: &UserId,
+        blocked: &UserId,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.call(Method::Block, |s| s.block(blocker, blocked, at))
+            .await
+    }
+
+    async fn unblock(&self, blocker: &UserId, blocked: &UserId) -> Result<bool, StoreError> {
+        self.call(Method::Unblock, |s| s.unblock(blocker, blocked))
+            .await
+    }
+
+    async fn blocks_between(&self, a: &UserId, b: &UserId) -> Result<Blocks, StoreError> {
+        self.call(Method::BlocksBetween, |s| s.blocks_between(a, b))
+            .await
     }
 
     fn is_shared(&self) -> bool {

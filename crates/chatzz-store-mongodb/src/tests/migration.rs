@@ -194,6 +194,9 @@ impl Expected {
                         .filter(|m| m.to == *owner && m.status != MessageStatus::Read)
                         .count() as u64,
                     last_message: in_room.last().map(|m| (*m).clone()),
+                    // Version 1 had no blocks.
+                    blocked: false,
+                    blocked_by: false,
                 }
             })
             .collect()

@@ -126,6 +126,8 @@ pub(super) fn record(contact: &str, owner: &str, last_online: Option<i64>) -> Co
         since: None,
         unread: 0,
         last_message: None,
+        blocked: false,
+        blocked_by: false,
     }
 }
 

@@ -218,7 +218,7 @@ fn method_names_round_trip() {
         Err(UnknownMethod("drop_table".into()))
     );
     let writes: Vec<_> = Method::ALL.into_iter().filter(|m| m.is_write()).collect();
-    assert_eq!(writes.len(), 8);
+    assert_eq!(writes.len(), 10);
 }
 
 #[test]
