@@ -34,7 +34,9 @@ pub use ports::{
 };
 pub use presence::LocalPresence;
 pub use rate::{Rate, RatedEvent, SendRate};
-pub use service::{ChatService, Config, HistoryRequest, SendRequest, Session, identify};
+pub use service::{
+    BlockState, ChatService, Config, HistoryRequest, SendRequest, Session, identify,
+};
 pub use time::Timestamp;
 pub use user::{
     Blocks, ChatUser, Contact, ContactRecord, LinkOutcome, PresenceStatus, UserDetails,

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use crate::id::{ChatRoomId, UserId};
 use crate::time::Timestamp;
+use crate::user::Blocks;
 
 /// How long a `typing: true` holds unless renewed, in milliseconds (the contract's 6 s).
 pub const TYPING_TTL_MS: i64 = 6_000;
@@ -94,6 +95,69 @@ impl KnownRooms {
     }
 }
 
+/// How long a pair's blocks, as this server last read them, are taken as they are.
+pub const BLOCKS_FRESH_MS: i64 = 5_000;
+
+/// Most pairs whose blocks are remembered per server; past it, all are forgotten.
+const MAX_BLOCKS: usize = 262_144;
+
+/// Who blocks whom between pairs, as this server last read or changed it: lets typing
+/// ask no store. Each pair is kept in its sorted order.
+#[derive(Debug, Default)]
+pub struct KnownBlocks {
+    pairs: Mutex<HashMap<(UserId, UserId), (Blocks, Timestamp)>>,
+}
+
+impl KnownBlocks {
+    /// The blocks between `a` and `b` if read less than [`BLOCKS_FRESH_MS`] ago.
+    pub fn fresh(&self, a: &UserId, b: &UserId, now: Timestamp) -> Option<Blocks> {
+        let (blocks, at) = self.get(a, b)?;
+        (now.millis().saturating_sub(at.millis()) < BLOCKS_FRESH_MS).then_some(blocks)
+    }
+
+    /// The blocks between `a` and `b` as last read, however long ago.
+    pub fn stale(&self, a: &UserId, b: &UserId) -> Option<Blocks> {
+        self.get(a, b).map(|(blocks, _)| blocks)
+    }
+
+    fn get(&self, a: &UserId, b: &UserId) -> Option<(Blocks, Timestamp)> {
+        let (first, _) = pair(a, b);
+        let (blocks, at) = *self.pairs.lock().ok()?.get(&pair(a, b))?;
+        Some((oriented(blocks, &first == a), at))
+    }
+
+    /// The blocks between `a` and `b` (as seen from `a`) read at `at`.
+    pub fn remember(&self, a: &UserId, b: &UserId, blocks: Blocks, at: Timestamp) {
+        let Ok(mut pairs) = self.pairs.lock() else {
+            return;
+        };
+        if pairs.len() >= MAX_BLOCKS {
+            pairs.clear();
+        }
+        let (first, _) = pair(a, b);
+        pairs.insert(pair(a, b), (oriented(blocks, &first == a), at));
+    }
+
+    /// Forgets the pair (one of them just blocked or unblocked the other).
+    pub fn forget(&self, a: &UserId, b: &UserId) {
+        if let Ok(mut pairs) = self.pairs.lock() {
+            pairs.remove(&pair(a, b));
+        }
+    }
+}
+
+/// `blocks` as seen from the other side when `as_is` is false.
+fn oriented(blocks: Blocks, as_is: bool) -> Blocks {
+    if as_is {
+        blocks
+    } else {
+        Blocks {
+            a_blocks_b: blocks.b_blocks_a,
+            b_blocks_a: blocks.a_blocks_b,
+        }
+    }
+}
+
 fn pair(a: &UserId, b: &UserId) -> (UserId, UserId) {
     if a <= b {
         (a.clone(), b.clone())
@@ -159,6 +223,31 @@ mod tests {
         // Once they expire, new ones take their place.
         typists.started(&user("late"), &b, &room, at(10_000));
         assert_eq!(typists.since.lock().map(|s| s.len()).unwrap_or(0), 1);
+    }
+
+    #[test]
+    fn blocks_are_kept_either_way_round_fresh_for_a_while() {
+        let known = KnownBlocks::default();
+        let (a, b) = (user("a"), user("b"));
+        let b_blocks_a = Blocks {
+            a_blocks_b: false,
+            b_blocks_a: true,
+        };
+        // Remembered as seen from b: b blocks a.
+        known.remember(
+            &b,
+            &a,
+            Blocks {
+                a_blocks_b: true,
+                b_blocks_a: false,
+            },
+            at(1_000),
+        );
+        assert_eq!(known.fresh(&a, &b, at(5_999)), Some(b_blocks_a));
+        assert_eq!(known.fresh(&a, &b, at(6_000)), None, "too old to trust");
+        assert_eq!(known.stale(&a, &b), Some(b_blocks_a));
+        known.forget(&a, &b);
+        assert_eq!(known.stale(&b, &a), None);
     }
 
     #[test]

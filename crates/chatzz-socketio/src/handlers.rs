@@ -220,6 +220,8 @@ fn register_handlers<A: Adapter>(
     on!("edit-message", edit_message);
     on!("delete-message", delete_message);
     on!("typing", typing);
+    on!("block-user", block_user);
+    on!("unblock-user", unblock_user);
 
     let service = service.clone();
     socket.on_disconnect(move |socket: SocketRef<A>| async move {
@@ -436,6 +438,42 @@ async fn edit_message<A: Adapter>(
     let session = session_of(turn)?;
     let (id, text) = requests::edit_message(payload)?;
     let outcome = service.edit_message(&session, &id, text).await?;
+    deliver(socket, outcome.deliveries).await;
+    responder.ok(&outcome.reply);
+    Ok(())
+}
+
+async fn block_user<A: Adapter>(
+    socket: &SocketRef<A>,
+    service: &ChatService,
+    turn: &Turn,
+    payload: Value,
+    responder: &mut Responder<A>,
+) -> Result<(), ChatError> {
+    set_blocked(socket, service, turn, payload, responder, true).await
+}
+
+async fn unblock_user<A: Adapter>(
+    socket: &SocketRef<A>,
+    service: &ChatService,
+    turn: &Turn,
+    payload: Value,
+    responder: &mut Responder<A>,
+) -> Result<(), ChatError> {
+    set_blocked(socket, service, turn, payload, responder, false).await
+}
+
+async fn set_blocked<A: Adapter>(
+    socket: &SocketRef<A>,
+    service: &ChatService,
+    turn: &Turn,
+    payload: Value,
+    responder: &mut Responder<A>,
+    blocked: bool,
+) -> Result<(), ChatError> {
+    let session = session_of(turn)?;
+    let other = requests::block_user(payload)?;
+    let outcome = service.set_blocked(&session, &other, blocked).await?;
     deliver(socket, outcome.deliveries).await;
     responder.ok(&outcome.reply);
     Ok(())

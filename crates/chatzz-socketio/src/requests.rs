@@ -159,6 +159,18 @@ pub fn delete_message(payload: Value) -> Result<MessageId, ChatError> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct BlockPayload {
+    user_id: String,
+}
+
+/// `block-user { userId }` and `unblock-user { userId }`
+pub fn block_user(payload: Value) -> Result<UserId, ChatError> {
+    let payload: BlockPayload = decode(payload)?;
+    UserId::parse(payload.user_id)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct TypingPayload {
     user_id: String,
     typing: bool,
@@ -225,6 +237,10 @@ mod tests {
                 code(typing(json!({ "userId": bad, "typing": true }))),
                 ErrorCode::InvalidArgument
             );
+            assert_eq!(
+                code(block_user(json!({ "userId": bad }))),
+                ErrorCode::InvalidArgument
+            );
             if !bad.is_boolean() {
                 assert_eq!(
                     code(typing(json!({ "userId": "bob", "typing": bad }))),
@@ -268,7 +284,8 @@ mod tests {
                 code(delete_message(bad.clone())),
                 ErrorCode::InvalidArgument
             );
-            assert_eq!(code(typing(bad)), ErrorCode::InvalidArgument);
+            assert_eq!(code(typing(bad.clone())), ErrorCode::InvalidArgument);
+            assert_eq!(code(block_user(bad)), ErrorCode::InvalidArgument);
         }
     }
 

@@ -8,7 +8,7 @@ use crate::event::{
 };
 use crate::id::UserId;
 use crate::message::Message;
-use crate::user::{ChatUser, PresenceStatus, UserDetails, by_last_activity};
+use crate::user::{Blocks, ChatUser, PresenceStatus, UserDetails, by_last_activity};
 
 impl ChatService {
     /// `connect-user`: registers the socket as the session's user, hands over the user's
@@ -64,17 +64,25 @@ impl ChatService {
         views.remember(user, &details);
 
         let contacts = by_last_activity(self.store.contacts(user).await?);
-        for contact in &contacts {
+        // What typing needs to ask no store about these contacts.
+        let now = (!contacts.is_empty()).then(|| self.clock.now());
+        for (contact, now) in contacts.iter().zip(std::iter::repeat(now).flatten()) {
             self.rooms.remember(user, &contact.user, &contact.room);
+            let blocks = Blocks {
+                a_blocks_b: contact.blocked,
+                b_blocks_a: contact.blocked_by,
+            };
+            self.blocks.remember(user, &contact.user, blocks, now);
         }
-        let ids: Vec<UserId> = contacts.iter().map(|c| c.user.clone()).collect();
-        let mut connected_users = self.contacts_of(&mut views, contacts).await?;
-        let online_contacts: Vec<UserId> = ids
-            .into_iter()
-            .zip(&connected_users)
-            .filter(|(_, c)| c.status == PresenceStatus::Online)
-            .map(|(id, _)| id)
+        // Those this user blocks hear nothing of it.
+        let told: Vec<UserId> = contacts
+            .iter()
+            .filter(|c| !c.blocked)
+            .map(|c| c.user.clone())
             .collect();
+        let (mut connected_users, online) = self.contacts_of(&mut views, contacts).await?;
+        let online_contacts: Vec<UserId> =
+            told.into_iter().filter(|c| online.contains(c)).collect();
 
         let mut waiting = self
             .store

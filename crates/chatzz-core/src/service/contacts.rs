@@ -34,6 +34,7 @@ impl ChatService {
                 "you may not add this user",
             ));
         }
+        self.not_blocked(me, other).await?;
         // Everything that can fail is read before linking: once the room exists, a retry
         // finds it already there and would not announce it again.
         let other_record = self.store.find_user(other).await?;
@@ -100,7 +101,7 @@ impl ChatService {
     pub async fn contacts(&self, user: &UserId) -> Result<Vec<Contact>, ChatError> {
         let records = by_last_activity(self.store.contacts(user).await?);
         let mut views = self.views();
-        self.contacts_of(&mut views, records).await
+        Ok(self.contacts_of(&mut views, records).await?.0)
     }
 
     /// `get-contacts`: the session's contacts as `connect-user` lists them. It costs what

@@ -30,7 +30,12 @@ impl ChatService {
             // Another socket of the user arrived meanwhile: still online.
             return Ok(Outcome::nothing());
         }
-        let contacts: Vec<UserId> = contacts.into_iter().map(|c| c.user).collect();
+        // Those this user blocks hear nothing of it.
+        let contacts: Vec<UserId> = contacts
+            .into_iter()
+            .filter(|c| !c.blocked)
+            .map(|c| c.user)
+            .collect();
         // Whoever it was typing to sees it stop before it goes offline.
         let mut deliveries = self.left_typing(user);
         deliveries.extend(

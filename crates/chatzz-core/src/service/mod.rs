@@ -1,5 +1,6 @@
 //! The use cases, one file each, on one [`ChatService`] that holds the ports.
 
+mod blocking;
 mod connect;
 mod contacts;
 mod disconnect;
@@ -21,8 +22,9 @@ use crate::id::{SocketId, UserId};
 use crate::ports::{ChatStore, Clock, ContactPolicy, PresenceRegistry, UserDirectory};
 use crate::presence::LocalPresence;
 use crate::rate::{EventLimiters, Rate, RatedEvent, SendRate};
-use crate::typing::{KnownRooms, Typists};
+use crate::typing::{KnownBlocks, KnownRooms, Typists};
 
+pub use blocking::BlockState;
 pub use connect::identify;
 pub use history::HistoryRequest;
 pub use send::SendRequest;
@@ -149,6 +151,8 @@ pub struct ChatService {
     typists: Typists,
     /// The rooms of pairs seen on this server, so that typing needs no store.
     rooms: KnownRooms,
+    /// Who blocks whom between pairs, as this server saw lately (for typing).
+    blocks: KnownBlocks,
     config: Config,
 }
 
@@ -176,6 +180,7 @@ impl ChatService {
             rates: EventLimiters::new(&config),
             typists: Typists::default(),
             rooms: KnownRooms::default(),
+            blocks: KnownBlocks::default(),
             config,
         }
     }

@@ -49,6 +49,8 @@ impl ChatService {
         }
         self.check_rate(RatedEvent::SendMessage, session)?;
         let text = MessageText::parse(text, self.config.max_message_chars)?;
+        // Before the room: `forbidden` whether or not they are contacts.
+        self.not_blocked(&session.user, to).await?;
         let room = self.room_with(session, to).await?;
         let Inserted {
             message: stored,

@@ -79,12 +79,14 @@ impl ChatService {
             .await)
     }
 
+    /// The contacts to tell of `user`'s presence: all but those it blocks.
     async fn contact_ids(&self, user: &UserId) -> Result<Vec<UserId>, ChatError> {
         Ok(self
             .store
             .contacts(user)
             .await?
             .into_iter()
+            .filter(|c| !c.blocked)
             .map(|c| c.user)
             .collect())
     }

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod blocking;
 mod config;
 mod connect;
 mod contacts;

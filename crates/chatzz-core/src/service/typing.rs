@@ -22,6 +22,7 @@ impl ChatService {
             return Err(ChatError::invalid("you cannot type to yourself"));
         }
         self.check_rate(RatedEvent::Typing, session)?;
+        self.not_blocked_lately(me, with).await?;
         let room = self.known_room(me, with).await?;
         let now = self.clock.now();
         let data = if typing {

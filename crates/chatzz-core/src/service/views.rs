@@ -1,6 +1,6 @@
 //! Turning stored records into what the wire shows, looking each user up once per call.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::ChatService;
 use crate::error::{ChatError, ErrorCode};
@@ -29,20 +29,26 @@ impl ChatService {
     }
 
     /// Each record as a contact, with presence asked once for all of them, in the
-    /// order of `records`.
+    /// order of `records`; and which of them are online. A contact who blocks the viewer
+    /// shows offline, never seen.
     pub(super) async fn contacts_of(
         &self,
         views: &mut Views<'_>,
         records: Vec<ContactRecord>,
-    ) -> Result<Vec<Contact>, ChatError> {
+    ) -> Result<(Vec<Contact>, HashSet<UserId>), ChatError> {
         let ids: Vec<UserId> = records.iter().map(|r| r.user.clone()).collect();
         let online = self.presence.online_among(&ids).await?;
         let mut contacts = Vec::with_capacity(records.len());
-        for record in records {
-            let status = PresenceStatus::of(online.contains(&record.user));
+        for mut record in records {
+            let status = if record.blocked_by {
+                record.last_online = None;
+                PresenceStatus::Offline
+            } else {
+                PresenceStatus::of(online.contains(&record.user))
+            };
             contacts.push(views.contact(record, status).await?);
         }
-        Ok(contacts)
+        Ok((contacts, online))
     }
 
     pub(super) fn views(&self) -> Views<'_> {
@@ -127,7 +133,7 @@ impl Views<'_> {
             last_online: record.last_online,
             unread_count: record.unread,
             last_message,
-            blocked: false,
+            blocked: record.blocked,
         })
     }
 }

@@ -30,7 +30,7 @@ fn default_config_matches_the_protocol() {
 
 #[test]
 fn send_beyond_the_rate_is_rate_limited_and_stores_nothing() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_find_room()
         .returning(|a, b| Ok(Some(room_of(a.as_str(), b.as_str()))));
@@ -65,7 +65,7 @@ fn chatzz_core_rate(per_second: f64, burst: f64) -> crate::rate::SendRate {
 
 #[test]
 fn connect_beyond_the_socket_limit_is_refused_and_changes_nothing() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_register_user()
         .returning(|_| Ok(chat_user("alice", None)));
@@ -157,7 +157,7 @@ fn every_event_over_its_rate_is_refused_before_any_port() {
     for event in RatedEvent::ALL {
         // Mocks without expectations: any call to a port panics.
         let service = ChatService::new(
-            Arc::new(MockChatStore::new()),
+            Arc::new(unblocked_store()),
             Arc::new(clock_at(NOW)),
             rating(event, 0.0),
         )
@@ -204,7 +204,7 @@ fn connect_beyond_its_rate_is_rate_limited_and_changes_nothing() {
 
 #[test]
 fn add_contact_beyond_its_rate_is_rate_limited_and_links_nothing() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     // Three lookups (the other user, their record, mine) and one link per add.
     store
         .expect_find_user()
@@ -238,7 +238,7 @@ fn add_contact_beyond_its_rate_is_rate_limited_and_links_nothing() {
 
 #[test]
 fn the_host_applications_own_calls_are_not_rate_limited() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     // Five adds at a rate of one: three lookups and one link each, none refused.
     store
         .expect_find_user()
@@ -269,7 +269,7 @@ fn the_host_applications_own_calls_are_not_rate_limited() {
 
 #[test]
 fn history_beyond_its_rate_is_rate_limited_and_reads_nothing() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_find_room()
         .times(2)
@@ -301,7 +301,7 @@ fn history_beyond_its_rate_is_rate_limited_and_reads_nothing() {
 /// A store where `m1` is a message to alice she already read, read `reads` times
 /// (each looks the message up before and after) and looked up `extra` times more.
 fn read_store(reads: usize, extra: usize) -> MockChatStore {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_find_message()
         .times(reads * 2 + extra)

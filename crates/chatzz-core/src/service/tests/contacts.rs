@@ -19,7 +19,7 @@ use super::support::*;
 
 #[test]
 fn add_contact_of_yourself_is_invalid_and_touches_nothing() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store.expect_find_user().never();
     store.expect_link().never();
     let service = service(store, unread_clock());
@@ -31,7 +31,7 @@ fn add_contact_of_yourself_is_invalid_and_touches_nothing() {
 
 #[test]
 fn add_contact_of_yourself_with_a_directory_is_invalid_and_asks_nobody() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store.expect_link().never();
     let mut directory = MockUserDirectory::new();
     directory.expect_details().never();
@@ -44,7 +44,7 @@ fn add_contact_of_yourself_with_a_directory_is_invalid_and_asks_nobody() {
 
 #[test]
 fn add_contact_of_a_user_who_never_connected_without_directory_is_unknown_user() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_find_user()
         .with(eq(user("ghost")))
@@ -60,7 +60,7 @@ fn add_contact_of_a_user_who_never_connected_without_directory_is_unknown_user()
 
 #[test]
 fn add_contact_of_a_user_the_directory_does_not_know_is_unknown_user() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store.expect_find_user().never();
     store.expect_link().never();
     let mut directory = MockUserDirectory::new();
@@ -78,7 +78,7 @@ fn add_contact_of_a_user_the_directory_does_not_know_is_unknown_user() {
 
 #[test]
 fn add_contact_when_the_directory_fails_is_unavailable() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store.expect_link().never();
     let mut directory = MockUserDirectory::new();
     directory
@@ -93,7 +93,7 @@ fn add_contact_when_the_directory_fails_is_unavailable() {
 
 #[test]
 fn add_contact_creating_the_room_replies_the_contact_and_tells_them_once() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_find_user()
         .with(eq(user("bob")))
@@ -149,7 +149,7 @@ fn add_contact_creating_the_room_replies_the_contact_and_tells_them_once() {
 
 #[test]
 fn add_contact_of_an_existing_contact_returns_the_same_room_and_emits_nothing() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_find_user()
         .with(eq(user("bob")))
@@ -198,7 +198,7 @@ fn add_contact_of_an_existing_contact_returns_the_same_room_and_emits_nothing() 
 
 #[test]
 fn add_contact_of_an_offline_user_says_offline_and_when_last_seen() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_find_user()
         .with(eq(user("bob")))
@@ -226,7 +226,7 @@ fn add_contact_of_an_offline_user_says_offline_and_when_last_seen() {
 
 #[test]
 fn add_contact_with_a_directory_uses_its_details_on_both_sides() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     // Bob is known to the host app but never connected: no stored record.
     store
         .expect_find_user()
@@ -277,7 +277,7 @@ fn add_contact_with_a_directory_uses_its_details_on_both_sides() {
 
 #[test]
 fn add_contact_when_link_fails_is_unavailable() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store.expect_find_user().returning(|u| {
         Ok(Some(ChatUser {
             id: u.clone(),
@@ -301,7 +301,7 @@ fn get_contacts_lists_by_last_activity_with_unread_counts_and_the_newest_message
     // dave (room made early, no messages), erin (before 1.1: no time, no messages).
     let from_carol = stored("m5", "carol", "alice", Sent);
     let shown = wire(&from_carol);
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_contacts()
         .with(eq(user("alice")))
@@ -352,7 +352,7 @@ fn get_contacts_lists_by_last_activity_with_unread_counts_and_the_newest_message
 
 #[test]
 fn get_contacts_counts_against_the_connect_user_rate() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_contacts()
         .times(1)
@@ -377,7 +377,7 @@ fn get_contacts_counts_against_the_connect_user_rate() {
 
 /// A store where alice and bob exist and linking them is watched.
 fn policy_store(links: usize) -> MockChatStore {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_find_user()
         .returning(|u| Ok(Some(chat_user(u.as_str(), None))));

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::error::ErrorCode;
 use crate::id::{MessageId, UserId};
 use crate::message::{Inserted, MessageStatus, NewMessage};
-use crate::ports::{MockChatStore, MockUserDirectory};
+use crate::ports::MockUserDirectory;
 
 use super::support::*;
 
@@ -17,7 +17,7 @@ use MessageStatus::{NotSent, Read, Sent};
 
 #[test]
 fn send_to_yourself_is_invalid_and_stores_nothing() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store.expect_find_room().never();
     store.expect_insert_message().never();
     let service = service(store, unread_clock());
@@ -32,7 +32,7 @@ fn send_to_yourself_is_invalid_and_stores_nothing() {
 
 #[test]
 fn send_rejects_bad_text_before_touching_the_store() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store.expect_find_room().never();
     store.expect_insert_message().never();
     let service = service(store, clock_at(NOW));
@@ -66,7 +66,7 @@ fn send_accepts_text_up_to_the_limit_in_code_points_and_stores_it_untrimmed() {
         "é".repeat(4096),
     ];
     for text in texts {
-        let mut store = MockChatStore::new();
+        let mut store = unblocked_store();
         store
             .expect_find_room()
             .returning(|_, _| Ok(Some(room_of("alice", "bob"))));
@@ -93,7 +93,7 @@ fn send_accepts_text_up_to_the_limit_in_code_points_and_stores_it_untrimmed() {
 
 #[test]
 fn send_to_a_user_without_a_shared_room_is_not_a_contact() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_find_room()
         .withf(|a: &UserId, b: &UserId| same_pair(a, b, "alice", "bob"))
@@ -108,7 +108,7 @@ fn send_to_a_user_without_a_shared_room_is_not_a_contact() {
 
 #[test]
 fn send_when_the_store_fails_to_insert_is_unavailable_and_emits_nothing() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_find_room()
         .returning(|_, _| Ok(Some(room_of("alice", "bob"))));
@@ -131,7 +131,7 @@ fn send_to_an_online_recipient_stores_first_then_announces_then_marks_sent() {
     let message = stored("m1", "alice", "bob", NotSent);
     let sent = moved(&message, Sent);
 
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     let mut seq = Sequence::new();
     store
         .expect_find_room()

@@ -19,6 +19,15 @@ use crate::user::{ChatUser, ContactRecord, PresenceStatus, UserDetails};
 
 use MessageStatus::{Read, Sent};
 
+/// A store in which nobody blocks anybody (asked any number of times).
+pub(super) fn unblocked_store() -> MockChatStore {
+    let mut store = MockChatStore::new();
+    store
+        .expect_blocks_between()
+        .returning(|_, _| Ok(crate::user::Blocks::default()));
+    store
+}
+
 /// What the mocked clock says it is.
 pub(super) const NOW: i64 = 1_767_323_045_678;
 /// When a user last went offline, in tests that need one.
@@ -262,7 +271,7 @@ pub(super) fn service_bounded(store: MockChatStore, config: Config) -> ChatServi
 
 /// A store where alice and bob share a room and `insert_message` answers `answer`.
 pub(super) fn send_store(answer: StoredMessage, created: bool) -> MockChatStore {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_find_room()
         .withf(|a: &UserId, b: &UserId| same_pair(a, b, "alice", "bob"))

@@ -9,7 +9,7 @@ use mockall::predicate::eq;
 
 use crate::error::ErrorCode;
 use crate::message::{Inserted, MessageStatus};
-use crate::ports::{MockChatStore, MockPresenceRegistry, PresenceError, StoreError, Sweep};
+use crate::ports::{MockPresenceRegistry, PresenceError, StoreError, Sweep};
 use crate::user::{PresenceStatus, UserDetails};
 
 use super::support::*;
@@ -47,7 +47,7 @@ fn presence_with_online(presence: &mut MockPresenceRegistry, online: &'static [&
 fn a_sweep_announces_users_of_a_dead_server_offline_to_their_online_contacts() {
     let mut presence = presence_finding(&["alice"], &[]);
     presence_with_online(&mut presence, &["bob"]);
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_set_last_online()
         .with(eq(user("alice")), eq(at(NOW)))
@@ -94,7 +94,7 @@ fn a_departure_the_store_cannot_record_is_retried_on_the_next_sweep() {
         })
     });
     presence_with_online(&mut presence, &["bob"]);
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     let mut writes = 0;
     store
         .expect_set_last_online()
@@ -134,7 +134,7 @@ fn a_departure_the_store_cannot_record_is_retried_on_the_next_sweep() {
 fn a_swept_user_back_online_meanwhile_is_not_announced_offline() {
     let mut presence = presence_finding(&["alice"], &[]);
     presence_with_online(&mut presence, &["alice", "bob"]);
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store.expect_set_last_online().never();
     store.expect_contacts().never();
     let service = service(store, unread_clock()).with_presence(Arc::new(presence));
@@ -147,7 +147,7 @@ fn a_swept_user_back_online_meanwhile_is_not_announced_offline() {
 fn users_of_a_server_back_from_the_dead_are_announced_online_with_their_last_online() {
     let mut presence = presence_finding(&[], &["alice"]);
     presence_with_online(&mut presence, &["alice", "carol"]);
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_find_user()
         .with(eq(user("alice")))
@@ -181,7 +181,7 @@ fn a_presence_outage_fails_connect_with_unavailable_and_counts_no_socket() {
         .times(1)
         .returning(|_, _, _| Err(PresenceError("redis down".into())));
     presence.expect_remove().never();
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_register_user()
         .returning(|u| Ok(chat_user(u.as_str(), None)));
@@ -200,7 +200,7 @@ fn a_presence_outage_after_storing_a_message_still_acks_it_as_not_sent() {
         .expect_is_online()
         .times(1)
         .returning(|_| Err(PresenceError("redis down".into())));
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_find_room()
         .returning(|a, b| Ok(Some(room_of(a.as_str(), b.as_str()))));

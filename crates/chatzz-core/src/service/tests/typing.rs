@@ -43,7 +43,7 @@ fn typing_to(to: &str, from: &str, typing: bool) -> Delivery {
 
 /// A store that knows the room of alice and bob, asked `finds` times.
 fn room_store(finds: usize) -> MockChatStore {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_find_room()
         .withf(|a: &UserId, b: &UserId| same_pair(a, b, "alice", "bob"))
@@ -68,7 +68,7 @@ fn typing_reaches_the_contact_only_and_asks_the_store_for_the_room_once() {
 
 #[test]
 fn typing_to_a_non_contact_or_oneself_fails_and_tells_nobody() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store.expect_find_room().times(1).returning(|_, _| Ok(None));
     let service = service(store, clock_at(NOW));
     let alice = session("alice", "a1");
@@ -85,7 +85,7 @@ fn typing_to_a_non_contact_or_oneself_fails_and_tells_nobody() {
 
 #[test]
 fn typing_needs_no_store_for_a_contact_listed_at_connect() {
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_register_user()
         .returning(|_| Ok(chat_user("alice", None)));
@@ -136,7 +136,7 @@ fn a_message_sent_while_typing_stops_it_for_the_recipient_first() {
 #[test]
 fn no_stop_is_sent_for_typing_never_said_or_expired() {
     let (clock, now) = moving_clock(NOW);
-    let mut store = MockChatStore::new();
+    let mut store = unblocked_store();
     store
         .expect_find_room()
         .returning(|_, _| Ok(Some(room_of("alice", "bob"))));
