@@ -394,6 +394,15 @@ async fn a_version_1_database_keeps_everything_and_takes_the_new_operations() {
                 .all(|r| r.get("_id") == Some(&Bson::String(linked.room.to_string()))),
             "{case}: only the new room has a creation time"
         );
+        // Nobody blocked anybody before 1.1; blocks between old users work.
+        assert!(!ok(store.blocks_between(&bob, &alice).await, "blocks_between").any());
+        assert!(ok(
+            store.block(&bob, &alice, millis(2_000_000_000_500)).await,
+            "block"
+        ));
+        let blocked = contact(store, &bob, &alice).await;
+        assert!(blocked.blocked && !blocked.blocked_by, "{case}");
+        assert!(contact(store, &alice, &bob).await.blocked_by, "{case}");
     }
 }
 

@@ -327,4 +327,22 @@ pub async fn v1_data_is_kept_and_works(store: &impl ChatStore, summary: &str) {
         .pop()
         .expect("the new room");
     assert_eq!(contact.since, Some(at(4_000_000_000_006)));
+
+    // Nobody blocked anybody before 1.1; blocks between old users work.
+    let blocks = store.blocks_between(a, b).await.expect("blocks_between");
+    assert!(!blocks.any());
+    assert!(
+        store
+            .block(a, b, at(4_000_000_000_007))
+            .await
+            .expect("block")
+    );
+    let entry = store
+        .contacts(a)
+        .await
+        .expect("contacts")
+        .into_iter()
+        .find(|c| c.user == *b)
+        .expect("the old contact");
+    assert!(entry.blocked && !entry.blocked_by);
 }
