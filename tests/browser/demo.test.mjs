@@ -939,3 +939,210 @@ test('typing in the composer tells the contact, throttled; sending, emptying, id
     await page.context().close();
   }
 });
+
+// ------------------------------------------------------------ protocol 1.1: blocking
+
+/** What the page shows of blocking a contact: the row's label, the chat's button, note and composer. */
+function blockShown(page, contactId) {
+  return page.evaluate((id) => {
+    const row = document.querySelector(`.contact[data-user-id="${id}"]`);
+    const label = row && row.querySelector('.contact-blocked');
+    const chatOpen = !document.querySelector('#chat-view').hidden && document.querySelector('#chat-view').dataset.userId === id;
+    const note = document.querySelector('#blocked-note');
+    return {
+      row: row ? row.dataset.blocked : null,
+      label: label && !label.hidden ? label.textContent : null,
+      button: chatOpen ? document.querySelector('#block-toggle').textContent : null,
+      pressed: chatOpen ? document.querySelector('#block-toggle').getAttribute('aria-pressed') : null,
+      note: chatOpen && !note.hidden ? note.textContent : null,
+      inputDisabled: chatOpen ? document.querySelector('#message-input').disabled : null,
+      sendDisabled: chatOpen ? document.querySelector('#send').disabled : null,
+    };
+  }, contactId);
+}
+
+async function rejectionCode(promise) {
+  try {
+    await promise;
+  } catch (err) {
+    return err.code;
+  }
+  return 'resolved';
+}
+
+test('blocking a contact from the page: confirmed, told to nobody, composer disabled, after a reload too; unblocking', async () => {
+  const me = uid('bea');
+  const them = uid('bert');
+  const node = await nodeClient(them);
+  const page = await openPage({ recordEmitted: true });
+  const blockEmits = () =>
+    page.evaluate(() =>
+      window.__emitted.filter((e) => e.event === 'block-user' || e.event === 'unblock-user').map((e) => [e.event, e.payload]),
+    );
+  try {
+    await signIn(page, me);
+    await addContact(page, them); // opens the chat with bert
+    await node.call('send-message', { userId: me, message: 'before the block', clientMessageId: `seed-${them}-1` });
+    await messageWithText(page, 'before the block').waitFor();
+    await waitForAttr(contact(page, them), 'data-status', 'online');
+    const open = { row: 'false', label: null, button: 'Block', pressed: 'false', note: null, inputDisabled: false, sendDisabled: false };
+    await eventually(() => blockShown(page, them), open, 'not blocked yet');
+
+    // Keyboard: focus Block, Enter; the confirmation is dismissed: nothing happens.
+    const toggle = page.locator('#block-toggle');
+    await toggle.focus();
+    let asked = null;
+    page.once('dialog', (dialog) => {
+      asked = dialog.message();
+      dialog.dismiss();
+    });
+    await page.keyboard.press('Enter');
+    await eventually(() => asked !== null, true, 'the page asks before blocking');
+    assert.match(asked, new RegExp(`Block ${them}\\?`));
+    await sleep(300);
+    assert.deepEqual(await blockEmits(), [], 'no block-user without a confirmation');
+    assert.deepEqual(await blockShown(page, them), open);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'block-toggle', 'focus stays on the button');
+
+    // Confirmed: block-user, and the page shows the contact blocked with the composer disabled.
+    const heardBefore = node.events.length;
+    page.once('dialog', (dialog) => dialog.accept());
+    await page.keyboard.press('Enter');
+    const blocked = {
+      row: 'true',
+      label: 'blocked',
+      button: 'Unblock',
+      pressed: 'true',
+      note: `You blocked ${them}. Unblock to send messages.`,
+      inputDisabled: true,
+      sendDisabled: true,
+    };
+    await eventually(() => blockShown(page, them), blocked, 'blocked');
+    assert.deepEqual(await blockEmits(), [['block-user', { userId: them }]]);
+    assert.equal(await contact(page, them).locator('.contact-blocked').isVisible(), true);
+    assert.equal(await page.locator('#blocked-note').isVisible(), true);
+    await page.screenshot({ path: '/tmp/chatzz-demo-blocked.png' });
+    await sleep(500);
+    assert.deepEqual(node.events.slice(heardBefore), [], 'the blocked contact is told nothing');
+
+    // The contact can no longer send or type to me; I still see their presence.
+    assert.equal(
+      await rejectionCode(node.call('send-message', { userId: me, message: 'blocked?', clientMessageId: `seed-${them}-2` })),
+      'forbidden',
+    );
+    assert.equal(await rejectionCode(node.call('typing', { userId: me, typing: true })), 'forbidden');
+    assert.equal(await messageWithText(page, 'blocked?').count(), 0);
+    assert.equal(await contact(page, them).getAttribute('data-status'), 'online');
+    assert.notEqual(await page.locator('#status-bar').getAttribute('data-kind'), 'error', await page.locator('#status-text').textContent());
+
+    // A reload shows it from Contact.blocked.
+    await page.reload();
+    await signIn(page, me);
+    await contact(page, them).waitFor();
+    await eventually(
+      () => blockShown(page, them),
+      { ...blocked, button: null, pressed: null, note: null, inputDisabled: null, sendDisabled: null },
+      'blocked in the list after a reload',
+    );
+    await contact(page, them).click();
+    await messageWithText(page, 'before the block').waitFor();
+    await eventually(() => blockShown(page, them), blocked, 'blocked chat after a reload');
+    await waitForAttr(contact(page, them), 'data-status', 'online');
+
+    // Unblock (no confirmation): the composer works again, still told to nobody.
+    const heardBeforeUnblock = node.events.length;
+    page.once('dialog', (dialog) => {
+      asked = `unexpected dialog: ${dialog.message()}`;
+      dialog.dismiss();
+    });
+    await toggle.click();
+    await eventually(() => blockShown(page, them), open, 'unblocked');
+    page.removeAllListeners('dialog');
+    assert.match(asked, /^Block /, 'unblocking asks nothing');
+    assert.deepEqual(await blockEmits(), [['unblock-user', { userId: them }]], 'after the reload: only unblock-user');
+    assert.equal(await contact(page, them).locator('.contact-blocked').isVisible(), false);
+    await sleep(300);
+    assert.deepEqual(node.events.slice(heardBeforeUnblock), [], 'unblocking is told to nobody');
+
+    await sendFromPage(page, 'after the unblock');
+    await waitForAttr(messageWithText(page, 'after the unblock'), 'data-status', 'sent');
+    await eventually(
+      () => node.events.filter((e) => e.type === 'new-message' && e.data.from._id === me).map((e) => e.data.message),
+      ['after the unblock'],
+      'the contact gets the message',
+    );
+    await node.call('send-message', { userId: me, message: 'welcome back', clientMessageId: `seed-${them}-3` });
+    await messageWithText(page, 'welcome back').waitFor();
+    assertNoPageErrors();
+  } finally {
+    node.socket.disconnect();
+    await page.context().close();
+  }
+});
+
+test('a contact who blocks me shows offline, and my message to them fails with forbidden (not a crash)', async () => {
+  const me = uid('cleo');
+  const them = uid('cole');
+  const node = await nodeClient(them);
+  const page = await openPage();
+  try {
+    await signIn(page, me);
+    await addContact(page, them);
+    await waitForAttr(contact(page, them), 'data-status', 'online');
+    await sendFromPage(page, 'hello cole');
+    await waitForAttr(messageWithText(page, 'hello cole'), 'data-status', 'sent');
+
+    // The contact blocks me: the server tells me nothing at that moment.
+    assert.deepEqual(await node.call('block-user', { userId: me }), { userId: me, blocked: true });
+
+    // My next message fails with forbidden: a failed bubble saying why, the status bar too.
+    await sendFromPage(page, 'are you there?');
+    const failed = messageWithText(page, 'are you there?');
+    await waitForAttr(failed, 'data-status', 'failed');
+    assert.equal(await failed.getAttribute('data-error-code'), 'forbidden');
+    assert.match(await failed.locator('.send-error').textContent(), /Not sent: .*\(forbidden\)/);
+    assert.equal(await failed.locator('.send-error').isVisible(), true);
+    assert.equal(await page.locator('#status-bar').getAttribute('data-kind'), 'error');
+    assert.equal(await page.locator('#status-bar').getAttribute('data-error-code'), 'forbidden');
+    assert.match(await page.locator('#status-text').textContent(), new RegExp(`not sent.*\\(forbidden\\)`));
+    await page.screenshot({ path: '/tmp/chatzz-demo-forbidden.png' });
+    // I do not block them: no label, the composer stays usable.
+    assert.deepEqual(await blockShown(page, them), {
+      row: 'false', label: null, button: 'Block', pressed: 'false', note: null, inputDisabled: false, sendDisabled: false,
+    });
+    // The page asked the contact list again: they show offline, never seen.
+    await waitForAttr(contact(page, them), 'data-status', 'offline');
+    assert.equal((await contact(page, them).locator('.presence-text').textContent()).trim(), 'offline');
+    assert.equal((await page.locator('#chat-presence').textContent()).trim(), 'offline');
+    assert.equal(node.events.filter((e) => e.type === 'new-message').length, 1, 'only the message before the block');
+
+    // After a reload too (connectedUsers), though the contact is still connected.
+    await page.reload();
+    await signIn(page, me);
+    await contact(page, them).waitFor();
+    await waitForAttr(contact(page, them), 'data-status', 'offline');
+    assert.equal((await contact(page, them).locator('.presence-text').textContent()).trim(), 'offline');
+    assert.equal(await contact(page, them).getAttribute('data-blocked'), 'false');
+    await contact(page, them).click();
+    await messageWithText(page, 'hello cole').waitFor();
+    await sendFromPage(page, 'still blocked?');
+    const failed2 = messageWithText(page, 'still blocked?');
+    await waitForAttr(failed2, 'data-status', 'failed');
+    assert.equal(await failed2.getAttribute('data-error-code'), 'forbidden');
+
+    // They unblock me: retrying the failed message (a click) sends it.
+    assert.deepEqual(await node.call('unblock-user', { userId: me }), { userId: me, blocked: false });
+    await failed2.click();
+    await waitForAttr(messageWithText(page, 'still blocked?'), 'data-status', 'sent');
+    assert.equal(await messageWithText(page, 'still blocked?').locator('.send-error').isVisible(), false);
+    await eventually(
+      () => node.events.filter((e) => e.type === 'new-message').map((e) => e.data.message),
+      ['hello cole', 'still blocked?'],
+      'the retried message arrives',
+    );
+    assertNoPageErrors();
+  } finally {
+    node.socket.disconnect();
+    await page.context().close();
+  }
+});

@@ -1,6 +1,6 @@
 // chatzz demo client: plain ES2020, no framework, no build step.
 // Speaks the chatzz wire protocol 1.1 (docs/protocol.md: unread counts, last message and
-// order of the contact list, read-up-to, edit and delete, typing) through socket.io-client v4,
+// order of the contact list, read-up-to, edit and delete, typing, blocking) through socket.io-client v4,
 // loaded from /assets/socket.io.min.js as the global `io`. Without the 1.1 contact fields
 // (a version 1 server) it counts unread messages from what it has seen.
 (() => {
@@ -45,6 +45,8 @@
     chatAvatar: $('chat-avatar'),
     chatTitle: $('chat-title'),
     chatPresence: $('chat-presence'),
+    blockToggle: $('block-toggle'),
+    blockedNote: $('blocked-note'),
     messages: $('messages'),
     loadOlder: $('load-older'),
     historyEmpty: $('history-empty'),
@@ -81,6 +83,7 @@
       renames: new Map(), // clientMessageId -> stored _id: lets the optimistic element become the stored one
       rankSeq: 0, // the contact list order: a bump gives the next rank (top of the list)
       menuFor: null, // message id whose action menu is open
+      blocking: new Set(), // contact ids with a block-user / unblock-user in flight
       editing: null, // { id, busy } while one of my messages is being edited inline
       refreshTimer: null,
       refreshing: false,
@@ -623,7 +626,7 @@
 
   /** A keystroke in the composer: typing to the open conversation, or stopped when it is empty. */
   function composerInput() {
-    if (!state || state.activeId == null) return;
+    if (!state || state.activeId == null || isBlockedByMe(state.activeId)) return;
     if (!els.input.value.trim()) {
       stopTyping(true);
       return;
@@ -750,10 +753,16 @@
     top.className = 'contact-top';
     const name = document.createElement('span');
     name.className = 'contact-name';
+    const blocked = document.createElement('span');
+    blocked.className = 'contact-blocked';
+    blocked.dataset.testid = 'contact-blocked';
+    blocked.textContent = 'blocked';
+    blocked.title = 'You blocked this contact';
+    blocked.hidden = true;
     const time = document.createElement('time');
     time.className = 'contact-time';
     time.dataset.testid = 'last-message-time';
-    top.append(name, time);
+    top.append(name, blocked, time);
     const preview = document.createElement('span');
     preview.className = 'contact-preview';
     preview.dataset.testid = 'last-message';
@@ -781,7 +790,7 @@
     avatarWrap.append(avatar, dot);
     button.append(avatarWrap, main, badge);
     li.append(button);
-    li._parts = { button, avatar, dot, name, time, preview, previewWho, previewText, typing, presence, badge };
+    li._parts = { button, avatar, dot, name, blocked, time, preview, previewWho, previewText, typing, presence, badge };
     contactEls.set(id, li);
     return li;
   }
@@ -808,6 +817,8 @@
       p.name.textContent = name;
       p.name.title = name === c.id ? c.id : `${name} (${c.id})`;
       li.dataset.status = c.status || 'unknown';
+      li.dataset.blocked = String(!!c.blocked);
+      p.blocked.hidden = !c.blocked;
       p.dot.className = `presence-dot ${c.status === 'online' ? 'online' : 'offline'}`;
       p.dot.title = c.status === 'online' ? 'online' : 'offline';
       p.presence.textContent = presenceText(c);
@@ -940,7 +951,7 @@
     meta.append(edited, time, ticks);
     bubble.append(text, meta);
     li.append(bubble);
-    li._parts = { bubble, text, meta, edited, time, ticks, menuButton: null, menu: null, editor: null };
+    li._parts = { bubble, text, meta, edited, time, ticks, menuButton: null, menu: null, editor: null, error: null };
     messageEls.set(key, li);
     return li;
   }
@@ -1058,6 +1069,21 @@
     if (mine && !item.deleted) paintTicks(p.ticks, item.status);
     else paintTicks(p.ticks, '');
     li.title = item.status === 'failed' ? 'Not sent. Click to retry.' : '';
+    // Why a message failed, in the bubble: the server's words and code.
+    const err = item.status === 'failed' ? item.error : null;
+    if (err) li.dataset.errorCode = err.code;
+    else delete li.dataset.errorCode;
+    if (err && !p.error) {
+      p.error = document.createElement('span');
+      p.error.className = 'send-error';
+      p.error.dataset.testid = 'send-error';
+      p.bubble.insertBefore(p.error, p.meta);
+    }
+    if (p.error) {
+      const why = err ? `Not sent: ${err.message} (${err.code}). Click to retry.` : '';
+      if (p.error.textContent !== why) p.error.textContent = why;
+      p.error.hidden = !err;
+    }
 
     // Edit and delete: my stored messages that are not deleted.
     const actionable = mine && item.id != null && !item.deleted;
@@ -1114,6 +1140,7 @@
         fromId: myId(),
         text: p.text,
         status: p.state === 'failed' ? 'failed' : 'pending',
+        error: p.state === 'failed' ? p.error : null,
         createdAt: p.createdAt,
         editedAt: null,
         deleted: false,
@@ -1166,6 +1193,7 @@
     els.chatPresence.classList.toggle('online', contact.status === 'online');
     els.chatView.dataset.userId = contact.id;
     paintTypingIndicator(isTyping(contact.id) ? `${name} is ${TYPING_TEXT}` : '');
+    paintBlocked(contact, name);
 
     const c = convoOf(id);
     els.loadOlder.hidden = !(c.historyLoaded && c.hasOlder);
@@ -1221,6 +1249,29 @@
     }
 
     markVisibleAsRead();
+  }
+
+  /**
+   * The open chat's Block / Unblock button, and while I block the contact the composer is
+   * disabled under a short note (a draft stays in it for later).
+   */
+  function paintBlocked(contact, name) {
+    const blocked = !!contact.blocked;
+    const busy = state.blocking.has(contact.id);
+    const b = els.blockToggle;
+    const label = blocked ? 'Unblock' : 'Block';
+    if (b.textContent !== label) b.textContent = label;
+    b.setAttribute('aria-pressed', String(blocked));
+    b.title = blocked ? `Unblock ${name}` : `Block ${name}`;
+    b.disabled = busy;
+    b.dataset.blocked = String(blocked);
+    els.chatView.dataset.blocked = String(blocked);
+    const note = blocked ? `You blocked ${name}. Unblock to send messages.` : '';
+    if (els.blockedNote.textContent !== note) els.blockedNote.textContent = note;
+    els.blockedNote.hidden = !blocked;
+    els.input.disabled = blocked;
+    els.send.disabled = blocked;
+    els.composer.classList.toggle('disabled', blocked);
   }
 
   /** The live line under the messages: announced once when it changes, empty when nobody types. */
@@ -1377,6 +1428,7 @@
       seq: ++pendingSeq,
       state: 'queued',
       settledBy: null,
+      error: null, // { code, message } of a send that failed for good
     };
     state.pending.set(p.cmid, p);
     bump(contactId);
@@ -1408,8 +1460,19 @@
       } else {
         p.state = 'failed';
         p.settledBy = null;
+        p.error = normalizeError(err);
       }
-      showError(err, 'send-message');
+      if (err && err.code === 'forbidden') {
+        // One of us blocks the other: they do (the server's answer is all this page learns
+        // of it), or I do from another tab. The contact list says which, and shows them
+        // offline if they block me.
+        const ct = st.contacts.get(p.to);
+        const name = ct ? displayName(ct.details, ct.id) : p.to;
+        setStatus(`Message to ${name} not sent: ${str(err.message) || 'forbidden'} (forbidden)`, 'error', 'forbidden');
+        scheduleContactsRefresh();
+      } else {
+        showError(err, 'send-message');
+      }
     }
     scheduleRender();
   }
@@ -1532,6 +1595,59 @@
     }
     renderAll();
     if (st === state && state.activeId != null) els.input.focus();
+  }
+
+  // ------------------------------------------------------------- blocking
+
+  function isBlockedByMe(contactId) {
+    const ct = state && state.contacts.get(contactId);
+    return !!(ct && ct.blocked);
+  }
+
+  /**
+   * Blocks (after a confirmation) or unblocks a contact. The server tells nobody, and
+   * neither does this page: no typing: false either (the contact's indicator runs out).
+   */
+  async function toggleBlock(contactId) {
+    const st = state;
+    const ct = st.contacts.get(contactId);
+    if (!ct || st.blocking.has(contactId)) return;
+    const block = !ct.blocked;
+    const name = displayName(ct.details, ct.id);
+    if (
+      block &&
+      !window.confirm(
+        `Block ${name}? Neither of you will be able to send the other messages until you unblock them. ` +
+          `${name} is not told.`,
+      )
+    ) {
+      els.blockToggle.focus();
+      return;
+    }
+    st.blocking.add(contactId);
+    renderAll();
+    try {
+      const res = await request(block ? 'block-user' : 'unblock-user', { userId: contactId });
+      if (st !== state) return;
+      const now = isObject(res) && typeof res.blocked === 'boolean' ? res.blocked : block;
+      const cur = st.contacts.get(contactId);
+      if (cur) cur.blocked = now;
+      if (now) {
+        if (st.typingOut.wantTo === contactId || st.typingOut.to === contactId) stopTyping(false);
+        clearTyping(contactId);
+      }
+      setStatus(now ? `You blocked ${name}.` : `You unblocked ${name}.`, 'notice');
+    } catch (err) {
+      if (st !== state) return;
+      showError(err, block ? 'block-user' : 'unblock-user');
+    } finally {
+      if (st === state) st.blocking.delete(contactId);
+    }
+    if (st !== state) return;
+    renderAll();
+    if (st.activeId !== contactId) return;
+    if (isBlockedByMe(contactId)) els.blockToggle.focus();
+    else els.input.focus();
   }
 
   // ------------------------------------------------------------- navigation
@@ -1834,6 +1950,9 @@
   });
 
   els.back.addEventListener('click', closeChat);
+  els.blockToggle.addEventListener('click', () => {
+    if (state && state.activeId != null) toggleBlock(state.activeId);
+  });
   els.loadOlder.addEventListener('click', loadOlder);
 
   function autoGrow() {
@@ -1843,7 +1962,7 @@
 
   els.composer.addEventListener('submit', (e) => {
     e.preventDefault();
-    if (!state || state.activeId == null) return;
+    if (!state || state.activeId == null || isBlockedByMe(state.activeId)) return;
     const text = els.input.value;
     if (!text.trim()) return;
     els.input.value = '';
@@ -1870,6 +1989,7 @@
     const p = state.pending.get(li.dataset.clientMessageId);
     if (p) {
       p.state = 'queued';
+      p.error = null;
       if (state.ready) sendPending(p);
       scheduleRender();
     }
