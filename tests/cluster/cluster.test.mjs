@@ -19,10 +19,15 @@ import {
   noChatzz,
   closeSocket,
   drain,
+  take,
+  settle,
+  getContacts,
   assertMessage,
+  assertMessagesRead,
   assertStatusChange,
   byteCompare,
   sleep,
+  QUIET_MS,
 } from '../e2e/harness.mjs';
 import { STORE, freshDatabase } from '../e2e/stores.mjs';
 
@@ -143,6 +148,144 @@ test('a room has one order, the store\'s, whichever server each message went thr
   const sorted = [...views[0]].sort(byteCompare);
   assert.deepEqual(views[0], sorted, 'history is in id order');
   assert.deepEqual([...acked.map((m) => m._id)].sort(byteCompare), sorted, 'every acked message, once');
+});
+
+/** After a quiet period (cross-server fan-out included), each socket holds exactly `expected` events of `type`. */
+async function exactly(sockets, type, expected, quietMs = 2 * QUIET_MS) {
+  await sleep(quietMs);
+  for (const s of sockets) assert.deepEqual(take(s, type), expected, `${type} on a socket of ${s.userId}`);
+}
+
+test('edit-message and delete-message: message-updated reaches every socket of both users on every server, once', async () => {
+  const { a, b, sa, sb } = await contactsAcross(n1, n2, 'upd');
+  const sa3 = await n3.connectUser(a);
+  const sb3 = await n3.connectUser(b);
+  const all = [sa, sa3, sb, sb3];
+  const m = await send(sa, b, 'to be corrected');
+  await settle(all, [m]);
+
+  const edited = await ackOk(sa3, 'edit-message', { messageId: m._id, message: 'corrected on server 3' });
+  assertMessage(edited, { _id: m._id, text: 'corrected on server 3', editedAt: 'timestamp' });
+  for (const s of all) assert.deepEqual(await nextChatzz(s, 'message-updated'), edited);
+  await exactly(all, 'message-updated', []);
+  // The same text again, through another server: nothing anywhere.
+  assert.deepEqual(await ackOk(sa, 'edit-message', { messageId: m._id, message: 'corrected on server 3' }), edited);
+  await exactly(all, 'message-updated', []);
+
+  const tomb = await ackOk(sa, 'delete-message', { messageId: m._id });
+  assertMessage(tomb, { _id: m._id, text: '', editedAt: edited.editedAt, deletedAt: 'timestamp' });
+  for (const s of all) assert.deepEqual(await nextChatzz(s, 'message-updated'), tomb);
+  await exactly(all, 'message-updated', []);
+  assert.deepEqual(await ackOk(sa3, 'delete-message', { messageId: m._id }), tomb);
+  await exactly(all, 'message-updated', []);
+  for (const [s, other] of [[sb, a], [sb3, a], [sa, b]]) {
+    assert.deepEqual(await ackOk(s, 'get-old-messages', { userId: other }), [tomb]);
+  }
+});
+
+test('read-up-to: messages-read reaches the sender\'s sockets and the reader\'s other sockets on every server, not the reading one', async () => {
+  const { a, b, sa, sb, room } = await contactsAcross(n1, n2, 'rd');
+  const sa3 = await n3.connectUser(a);
+  const sb1 = await n1.connectUser(b);
+  const sb3 = await n3.connectUser(b);
+  const all = [sa, sa3, sb, sb1, sb3];
+  const msgs = [];
+  for (let i = 0; i < 3; i += 1) msgs.push(await send(sa, b, `rd${i}`));
+  await settle(all, msgs);
+
+  const r = await ackOk(sb, 'message-read', { messageId: msgs[1]._id });
+  assertMessage(r, { _id: msgs[1]._id, status: 'read' });
+  const range = { chatRoomId: room, readerId: b, upTo: msgs[1]._id, readAt: r.readAt, count: 2 };
+  const told = [sa, sa3, sb1, sb3];
+  for (const s of told) {
+    assertMessagesRead(await nextChatzz(s, 'messages-read'), range);
+    assert.deepEqual(await nextChatzz(s, 'message-status-changed'), r);
+  }
+  await exactly(all, 'messages-read', []);
+  await exactly(all, 'message-status-changed', [], 0);
+
+  // At or before the position, through other servers: nothing anywhere.
+  await ackOk(sb3, 'message-read', { messageId: msgs[0]._id });
+  await ackOk(sb1, 'message-read', { messageId: msgs[1]._id });
+  await exactly(all, 'messages-read', []);
+  await exactly(all, 'message-status-changed', [], 0);
+
+  // Further, from server 1: the reader's socket on server 2 is told now.
+  const r2 = await ackOk(sb1, 'message-read', { messageId: msgs[2]._id });
+  for (const s of [sa, sa3, sb, sb3]) {
+    assertMessagesRead(await nextChatzz(s, 'messages-read'), { ...range, upTo: msgs[2]._id, readAt: r2.readAt, count: 1 });
+  }
+  await exactly(all, 'messages-read', []);
+  const hist = await ackOk(sa3, 'get-old-messages', { userId: b });
+  assert.deepEqual(hist.map((m) => m.readAt), [r.readAt, r.readAt, r2.readAt]);
+});
+
+test('get-contacts and connectedUsers are the same through every server', async () => {
+  const me = uid('inbox');
+  const sMe1 = await n1.connectUser(me);
+  const sMe2 = await n2.connectUser(me);
+  const sMe3 = await n3.connectUser(me);
+  const others = [];
+  for (const [i, node] of [n1, n2, n3].entries()) {
+    const id = uid(`c${i}`);
+    const s = await node.connectUser(id);
+    others.push({ id, s });
+    await ackOk([sMe1, sMe2, sMe3][i], 'add-chat-user', { userToAdd: id });
+    await sleep(15);
+  }
+  const m0 = await send(others[0].s, me, 'unread from c0');
+  await sleep(15);
+  const m2 = await send(others[2].s, me, 'from c2, read');
+  await sleep(15);
+  const mine = await send(sMe2, others[1].id, 'mine to c1, deleted');
+  await ackOk(sMe3, 'message-read', { messageId: m2._id });
+  await ackOk(sMe1, 'delete-message', { messageId: mine._id });
+
+  const lists = [];
+  for (const s of [sMe1, sMe2, sMe3]) lists.push(await getContacts(s));
+  assert.deepEqual(lists[1], lists[0], 'server 2 lists what server 1 lists');
+  assert.deepEqual(lists[2], lists[0], 'server 3 lists what server 1 lists');
+  assert.deepEqual(lists[0].map((c) => c._id), [others[1].id, others[2].id, others[0].id]);
+  assert.deepEqual(lists[0].map((c) => c.unreadCount), [0, 0, 1]);
+  assert.deepEqual(lists[0].map((c) => c.lastMessage._id), [mine._id, m2._id, m0._id]);
+  assert.equal(lists[0][0].lastMessage.deletedAt !== null, true);
+  const fresh = await n2.connectUser(me);
+  assert.deepEqual(fresh.details.connectedUsers, lists[0]);
+});
+
+test('reads racing sends through three servers: everything up to the furthest position is read, nothing after it', async () => {
+  const { a, b, sb } = await contactsAcross(n1, n2, 'rvs');
+  const tabs = [await n1.connectUser(a), await n2.connectUser(a), await n3.connectUser(a)];
+  let furthest = null;
+  let sending = true;
+  const reader = (async () => {
+    while (sending) {
+      const seen = take(sb, 'new-message').map((m) => m._id).sort(byteCompare);
+      const newest = seen[seen.length - 1];
+      if (newest && (furthest === null || byteCompare(newest, furthest) > 0)) {
+        await ackOk(sb, 'message-read', { messageId: newest });
+        furthest = newest;
+      } else {
+        await sleep(1);
+      }
+    }
+  })();
+  const sent = await Promise.all(
+    tabs.map(async (s, t) => {
+      const mine = [];
+      for (let i = 0; i < 60; i += 1) mine.push(await send(s, b, `server ${t + 1} #${i}`));
+      return mine;
+    }),
+  );
+  sending = false;
+  await reader;
+  assert.ok(furthest !== null, 'the reader read something');
+  const hist = await ackOk(sb, 'get-old-messages', { userId: a, limit: 500 });
+  assert.equal(hist.length, sent.flat().length);
+  const wrong = hist.filter((m) => (byteCompare(m._id, furthest) <= 0) !== (m.status === 'read'));
+  assert.deepEqual(wrong.map((m) => [m._id, m.status]), [], `read exactly the messages up to ${furthest}`);
+  const contact = (await getContacts(sb)).find((c) => c._id === a);
+  assert.equal(contact.unreadCount, hist.filter((m) => byteCompare(m._id, furthest) > 0).length);
 });
 
 test('kill -9 of a server: its users go offline within the lease, nothing acked is lost, clients catch up elsewhere', async () => {

@@ -63,6 +63,10 @@ test('every event before connect-user fails with not-connected (callback path)',
   await ackError(s, 'get-old-messages', { userId: other }, 'not-connected');
   await ackError(s, 'send-message', { userId: other, message: 'hello' }, 'not-connected');
   await ackError(s, 'message-read', { messageId: '00000000000000000001' }, 'not-connected');
+  // Version 1.1
+  await ackError(s, 'get-contacts', {}, 'not-connected');
+  await ackError(s, 'edit-message', { messageId: '00000000000000000001', message: 'hello' }, 'not-connected');
+  await ackError(s, 'delete-message', { messageId: '00000000000000000001' }, 'not-connected');
 });
 
 test('every event before connect-user fails with not-connected (error event path)', async () => {
@@ -73,6 +77,11 @@ test('every event before connect-user fails with not-connected (error event path
   await errorEvent(s, 'get-old-messages', { userId: other }, 'not-connected');
   await errorEvent(s, 'send-message', { userId: other, message: 'hello' }, 'not-connected');
   await errorEvent(s, 'message-read', { messageId: '00000000000000000001' }, 'not-connected');
+  // Version 1.1
+  await errorEvent(s, 'get-contacts', {}, 'not-connected');
+  await noChatzz(s, 'contacts', undefined, 0);
+  await errorEvent(s, 'edit-message', { messageId: '00000000000000000001', message: 'hello' }, 'not-connected');
+  await errorEvent(s, 'delete-message', { messageId: '00000000000000000001' }, 'not-connected');
 });
 
 test('connect-user with an invalid user id fails with invalid-argument and leaves the socket unregistered', async () => {

@@ -72,9 +72,11 @@ export class Server {
   /**
    * `database`: run on this `{ url, cleanup }` (from stores.mjs) instead of a fresh one;
    * the caller then owns it, so a restarted server can find what the first one stored.
+   * `env`: extra environment variables for the server process.
    */
-  constructor({ maxMessageChars, args = [], database } = {}) {
+  constructor({ maxMessageChars, args = [], database, env } = {}) {
     this.sharedDatabase = database;
+    this.extraEnv = env;
     this.extraArgs = [...args];
     if (maxMessageChars !== undefined) this.extraArgs.push('--max-message-chars', String(maxMessageChars));
     this.url = null;
@@ -103,7 +105,10 @@ export class Server {
     // test asks for one (later flags win).
     const args = ['--listen', '127.0.0.1:0', '--database', this.database.url, '--send-rate', '0', ...this.extraArgs];
     this.args = args;
-    const child = spawn(CHATZZ_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(CHATZZ_BIN, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(this.extraEnv ? { env: { ...process.env, ...this.extraEnv } } : {}),
+    });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     child.stderr.on('data', (c) => this.appendLog('stderr', c));
@@ -451,11 +456,16 @@ export function assertTimestampOrNull(value, label = 'timestamp') {
   if (value !== null) assertTimestamp(value, label);
 }
 
-const MESSAGE_KEYS = ['_id', 'chatRoomId', 'createdAt', 'from', 'message', 'readAt', 'status', 'to'];
+/** The fields of a version 1 Message. */
+export const V1_MESSAGE_KEYS = ['_id', 'chatRoomId', 'createdAt', 'from', 'message', 'readAt', 'status', 'to'];
+/** Version 1.1 adds `editedAt` and `deletedAt`. */
+const MESSAGE_KEYS = [...V1_MESSAGE_KEYS, 'deletedAt', 'editedAt'].sort();
 
 /**
- * Assert the exact shape of a Message. `expected` may hold from, to (user ids), text,
- * status (string or array of allowed strings), chatRoomId, _id.
+ * Assert the exact shape of a (version 1.1) Message. `expected` may hold from, to (user
+ * ids), text, status (string or array of allowed strings), chatRoomId, _id, readAt,
+ * editedAt and deletedAt (a value, `null`, or 'timestamp' for any timestamp).
+ * A tombstone (deletedAt set) must have the text "".
  */
 export function assertMessage(m, expected = {}) {
   const ctx = `message ${JSON.stringify(m)}: `;
@@ -465,9 +475,13 @@ export function assertMessage(m, expected = {}) {
   assert.ok(m._id.length > 0, `${ctx}_id must not be empty`);
   assert.equal(typeof m.chatRoomId, 'string', `${ctx}chatRoomId must be a string`);
   assertTimestamp(m.createdAt, 'createdAt');
+  assert.equal(typeof m.message, 'string', `${ctx}message must be a string`);
   assert.ok(['not_sent', 'sent', 'read'].includes(m.status), `${ctx}bad status`);
   if (m.status === 'read') assertTimestamp(m.readAt, 'readAt');
   else assert.equal(m.readAt, null, `${ctx}readAt must be null unless read`);
+  assertTimestampOrNull(m.editedAt, 'editedAt');
+  assertTimestampOrNull(m.deletedAt, 'deletedAt');
+  if (m.deletedAt !== null) assert.equal(m.message, '', `${ctx}a tombstone's text must be ""`);
   if (expected._id !== undefined) assert.equal(m._id, expected._id, `${ctx}_id`);
   if (expected.chatRoomId !== undefined) assert.equal(m.chatRoomId, expected.chatRoomId, `${ctx}chatRoomId`);
   if (expected.from !== undefined) assert.deepEqual(m.from, { _id: expected.from }, `${ctx}from`);
@@ -477,22 +491,57 @@ export function assertMessage(m, expected = {}) {
     const allowed = Array.isArray(expected.status) ? expected.status : [expected.status];
     assert.ok(allowed.includes(m.status), `${ctx}status must be ${allowed.join(' or ')}`);
   }
+  for (const field of ['readAt', 'editedAt', 'deletedAt']) {
+    if (expected[field] === 'timestamp') assertTimestamp(m[field], field);
+    else if (expected[field] !== undefined) assert.equal(m[field], expected[field], `${ctx}${field}`);
+  }
 }
 
-/** Assert the exact shape of a Contact (no user directory: UserDetails is {_id}). */
-export function assertContact(c, { id, chatRoomId, status, lastOnline } = {}) {
+/** The fields a version 1 client knows of a Message (the rest it ignores). */
+export function v1Message(m) {
+  return Object.fromEntries(V1_MESSAGE_KEYS.map((k) => [k, m[k]]));
+}
+
+/** The fields of a version 1 Contact (no user directory). */
+export const V1_CONTACT_KEYS = ['_id', 'chatRoomId', 'lastOnline', 'status'];
+/** Version 1.1 adds `unreadCount`, `lastMessage` and `blocked`. */
+const CONTACT_KEYS = [...V1_CONTACT_KEYS, 'blocked', 'lastMessage', 'unreadCount'].sort();
+
+/**
+ * Assert the exact shape of a (version 1.1) Contact (no user directory: UserDetails is
+ * {_id}). `expected` may hold id, chatRoomId, status, lastOnline ('timestamp' for any),
+ * unreadCount, blocked, and lastMessage: `null`, a message id, or a Message to equal.
+ */
+export function assertContact(c, { id, chatRoomId, status, lastOnline, unreadCount, lastMessage, blocked } = {}) {
   const ctx = `contact ${JSON.stringify(c)}: `;
   assert.ok(c && typeof c === 'object' && !Array.isArray(c), `${ctx}must be an object`);
-  assert.deepEqual(Object.keys(c).sort(), ['_id', 'chatRoomId', 'lastOnline', 'status'], `${ctx}must be {_id, chatRoomId, status, lastOnline}`);
+  assert.deepEqual(Object.keys(c).sort(), CONTACT_KEYS, `${ctx}must have exactly the fields ${CONTACT_KEYS.join(', ')}`);
   assert.equal(typeof c.chatRoomId, 'string', `${ctx}chatRoomId must be a string`);
   assert.ok(c.chatRoomId.length > 0, `${ctx}chatRoomId must not be empty`);
   assert.ok(['online', 'offline'].includes(c.status), `${ctx}bad status`);
   assertTimestampOrNull(c.lastOnline, 'lastOnline');
+  assert.ok(Number.isInteger(c.unreadCount) && c.unreadCount >= 0, `${ctx}unreadCount must be a count`);
+  assert.equal(typeof c.blocked, 'boolean', `${ctx}blocked must be a boolean`);
+  if (c.lastMessage !== null) {
+    assertMessage(c.lastMessage, { chatRoomId: c.chatRoomId });
+    const ids = [c.lastMessage.from._id, c.lastMessage.to._id].sort();
+    assert.ok(ids.includes(c._id), `${ctx}lastMessage must be of the room with this contact`);
+  }
   if (id !== undefined) assert.equal(c._id, id, `${ctx}_id`);
   if (chatRoomId !== undefined) assert.equal(c.chatRoomId, chatRoomId, `${ctx}chatRoomId`);
   if (status !== undefined) assert.equal(c.status, status, `${ctx}status`);
   if (lastOnline === 'timestamp') assertTimestamp(c.lastOnline, 'lastOnline');
   else if (lastOnline !== undefined) assert.equal(c.lastOnline, lastOnline, `${ctx}lastOnline`);
+  if (unreadCount !== undefined) assert.equal(c.unreadCount, unreadCount, `${ctx}unreadCount`);
+  if (blocked !== undefined) assert.equal(c.blocked, blocked, `${ctx}blocked`);
+  if (lastMessage === null) assert.equal(c.lastMessage, null, `${ctx}lastMessage must be null`);
+  else if (typeof lastMessage === 'string') assert.equal(c.lastMessage?._id, lastMessage, `${ctx}lastMessage must be ${lastMessage}`);
+  else if (lastMessage !== undefined) assert.deepEqual(c.lastMessage, lastMessage, `${ctx}lastMessage`);
+}
+
+/** The fields a version 1 client knows of a Contact. */
+export function v1Contact(c) {
+  return Object.fromEntries(V1_CONTACT_KEYS.map((k) => [k, c[k]]));
 }
 
 /** Assert the exact shape of user-details data. */
@@ -573,6 +622,50 @@ export async function goOffline(socket, watcher) {
   const id = socket.userId;
   await closeSocket(socket);
   return nextChatzz(watcher, 'chat-user-status-changed', (d) => d.user._id === id && d.status === 'offline');
+}
+
+/** The socket's user's contacts by `get-contacts` (ack path); each checked for shape. */
+export async function getContacts(socket) {
+  const list = await ackOk(socket, 'get-contacts', {});
+  assert.ok(Array.isArray(list), `get-contacts must answer an array, got ${JSON.stringify(list)}`);
+  for (const c of list) assertContact(c);
+  return list;
+}
+
+/** Remove and return (data of) the unconsumed events of `type` matching `predicate`. */
+export function take(socket, type, predicate = () => true) {
+  const rec = socket[REC];
+  const out = [];
+  rec.queue = rec.queue.filter((e) => {
+    if (e.env && e.env.type === type && predicate(e.env.data)) {
+      out.push(e.env.data);
+      return false;
+    }
+    return true;
+  });
+  return out;
+}
+
+/** Wait until every socket saw each delivered message of its user become `sent`, then forget what they got. */
+export async function settle(sockets, messages) {
+  for (const s of sockets) {
+    for (const m of messages) {
+      const mine = m.from._id === s.userId || m.to._id === s.userId;
+      if (mine && m.status === 'sent') await nextChatzz(s, 'message-status-changed', (d) => d._id === m._id && d.status === 'sent');
+    }
+  }
+  for (const s of sockets) drain(s);
+}
+
+/** Assert the exact shape and values of messages-read data. */
+export function assertMessagesRead(d, expected) {
+  assert.deepEqual(
+    Object.keys(d).sort(),
+    ['chatRoomId', 'count', 'readAt', 'readerId', 'upTo'],
+    `messages-read must be {chatRoomId, readerId, upTo, readAt, count}: ${JSON.stringify(d)}`,
+  );
+  assertTimestamp(d.readAt, 'messages-read readAt');
+  assert.deepEqual(d, expected);
 }
 
 /** Send a message with the ack path and assert success. */

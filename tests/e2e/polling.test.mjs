@@ -67,3 +67,28 @@ test('polling and websocket clients talk to each other, presence included', asyn
   assertContact(sa2.details.connectedUsers[0], { id: b, status: 'online' });
   await noChatzz(sb, 'chat-user-status-changed');
 });
+
+test('polling and websocket: protocol 1.1 events (get-contacts, read-up-to, edit, delete)', async () => {
+  const { a, b, sa, sb, room } = await makeContacts(server, { transportA: 'polling', transportB: 'websocket', prefix: 'p11' });
+  const sb2 = await server.connectUser(b, POLLING);
+  const m1 = await send(sa, b, 'one');
+  const m2 = await send(sa, b, 'two');
+  await nextChatzz(sb2, 'message-status-changed', (d) => d._id === m2._id && d.status === 'sent');
+  const list = await ackOk(sb2, 'get-contacts', {});
+  assertContact(list[0], { id: a, chatRoomId: room, unreadCount: 2, lastMessage: m2._id, blocked: false });
+  sb2.emit('get-contacts', {});
+  assert.deepEqual(await nextChatzz(sb2, 'contacts'), list);
+
+  const r = await ackOk(sb, 'message-read', { messageId: m2._id });
+  for (const s of [sa, sb2]) {
+    assert.deepEqual(await nextChatzz(s, 'messages-read'), { chatRoomId: room, readerId: b, upTo: m2._id, readAt: r.readAt, count: 2 });
+  }
+  const edited = await ackOk(sa, 'edit-message', { messageId: m1._id, message: 'one, edited' });
+  assertMessage(edited, { _id: m1._id, text: 'one, edited', status: 'read', editedAt: 'timestamp' });
+  for (const s of [sa, sb, sb2]) assert.deepEqual(await nextChatzz(s, 'message-updated', (d) => d.deletedAt === null), edited);
+  const tomb = await ackOk(sa, 'delete-message', { messageId: m2._id });
+  for (const s of [sa, sb, sb2]) assert.deepEqual(await nextChatzz(s, 'message-updated', (d) => d.deletedAt !== null), tomb);
+  await errorEvent(sa, 'edit-message', { messageId: m2._id, message: 'revive' }, 'not-found');
+  await ackError(sb2, 'delete-message', { messageId: m1._id }, 'not-found');
+  assert.deepEqual(await ackOk(sb2, 'get-old-messages', { userId: a }), [{ ...edited }, tomb]);
+});

@@ -27,6 +27,10 @@ test('operator-shaped or non-string ids fail with invalid-argument on every id f
     ['send-message', 'userId', { message: 'op' }],
     ['send-message', 'clientMessageId', { userId: b, message: 'op' }],
     ['message-read', 'messageId', {}],
+    // Version 1.1
+    ['edit-message', 'messageId', { message: 'op' }],
+    ['edit-message', 'message', { messageId: m._id }],
+    ['delete-message', 'messageId', {}],
   ];
   for (const [event, field, base] of fields) {
     for (const value of OPERATOR_SHAPED) {
@@ -35,11 +39,15 @@ test('operator-shaped or non-string ids fail with invalid-argument on every id f
     }
     await errorEvent(event === 'message-read' ? sb : sa, event, { ...base, [field]: { $gt: '' } }, 'invalid-argument');
   }
-  // Nothing happened: one message, still only sent, one contact each.
+  // Nothing happened: one message, still only sent, unedited, not deleted; one contact each.
   const hist = await ackOk(sa, 'get-old-messages', { userId: b });
   assert.equal(hist.length, 1);
   assert.equal(hist[0]._id, m._id);
   assert.equal(hist[0].status, 'sent');
+  assert.equal(hist[0].message, 'target');
+  assert.equal(hist[0].editedAt, null);
+  assert.equal(hist[0].deletedAt, null);
+  await noChatzz(sb, 'message-updated', undefined, 0);
   const d = await ackOk(sa, 'connect-user', { userId: a });
   assert.equal(d.connectedUsers.length, 1);
 });
@@ -65,7 +73,7 @@ test('non-object payloads fail with invalid-argument on connect-user', async () 
 
 test('non-object payloads fail with invalid-argument on every other event', async () => {
   const { b, sa, sb } = await makeContacts(server);
-  for (const event of ['add-chat-user', 'get-old-messages', 'send-message', 'message-read']) {
+  for (const event of ['add-chat-user', 'get-old-messages', 'send-message', 'message-read', 'get-contacts', 'edit-message', 'delete-message']) {
     for (const payload of NON_OBJECTS) await ackError(sa, event, payload, 'invalid-argument');
     await errorEvent(sa, event, 42, 'invalid-argument');
     await errorEvent(sa, event, NO_PAYLOAD, 'invalid-argument');
@@ -73,6 +81,7 @@ test('non-object payloads fail with invalid-argument on every other event', asyn
   }
   await noChatzz(sb, 'new-message', undefined, 0);
   await noChatzz(sa, 'old-messages', undefined, 0);
+  await noChatzz(sa, 'contacts', undefined, 0);
   assert.deepEqual(await ackOk(sa, 'get-old-messages', { userId: b }), []);
 });
 

@@ -81,3 +81,35 @@ test("the app's handlers send messages and read contacts through the handle", as
   assert.equal((await bad.json()).code, 'invalid-argument');
   carol.close();
 });
+
+test('protocol 1.1 with user details from the app: lastMessage, message-updated and messages-read', async () => {
+  const { socket: bob } = await connectAs('bob');
+  const { socket: carol } = await connectAs('carol');
+  const contact = await ackOk(bob, 'add-chat-user', { userToAdd: 'carol' });
+  assert.equal(contact.name, 'Carol Danvers');
+  const sent = await ackOk(bob, 'send-message', { userId: 'carol', message: 'hi Carol' });
+  const bobDetails = sent.from;
+  assert.equal(bobDetails.name, 'Bob Dylan');
+  const listed = (await ackOk(carol, 'get-contacts', {})).find((c) => c._id === 'bob');
+  assert.equal(listed.name, 'Bob Dylan');
+  assert.equal(listed.unreadCount, 1);
+  assert.equal(listed.blocked, false);
+  assert.deepEqual(listed.lastMessage.from, bobDetails, 'lastMessage carries the users\' details');
+  assert.equal(listed.lastMessage.message, 'hi Carol');
+
+  const edited = await ackOk(bob, 'edit-message', { messageId: sent._id, message: 'hi Carol!' });
+  const update = await nextChatzz(carol, 'message-updated', (m) => m._id === sent._id);
+  assert.deepEqual(update, edited);
+  assert.deepEqual(update.from, bobDetails);
+  assert.equal(update.to.name, contact.name);
+
+  const read = await ackOk(carol, 'message-read', { messageId: sent._id });
+  const range = await nextChatzz(bob, 'messages-read');
+  assert.deepEqual(range, { chatRoomId: contact.chatRoomId, readerId: 'carol', upTo: sent._id, readAt: read.readAt, count: 1 });
+  const tomb = await ackOk(bob, 'delete-message', { messageId: sent._id });
+  assert.deepEqual((await nextChatzz(carol, 'message-updated', (m) => m._id === sent._id && m.deletedAt !== null)), tomb);
+  assert.equal(tomb.message, '');
+  assert.deepEqual(tomb.from, bobDetails);
+  bob.close();
+  carol.close();
+});
