@@ -7,7 +7,6 @@
 // delete-message keep working; after unblock everything works again; errors.
 // docs/protocol.md, `block-user` / `unblock-user` and `typing`.
 import assert from 'node:assert/strict';
-import { test as nodeTest } from 'node:test';
 import {
   test,
   useServer,
@@ -336,12 +335,9 @@ test('presence: b gets no chat-user-status-changed about a (offline nor online) 
   assert.ok(sa5.connected);
 });
 
-// KNOWN SERVER BUG (todo): the server's own `typing: false` at the typer's departure is
-// not filtered by blocks (service/disconnect.rs `left_typing`), so b hears the moment a's
-// last socket goes, which the block is meant to hide (no chat-user-status-changed about
-// a; typing between them forbidden, nothing delivered). Marked todo so the run passes
-// until it is fixed; the test itself states the documented behaviour.
-nodeTest('a typed to b, then blocks b and leaves within 6 s: b hears no typing false, no offline (a\'s departure is hidden)', { todo: 'server sends typing:false to the blocked user at the blocker\'s departure' }, async () => {
+// A block drops what a and b said about typing: the server's own `typing: false` at
+// a's departure would tell b the moment a left, which the block hides.
+test('a typed to b, then blocks b and leaves within 6 s: b hears no typing false, no offline (a\'s departure is hidden)', async () => {
   const { a, b, sa, sb, sc } = await trio('tyl');
   await typing(sa, b, true);
   await nextChatzz(sb, 'typing', isTyping(a, true));

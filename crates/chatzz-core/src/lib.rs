@@ -39,6 +39,6 @@ pub use service::{
 };
 pub use time::Timestamp;
 pub use user::{
-    Blocks, ChatUser, Contact, ContactRecord, LinkOutcome, PresenceStatus, UserDetails,
+    Blocks, ChatUser, Contact, ContactRecord, LinkOutcome, LinkedUser, PresenceStatus, UserDetails,
     by_last_activity,
 };

@@ -49,6 +49,15 @@ impl Typists {
         live(at, now).then_some(room)
     }
 
+    /// Forgets what `a` and `b` said to each other: one blocked the other, and nothing
+    /// more passes between them, not even a "stopped".
+    pub fn forget(&self, a: &UserId, b: &UserId) {
+        if let Ok(mut since) = self.since.lock() {
+            since.remove(&(a.clone(), b.clone()));
+            since.remove(&(b.clone(), a.clone()));
+        }
+    }
+
     /// `typer` left: the contacts (and rooms) it had said "typing" to within the TTL.
     pub fn left(&self, typer: &UserId, now: Timestamp) -> Vec<(UserId, ChatRoomId)> {
         let Ok(mut since) = self.since.lock() else {

@@ -58,6 +58,14 @@ pub struct ContactRecord {
     pub blocked_by: bool,
 }
 
+/// A user one shares a room with, as a presence change needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedUser {
+    pub user: UserId,
+    /// Whether the one asking blocks this user (then it hears nothing of their presence).
+    pub blocked: bool,
+}
+
 /// Who blocks whom between two users `a` and `b` (as a store was asked about them).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Blocks {

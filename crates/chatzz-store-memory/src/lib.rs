@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chatzz_core::{
     Blocks, ChatRoomId, ChatStore, ChatUser, ClientMessageId, ContactRecord, HistoryQuery,
-    Inserted, LinkOutcome, MessageId, MessageStatus, MessageText, NewMessage, StoreError,
-    StoredMessage, Timestamp, UserId,
+    Inserted, LinkOutcome, LinkedUser, MessageId, MessageStatus, MessageText, NewMessage,
+    StoreError, StoredMessage, Timestamp, UserId,
 };
 
 use chatzz_core::sequence;
@@ -175,6 +175,22 @@ impl ChatStore for MemoryStore {
                 .map(|list| {
                     list.iter()
                         .map(|(other, room)| s.record(user, other, room))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    async fn linked_users(&self, user: &UserId) -> Result<Vec<LinkedUser>, StoreError> {
+        self.with(|s| {
+            s.contacts
+                .get(user)
+                .map(|list| {
+                    list.iter()
+                        .map(|(other, _)| LinkedUser {
+                            user: other.clone(),
+                            blocked: s.blocks.contains_key(&(user.clone(), other.clone())),
+                        })
                         .collect()
                 })
                 .unwrap_or_default()

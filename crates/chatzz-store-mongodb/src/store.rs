@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chatzz_core::{
     Blocks, ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, Inserted, LinkOutcome,
-    MessageId, MessageStatus, MessageText, NewMessage, StoreError, StoredMessage, Timestamp,
-    UserId, sequence,
+    LinkedUser, MessageId, MessageStatus, MessageText, NewMessage, StoreError, StoredMessage,
+    Timestamp, UserId, sequence,
 };
 use futures_util::future::try_join;
 use futures_util::{StreamExt, TryStreamExt, stream};
@@ -381,6 +381,46 @@ impl ChatStore for MongoStore {
                 })
             })
             .collect()
+    }
+
+    /// The rooms of `user` (on the pair's indexes) and its own blocks among them.
+    async fn linked_users(&self, user: &UserId) -> Result<Vec<LinkedUser>, StoreError> {
+        let me = user.as_str();
+        let rooms: Vec<RoomDoc> = self
+            .rooms
+            .find(doc! { "$or": [ { field::A: me }, { field::B: me } ] })
+            .sort(doc! { field::SEQ: 1 })
+            .await
+            .map_err(doing("listing rooms"))?
+            .try_collect()
+            .await
+            .map_err(doing("reading rooms"))?;
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let others: Vec<UserId> = rooms
+            .iter()
+            .map(|room| room.other(me))
+            .collect::<Result<_, _>>()?;
+        let other_ids: Vec<&str> = others.iter().map(UserId::as_str).collect();
+        let blocked: std::collections::HashSet<String> = self
+            .blocks
+            .find(doc! { field::BLOCKER: me, field::BLOCKED: { "$in": &other_ids[..] } })
+            .await
+            .map_err(doing("listing blocks"))?
+            .try_collect::<Vec<BlockDoc>>()
+            .await
+            .map_err(doing("reading blocks"))?
+            .into_iter()
+            .map(|block| block.blocked)
+            .collect();
+        Ok(others
+            .into_iter()
+            .map(|other| LinkedUser {
+                blocked: blocked.contains(other.as_str()),
+                user: other,
+            })
+            .collect())
     }
 
     /// Insert-then-catch-duplicate: the unique `(blocker, blocked)` index decides which of

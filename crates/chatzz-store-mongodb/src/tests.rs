@@ -169,6 +169,12 @@ impl ChatStore for Scratch {
     ) -> Result<Option<StoredMessage>, StoreError> {
         self.store.delete_message(id, at).await
     }
+    async fn linked_users(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<chatzz_core::LinkedUser>, StoreError> {
+        self.store.linked_users(user).await
+    }
     async fn block(
         &self,
         blocker: &UserId,

@@ -229,6 +229,13 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
                ORDER BY l.id DESC LIMIT 1) AS m ON true \
              ORDER BY r.id"
         ),
+        linked_users: format!(
+            "SELECT r.other, CAST(CASE WHEN EXISTS (SELECT 1 FROM {blocks} \
+               WHERE blocker = $1 AND blocked = r.other) THEN 1 ELSE 0 END AS BIGINT) AS blocked \
+             FROM (SELECT id, CASE WHEN user_a = $1 THEN user_b ELSE user_a END AS other \
+                   FROM {rooms} WHERE user_a = $1 OR user_b = $1) AS r \
+             ORDER BY r.id"
+        ),
         block: format!(
             "INSERT INTO {blocks} (blocker, blocked, since_ms) VALUES ($1, $2, $3) \
              ON CONFLICT (blocker, blocked) DO NOTHING"

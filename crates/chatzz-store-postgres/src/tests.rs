@@ -241,6 +241,12 @@ impl ChatStore for TestStore {
     ) -> Result<Option<StoredMessage>, StoreError> {
         self.store.delete_message(id, at).await
     }
+    async fn linked_users(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<chatzz_core::LinkedUser>, StoreError> {
+        self.store.linked_users(user).await
+    }
     async fn block(
         &self,
         blocker: &UserId,

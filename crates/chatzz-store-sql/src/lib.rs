@@ -35,8 +35,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chatzz_core::{
     Blocks, ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, Inserted, LinkOutcome,
-    MessageId, MessageText, NewMessage, StoreError, StoreNames, StoredMessage, Timestamp, UserId,
-    sequence,
+    LinkedUser, MessageId, MessageText, NewMessage, StoreError, StoreNames, StoredMessage,
+    Timestamp, UserId, sequence,
 };
 use sqlx::error::DatabaseError;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -153,6 +153,9 @@ pub struct Statements<X> {
     /// and `blocked_by` (1 or 0), and the room's newest message as `MESSAGE_COLUMNS`
     /// (all NULL when it has none).
     pub contacts: String,
+    /// One row per room of user `?1`, in creation order: `other`, and `blocked` (1 or
+    /// 0) whether `?1` blocks them.
+    pub linked_users: String,
     /// Adds the block of `?2` by `?1` since `?3` unless there is one (1 row changed
     /// when added).
     pub block: String,
@@ -392,6 +395,24 @@ where
             .await
             .map_err(D::store_error)?;
         rows.iter().map(rows::contact_from::<D>).collect()
+    }
+
+    async fn linked_users(&self, user: &UserId) -> Result<Vec<LinkedUser>, StoreError> {
+        let rows = sqlx::query(sql(&self.sql.linked_users))
+            .bind(user.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        rows.iter()
+            .map(|row| {
+                let other: String = row.try_get("other").map_err(D::store_error)?;
+                let blocked: i64 = row.try_get("blocked").map_err(D::store_error)?;
+                Ok(LinkedUser {
+                    user: rows::user_of(other)?,
+                    blocked: blocked != 0,
+                })
+            })
+            .collect()
     }
 
     async fn block(

@@ -127,6 +127,12 @@ impl ChatStore for InstrumentedStore {
         )
         .await
     }
+    async fn linked_users(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<chatzz_core::LinkedUser>, StoreError> {
+        timed("linked_users", self.timeout, self.inner.linked_users(user)).await
+    }
     async fn block(
         &self,
         blocker: &UserId,
@@ -245,6 +251,7 @@ mod tests {
                 store.edit_message(&id, &text, at).await.err()
             }
             Method::DeleteMessage => store.delete_message(&id, at).await.err(),
+            Method::LinkedUsers => store.linked_users(&user).await.err(),
             Method::Block => store.block(&user, &other, at).await.err(),
             Method::Unblock => store.unblock(&user, &other).await.err(),
             Method::BlocksBetween => store.blocks_between(&user, &other).await.err(),

@@ -3,7 +3,7 @@ use async_trait::async_trait;
 use crate::id::{ChatRoomId, MessageId, UserId};
 use crate::message::{HistoryQuery, Inserted, MessageText, NewMessage, StoredMessage};
 use crate::time::Timestamp;
-use crate::user::{Blocks, ChatUser, ContactRecord, LinkOutcome};
+use crate::user::{Blocks, ChatUser, ContactRecord, LinkOutcome, LinkedUser};
 
 /// Why a store call failed. Every method returns one of these and nothing else.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,6 +49,11 @@ pub trait ChatStore: Send + Sync + 'static {
     /// `user`'s read position (an index range above it), the newest message from the
     /// end of the room's index.
     async fn contacts(&self, user: &UserId) -> Result<Vec<ContactRecord>, StoreError>;
+
+    /// Everyone `user` shares a room with, in the order the rooms were created, and
+    /// whether `user` blocks them: what a presence change needs, without the unread
+    /// counts and newest messages of [`contacts`](Self::contacts).
+    async fn linked_users(&self, user: &UserId) -> Result<Vec<LinkedUser>, StoreError>;
 
     /// Stores a message as `not_sent`, assigning an id greater than every id already in
     /// its room. With a client message id that the same sender already used, stores

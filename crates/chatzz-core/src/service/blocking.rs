@@ -41,6 +41,8 @@ impl ChatService {
         }
         if blocked {
             self.store.block(me, other, self.clock.now()).await?;
+            // A "stopped typing" sent later would tell them something.
+            self.typists.forget(me, other);
         } else {
             self.store.unblock(me, other).await?;
         }

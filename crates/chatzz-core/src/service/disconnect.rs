@@ -23,7 +23,7 @@ impl ChatService {
         }
         let now = self.clock.now();
         self.store.set_last_online(user, now).await?;
-        let contacts = self.store.contacts(user).await?;
+        let contacts = self.store.linked_users(user).await?;
         let mut views = self.views();
         let details = views.details(user).await?;
         if !self.presence.remove(user, &session.socket).await? {

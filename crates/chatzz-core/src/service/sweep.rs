@@ -83,7 +83,7 @@ impl ChatService {
     async fn contact_ids(&self, user: &UserId) -> Result<Vec<UserId>, ChatError> {
         Ok(self
             .store
-            .contacts(user)
+            .linked_users(user)
             .await?
             .into_iter()
             .filter(|c| !c.blocked)

@@ -66,6 +66,7 @@ macro_rules! chat_store_conformance {
             blocks_each_way_are_independent,
             blocks_need_no_room_and_show_in_both_contact_lists,
             concurrent_blocks_add_one,
+            linked_users_are_the_contacts_with_their_blocks,
             status_never_moves_backwards,
             history_keeps_the_newest_by_default_oldest_first,
             history_pages_back_with_before,

@@ -35,7 +35,7 @@ use crate::id::{ChatRoomId, MessageId, UserId};
 use crate::message::{HistoryQuery, Inserted, MessageText, NewMessage, StoredMessage};
 use crate::ports::{ChatStore, StoreError};
 use crate::time::Timestamp;
-use crate::user::{Blocks, ChatUser, ContactRecord, LinkOutcome};
+use crate::user::{Blocks, ChatUser, ContactRecord, LinkOutcome, LinkedUser};
 
 /// One method of [`ChatStore`]. Parses from and displays as its Rust name
 /// (`"insert_message"`).
@@ -47,6 +47,7 @@ pub enum Method {
     Link,
     FindRoom,
     Contacts,
+    LinkedUsers,
     InsertMessage,
     FindMessage,
     MarkSent,
@@ -62,13 +63,14 @@ pub enum Method {
 
 impl Method {
     /// Every method, in the order the port declares them.
-    pub const ALL: [Method; 17] = [
+    pub const ALL: [Method; 18] = [
         Method::RegisterUser,
         Method::FindUser,
         Method::SetLastOnline,
         Method::Link,
         Method::FindRoom,
         Method::Contacts,
+        Method::LinkedUsers,
         Method::InsertMessage,
         Method::FindMessage,
         Method::MarkSent,
@@ -90,6 +92,7 @@ impl Method {
             Method::Link => "link",
             Method::FindRoom => "find_room",
             Method::Contacts => "contacts",
+            Method::LinkedUsers => "linked_users",
             Method::InsertMessage => "insert_message",
             Method::FindMessage => "find_message",
             Method::MarkSent => "mark_sent",
@@ -544,6 +547,11 @@ impl<S: ChatStore> ChatStore for FaultyStore<S> {
 
     async fn contacts(&self, user: &UserId) -> Result<Vec<ContactRecord>, StoreError> {
         self.call(Method::Contacts, |s| s.contacts(user)).await
+    }
+
+    async fn linked_users(&self, user: &UserId) -> Result<Vec<LinkedUser>, StoreError> {
+        self.call(Method::LinkedUsers, |s| s.linked_users(user))
+            .await
     }
 
     async fn insert_message(&self, message: NewMessage) -> Result<Inserted, StoreError> {

@@ -185,19 +185,47 @@ fn a_blocker_is_hidden_from_the_blocked_and_sees_them() {
 }
 
 #[test]
+fn a_block_drops_typing_so_no_stop_reaches_them_when_the_blocker_leaves() {
+    let mut store = blocking(false, false);
+    store
+        .expect_find_room()
+        .returning(|_, _| Ok(Some(room_of("alice", "bob"))));
+    store
+        .expect_find_user()
+        .returning(|u| Ok(Some(chat_user(u.as_str(), None))));
+    store.expect_block().returning(|_, _, _| Ok(true));
+    store.expect_set_last_online().returning(|_, _| Ok(()));
+    store.expect_linked_users().returning(|_| {
+        Ok(vec![crate::user::LinkedUser {
+            blocked: true,
+            ..linked_user("bob")
+        }])
+    });
+    let service = service(store, clock_at(NOW));
+    online(&service, &[("alice", "a1"), ("bob", "b1")]);
+    let alice = session("alice", "a1");
+    block_on(service.typing(&alice, &user("bob"), true)).unwrap();
+    block_on(service.set_blocked(&alice, &user("bob"), true)).unwrap();
+
+    let out = block_on(service.disconnect(&alice)).unwrap();
+
+    assert!(out.deliveries.is_empty(), "{:?}", out.deliveries);
+}
+
+#[test]
 fn the_blocked_hear_nothing_when_the_blocker_goes_offline() {
     let mut store = MockChatStore::new();
     store.expect_set_last_online().returning(|_, _| Ok(()));
     store
-        .expect_contacts()
+        .expect_linked_users()
         .with(eq(user("alice")))
         .returning(|_| {
             Ok(vec![
-                ContactRecord {
+                crate::user::LinkedUser {
                     blocked: true,
-                    ..record("bob", "alice", None)
+                    ..linked_user("bob")
                 },
-                record("carol", "alice", None),
+                linked_user("carol"),
             ])
         });
     let service = service(store, clock_at(NOW));

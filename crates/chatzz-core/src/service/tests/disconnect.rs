@@ -14,7 +14,7 @@ use super::support::*;
 fn disconnect_of_one_of_several_sockets_announces_nothing() {
     let mut store = MockChatStore::new();
     store.expect_set_last_online().never();
-    store.expect_contacts().never();
+    store.expect_linked_users().never();
     let service = service(store, unread_clock());
     online(&service, &[("alice", "a1"), ("alice", "a2"), ("bob", "b1")]);
 
@@ -28,7 +28,7 @@ fn disconnect_of_one_of_several_sockets_announces_nothing() {
 fn disconnect_of_a_socket_that_never_connected_does_nothing() {
     let mut store = MockChatStore::new();
     store.expect_set_last_online().never();
-    store.expect_contacts().never();
+    store.expect_linked_users().never();
     let service = service(store, unread_clock());
     online(&service, &[("alice", "a1")]);
 
@@ -48,14 +48,14 @@ fn disconnect_of_the_last_socket_goes_offline_now_and_tells_online_contacts_only
         .times(1)
         .returning(|_, _| Ok(()));
     store
-        .expect_contacts()
+        .expect_linked_users()
         .with(eq(user("alice")))
         .times(1)
         .returning(|_| {
             Ok(vec![
-                record("bob", "alice", None),
-                record("carol", "alice", None),
-                record("dave", "alice", None),
+                linked_user("bob"),
+                linked_user("carol"),
+                linked_user("dave"),
             ])
         });
     let service = service(store, clock_at(NOW));
@@ -90,9 +90,9 @@ fn disconnect_that_cannot_store_last_online_changes_nothing_and_can_be_retried()
             }
         });
     store
-        .expect_contacts()
+        .expect_linked_users()
         .times(1)
-        .returning(|_| Ok(vec![record("bob", "alice", None)]));
+        .returning(|_| Ok(vec![linked_user("bob")]));
     let service = service(store, clock_at(NOW));
     online(&service, &[("alice", "a1"), ("bob", "b1")]);
 
@@ -123,8 +123,8 @@ fn disconnect_with_a_directory_announces_its_details() {
     let mut store = MockChatStore::new();
     store.expect_set_last_online().returning(|_, _| Ok(()));
     store
-        .expect_contacts()
-        .returning(|_| Ok(vec![record("bob", "alice", None)]));
+        .expect_linked_users()
+        .returning(|_| Ok(vec![linked_user("bob")]));
     let mut directory = MockUserDirectory::new();
     directory
         .expect_details()
@@ -157,6 +157,9 @@ fn connect_then_disconnect_flips_presence_once_each_way() {
     store
         .expect_contacts()
         .returning(|_| Ok(vec![record("bob", "alice", None)]));
+    store
+        .expect_linked_users()
+        .returning(|_| Ok(vec![linked_user("bob")]));
     store
         .expect_undelivered()
         .returning(|_, _, _| Ok(Vec::new()));

@@ -140,6 +140,14 @@ pub(super) fn record(contact: &str, owner: &str, last_online: Option<i64>) -> Co
     }
 }
 
+/// `contact` as a presence change sees it, not blocked.
+pub(super) fn linked_user(contact: &str) -> crate::user::LinkedUser {
+    crate::user::LinkedUser {
+        user: user(contact),
+        blocked: false,
+    }
+}
+
 pub(super) fn same_pair(x: &UserId, y: &UserId, a: &str, b: &str) -> bool {
     (x.as_str() == a && y.as_str() == b) || (x.as_str() == b && y.as_str() == a)
 }

@@ -54,15 +54,10 @@ fn a_sweep_announces_users_of_a_dead_server_offline_to_their_online_contacts() {
         .times(1)
         .returning(|_, _| Ok(()));
     store
-        .expect_contacts()
+        .expect_linked_users()
         .with(eq(user("alice")))
         .times(1)
-        .returning(|_| {
-            Ok(vec![
-                record("bob", "alice", None),
-                record("carol", "alice", None),
-            ])
-        });
+        .returning(|_| Ok(vec![linked_user("bob"), linked_user("carol")]));
     let service = service(store, clock_at(NOW)).with_presence(Arc::new(presence));
 
     let out = block_on(service.sweep_presence()).unwrap();
@@ -108,9 +103,9 @@ fn a_departure_the_store_cannot_record_is_retried_on_the_next_sweep() {
             }
         });
     store
-        .expect_contacts()
+        .expect_linked_users()
         .times(1)
-        .returning(|_| Ok(vec![record("bob", "alice", None)]));
+        .returning(|_| Ok(vec![linked_user("bob")]));
     let service = service(store, clock_at(NOW)).with_presence(Arc::new(presence));
 
     let first = block_on(service.sweep_presence()).unwrap();
@@ -136,7 +131,7 @@ fn a_swept_user_back_online_meanwhile_is_not_announced_offline() {
     presence_with_online(&mut presence, &["alice", "bob"]);
     let mut store = unblocked_store();
     store.expect_set_last_online().never();
-    store.expect_contacts().never();
+    store.expect_linked_users().never();
     let service = service(store, unread_clock()).with_presence(Arc::new(presence));
 
     let out = block_on(service.sweep_presence()).unwrap();
@@ -153,12 +148,10 @@ fn users_of_a_server_back_from_the_dead_are_announced_online_with_their_last_onl
         .with(eq(user("alice")))
         .times(1)
         .returning(|_| Ok(Some(chat_user("alice", Some(EARLIER)))));
-    store.expect_contacts().times(1).returning(|_| {
-        Ok(vec![
-            record("bob", "alice", None),
-            record("carol", "alice", None),
-        ])
-    });
+    store
+        .expect_linked_users()
+        .times(1)
+        .returning(|_| Ok(vec![linked_user("bob"), linked_user("carol")]));
     let service = service(store, unread_clock()).with_presence(Arc::new(presence));
 
     let out = block_on(service.sweep_presence()).unwrap();
@@ -185,7 +178,7 @@ fn a_presence_outage_fails_connect_with_unavailable_and_counts_no_socket() {
     store
         .expect_register_user()
         .returning(|u| Ok(chat_user(u.as_str(), None)));
-    store.expect_contacts().never();
+    store.expect_linked_users().never();
     store.expect_undelivered().never();
     let service = service(store, unread_clock()).with_presence(Arc::new(presence));
 

@@ -172,9 +172,9 @@ fn the_typers_last_socket_leaving_stops_it_for_its_contacts() {
     let mut store = room_store(1);
     store.expect_set_last_online().returning(|_, _| Ok(()));
     store
-        .expect_contacts()
+        .expect_linked_users()
         .with(eq(user("alice")))
-        .returning(|_| Ok(vec![record("bob", "alice", None)]));
+        .returning(|_| Ok(vec![linked_user("bob")]));
     let service = service(store, clock_at(NOW));
     online(&service, &[("alice", "a1")]);
     let alice = session("alice", "a1");

@@ -101,3 +101,27 @@ pub async fn concurrent_blocks_add_one(store: &impl ChatStore) {
         .count();
     assert_eq!(removed, 1, "exactly one call removes it");
 }
+
+pub async fn linked_users_are_the_contacts_with_their_blocks(store: &impl ChatStore) {
+    let (alice, bob, carol, dave) = (user("alice"), user("bob"), user("carol"), user("dave"));
+    assert!(expect(store.linked_users(&alice).await, "linked_users").is_empty());
+    linked(store, &carol, &alice).await;
+    linked(store, &alice, &bob).await;
+    linked(store, &bob, &dave).await;
+    expect(store.block(&alice, &bob, at(1_000)).await, "block");
+    expect(store.block(&carol, &alice, at(1_001)).await, "block");
+    let listed: Vec<(UserId, bool)> = expect(store.linked_users(&alice).await, "linked_users")
+        .into_iter()
+        .map(|l| (l.user, l.blocked))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![(carol.clone(), false), (bob.clone(), true)],
+        "room creation order; only alice's own blocks count"
+    );
+    let contacts: Vec<(UserId, bool)> = expect(store.contacts(&alice).await, "contacts")
+        .into_iter()
+        .map(|c| (c.user, c.blocked))
+        .collect();
+    assert_eq!(listed, contacts, "the same users as the contact list");
+}
