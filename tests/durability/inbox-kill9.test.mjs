@@ -109,21 +109,15 @@ test(`a deleted message's text, and the text it had before an edit, are gone fro
   }
 });
 
-// The contract says more ("its text is erased from storage"). SQLite keeps the page
-// images of every write in its write-ahead log (chatzz.db-wal) until a checkpoint and a
-// later write overwrite them; secure_delete zeroes the database pages only. Found on
-// 2026-12-06: the text of a deleted message stays in chatzz.db-wal while the server runs
-// and after a clean stop (the server does not close its pool, so SQLite neither
-// checkpoints nor removes the log). docs/storage.md lists it as a known gap; `todo` on
-// SQLite until the store truncates the log after a delete (PRAGMA wal_checkpoint(TRUNCATE))
-// or the contract is narrowed.
-const ERASE_TODO =
-  STORE === 'sqlite' ? 'SQLite: the deleted text stays in the -wal file (docs/storage.md, Known gaps 4)' : false;
-
+// The contract says more ("its text is erased from storage"): SQLite keeps the page
+// images of every write in its write-ahead log (chatzz.db-wal) until a checkpoint, and
+// secure_delete zeroes the database pages only; so the store empties the log after each
+// edit and delete (PRAGMA wal_checkpoint(TRUNCATE)), and neither file holds the text once
+// the delete is acked.
 const ERASE_SKIP =
   STORE === 'sqlite' ? false : 'PostgreSQL: its data files and WAL are not read here (dead row versions are a documented gap)';
 
-nodeTest(`no file of the store holds a deleted text once the delete is acked (${STORE})`, { todo: ERASE_TODO, skip: ERASE_SKIP }, async () => {
+nodeTest(`no file of the store holds a deleted text once the delete is acked (${STORE})`, { skip: ERASE_SKIP }, async () => {
   const db = database();
   const server = await new Server({ database: db }).start();
   try {

@@ -76,6 +76,11 @@ pub trait Dialect: Debug + Clone + Send + Sync + 'static {
     /// store may run on a pool the host application opened without it.
     const BEFORE_ERASE: Option<&'static str> = None;
 
+    /// A statement run on the same connection after each edit and delete that changed
+    /// something, so that the replaced text leaves the write-ahead log too (SQLite's
+    /// `wal_checkpoint(TRUNCATE)`); its failure is logged, the edit stands.
+    const AFTER_ERASE: Option<&'static str> = None;
+
     /// Whether a database error says "not now" rather than "never".
     fn retryable(err: &dyn DatabaseError) -> bool;
 
@@ -287,6 +292,15 @@ where
                 .map_err(D::store_error)?;
         }
         Ok(conn)
+    }
+
+    /// Runs [`Dialect::AFTER_ERASE`] on `conn`, which just overwrote a text.
+    async fn erased(conn: &mut sqlx::pool::PoolConnection<D::Db>) {
+        if let Some(statement) = D::AFTER_ERASE
+            && let Err(err) = sqlx::query(sql(statement)).execute(&mut **conn).await
+        {
+            tracing::warn!(error = %err, "the old text may stay in the write-ahead log");
+        }
     }
 }
 
@@ -519,6 +533,9 @@ where
             .fetch_optional(&mut *conn)
             .await
             .map_err(D::store_error)?;
+        if row.is_some() {
+            Self::erased(&mut conn).await;
+        }
         row.as_ref().map(rows::message_from::<D>).transpose()
     }
 
@@ -537,6 +554,9 @@ where
             .fetch_optional(&mut *conn)
             .await
             .map_err(D::store_error)?;
+        if row.is_some() {
+            Self::erased(&mut conn).await;
+        }
         row.as_ref().map(rows::message_from::<D>).transpose()
     }
 
