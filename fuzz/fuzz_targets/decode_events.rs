@@ -68,6 +68,37 @@ fn decode_all(payload: &Value) {
     if let Ok(id) = &result {
         valid_message_id(id);
     }
+
+    // Protocol 1.1.
+    let result = requests::get_contacts(payload.clone());
+    rejected_as_invalid("get-contacts", payload, &result);
+    if result.is_ok() {
+        assert!(payload.is_object(), "get-contacts took {payload}");
+    }
+
+    let result = requests::edit_message(payload.clone());
+    rejected_as_invalid("edit-message", payload, &result);
+    if let Ok((id, _)) = &result {
+        valid_message_id(id);
+    }
+
+    let result = requests::delete_message(payload.clone());
+    rejected_as_invalid("delete-message", payload, &result);
+    if let Ok(id) = &result {
+        valid_message_id(id);
+    }
+
+    let result = requests::typing(payload.clone());
+    rejected_as_invalid("typing", payload, &result);
+    if let Ok((user, _)) = &result {
+        valid_user(user);
+    }
+
+    let result = requests::block_user(payload.clone());
+    rejected_as_invalid("block-user", payload, &result);
+    if let Ok(user) = &result {
+        valid_user(user);
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
