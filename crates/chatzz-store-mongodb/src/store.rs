@@ -21,6 +21,25 @@ use crate::schema::not_read;
 use crate::{CONCURRENCY, MongoStore, ROOMS, room_lock};
 
 impl MongoStore {
+    /// `me`'s rooms in creation order (through `(a, seq)` and `(b, seq)`), and the other
+    /// member of each.
+    async fn rooms_of(&self, me: &str) -> Result<(Vec<RoomDoc>, Vec<UserId>), StoreError> {
+        let rooms: Vec<RoomDoc> = self
+            .rooms
+            .find(doc! { "$or": [ { field::A: me }, { field::B: me } ] })
+            .sort(doc! { field::SEQ: 1 })
+            .await
+            .map_err(doing("listing rooms"))?
+            .try_collect()
+            .await
+            .map_err(doing("reading rooms"))?;
+        let others = rooms
+            .iter()
+            .map(|room| room.other(me))
+            .collect::<Result<_, _>>()?;
+        Ok((rooms, others))
+    }
+
     pub(crate) async fn find_room_doc(
         &self,
         a: &UserId,
@@ -287,22 +306,10 @@ impl ChatStore for MongoStore {
     /// differs per room does not fit one indexed `$match`.
     async fn contacts(&self, user: &UserId) -> Result<Vec<ContactRecord>, StoreError> {
         let me = user.as_str();
-        let rooms: Vec<RoomDoc> = self
-            .rooms
-            .find(doc! { "$or": [ { field::A: me }, { field::B: me } ] })
-            .sort(doc! { field::SEQ: 1 })
-            .await
-            .map_err(doing("listing rooms"))?
-            .try_collect()
-            .await
-            .map_err(doing("reading rooms"))?;
+        let (rooms, others) = self.rooms_of(me).await?;
         if rooms.is_empty() {
             return Ok(Vec::new());
         }
-        let others: Vec<UserId> = rooms
-            .iter()
-            .map(|room| room.other(me))
-            .collect::<Result<_, _>>()?;
         let other_ids: Vec<&str> = others.iter().map(UserId::as_str).collect();
         let users = async {
             self.users
@@ -386,22 +393,10 @@ impl ChatStore for MongoStore {
     /// The rooms of `user` (on the pair's indexes) and its own blocks among them.
     async fn linked_users(&self, user: &UserId) -> Result<Vec<LinkedUser>, StoreError> {
         let me = user.as_str();
-        let rooms: Vec<RoomDoc> = self
-            .rooms
-            .find(doc! { "$or": [ { field::A: me }, { field::B: me } ] })
-            .sort(doc! { field::SEQ: 1 })
-            .await
-            .map_err(doing("listing rooms"))?
-            .try_collect()
-            .await
-            .map_err(doing("reading rooms"))?;
+        let (rooms, others) = self.rooms_of(me).await?;
         if rooms.is_empty() {
             return Ok(Vec::new());
         }
-        let others: Vec<UserId> = rooms
-            .iter()
-            .map(|room| room.other(me))
-            .collect::<Result<_, _>>()?;
         let other_ids: Vec<&str> = others.iter().map(UserId::as_str).collect();
         let blocked: std::collections::HashSet<String> = self
             .blocks
