@@ -115,6 +115,16 @@ impl From<crate::ports::PolicyError> for ChatError {
     }
 }
 
+impl From<crate::ports::NewsError> for ChatError {
+    fn from(err: crate::ports::NewsError) -> Self {
+        Self::new(
+            ErrorCode::Unavailable,
+            "stored, but the other servers could not be told yet; retry",
+        )
+        .caused_by(err)
+    }
+}
+
 impl From<crate::ports::DirectoryError> for ChatError {
     fn from(err: crate::ports::DirectoryError) -> Self {
         Self::new(

@@ -28,9 +28,9 @@ pub use message::{
     StoredMessage,
 };
 pub use ports::{
-    AuthError, Authenticator, ChatStore, Clock, ContactPolicy, DirectoryError, Identity,
-    PolicyError, PresenceError, PresenceRegistry, StoreError, StoreNames, SystemClock,
-    UserDirectory,
+    AuthError, Authenticator, ChatStore, Clock, ClusterNews, ContactPolicy, DirectoryError,
+    Identity, NewsError, PolicyError, PresenceError, PresenceRegistry, StoreError, StoreNames,
+    SystemClock, UserDirectory,
 };
 pub use presence::LocalPresence;
 pub use rate::{Rate, RatedEvent, SendRate};

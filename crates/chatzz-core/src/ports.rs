@@ -4,6 +4,7 @@ mod authenticator;
 mod clock;
 mod directory;
 mod names;
+mod news;
 mod policy;
 mod presence;
 mod store;
@@ -12,6 +13,7 @@ pub use authenticator::{AuthError, Authenticator, Identity};
 pub use clock::{Clock, SystemClock};
 pub use directory::{DirectoryError, UserDirectory};
 pub use names::StoreNames;
+pub use news::{ClusterNews, NewsError};
 pub use policy::{ContactPolicy, PolicyError};
 pub use presence::{Added, Leaving, PresenceError, PresenceRegistry, Sweep};
 pub use store::{ChatStore, StoreError};
@@ -19,5 +21,6 @@ pub use store::{ChatStore, StoreError};
 #[cfg(any(test, feature = "testing"))]
 pub use {
     authenticator::MockAuthenticator, clock::MockClock, directory::MockUserDirectory,
-    policy::MockContactPolicy, presence::MockPresenceRegistry, store::MockChatStore,
+    news::MockClusterNews, policy::MockContactPolicy, presence::MockPresenceRegistry,
+    store::MockChatStore,
 };

@@ -104,24 +104,49 @@ impl KnownRooms {
     }
 }
 
-/// How long a pair's blocks, as this server last read them, are taken as they are.
+/// How long a pair's blocks, as this server last read them, are taken as they are while
+/// a cluster's news of changes may have been missed (see [`KnownBlocks::fresh`]).
 pub const BLOCKS_FRESH_MS: i64 = 5_000;
 
 /// Most pairs whose blocks are remembered per server; past it, all are forgotten.
 const MAX_BLOCKS: usize = 262_144;
 
-/// Who blocks whom between pairs, as this server last read or changed it: lets typing
-/// ask no store. Each pair is kept in its sorted order.
+/// Who blocks whom between pairs, as this server last read it: lets typing ask no
+/// store. Every change of a pair, here or (through cluster news) on another server,
+/// forgets it; each pair is kept in its sorted order.
 #[derive(Debug, Default)]
 pub struct KnownBlocks {
-    pairs: Mutex<HashMap<(UserId, UserId), (Blocks, Timestamp)>>,
+    known: Mutex<Known>,
 }
 
+#[derive(Debug, Default)]
+struct Known {
+    pairs: HashMap<(UserId, UserId), (Blocks, Timestamp)>,
+    /// Counts the forgettings: a read that began before one may be older than the
+    /// change that caused it, so it is not remembered.
+    epoch: u64,
+}
+
+/// When a read of blocks began, for [`KnownBlocks::remember`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadEpoch(u64);
+
 impl KnownBlocks {
-    /// The blocks between `a` and `b` if read less than [`BLOCKS_FRESH_MS`] ago.
-    pub fn fresh(&self, a: &UserId, b: &UserId, now: Timestamp) -> Option<Blocks> {
+    /// The blocks between `a` and `b`, if remembered and read less than `max_age`
+    /// milliseconds before `now` (`None`: however long ago; right while every change
+    /// is heard of).
+    pub fn fresh(
+        &self,
+        a: &UserId,
+        b: &UserId,
+        now: Timestamp,
+        max_age: Option<i64>,
+    ) -> Option<Blocks> {
         let (blocks, at) = self.get(a, b)?;
-        (now.millis().saturating_sub(at.millis()) < BLOCKS_FRESH_MS).then_some(blocks)
+        match max_age {
+            Some(max_age) if now.millis().saturating_sub(at.millis()) >= max_age => None,
+            _ => Some(blocks),
+        }
     }
 
     /// The blocks between `a` and `b` as last read, however long ago.
@@ -131,26 +156,59 @@ impl KnownBlocks {
 
     fn get(&self, a: &UserId, b: &UserId) -> Option<(Blocks, Timestamp)> {
         let (first, _) = pair(a, b);
-        let (blocks, at) = *self.pairs.lock().ok()?.get(&pair(a, b))?;
+        let (blocks, at) = *self.known.lock().ok()?.pairs.get(&pair(a, b))?;
         Some((oriented(blocks, &first == a), at))
     }
 
-    /// The blocks between `a` and `b` (as seen from `a`) read at `at`.
-    pub fn remember(&self, a: &UserId, b: &UserId, blocks: Blocks, at: Timestamp) {
-        let Ok(mut pairs) = self.pairs.lock() else {
+    /// Call before reading blocks from the store, and give it to [`remember`](Self::remember).
+    pub fn epoch(&self) -> ReadEpoch {
+        ReadEpoch(
+            self.known
+                .lock()
+                .map(|known| known.epoch)
+                .unwrap_or(u64::MAX),
+        )
+    }
+
+    /// The blocks between `a` and `b` (as seen from `a`), read at `at` by a read that
+    /// began at `began`; not remembered if anything was forgotten since (the read may
+    /// predate that change).
+    pub fn remember(
+        &self,
+        a: &UserId,
+        b: &UserId,
+        blocks: Blocks,
+        at: Timestamp,
+        began: ReadEpoch,
+    ) {
+        let Ok(mut known) = self.known.lock() else {
             return;
         };
-        if pairs.len() >= MAX_BLOCKS {
-            pairs.clear();
+        if known.epoch != began.0 {
+            return;
+        }
+        if known.pairs.len() >= MAX_BLOCKS {
+            known.pairs.clear();
         }
         let (first, _) = pair(a, b);
-        pairs.insert(pair(a, b), (oriented(blocks, &first == a), at));
+        known
+            .pairs
+            .insert(pair(a, b), (oriented(blocks, &first == a), at));
     }
 
     /// Forgets the pair (one of them just blocked or unblocked the other).
     pub fn forget(&self, a: &UserId, b: &UserId) {
-        if let Ok(mut pairs) = self.pairs.lock() {
-            pairs.remove(&pair(a, b));
+        if let Ok(mut known) = self.known.lock() {
+            known.pairs.remove(&pair(a, b));
+            known.epoch = known.epoch.wrapping_add(1);
+        }
+    }
+
+    /// Forgets every pair (news of changes may have been missed).
+    pub fn forget_all(&self) {
+        if let Ok(mut known) = self.known.lock() {
+            known.pairs.clear();
+            known.epoch = known.epoch.wrapping_add(1);
         }
     }
 }
@@ -243,6 +301,7 @@ mod tests {
             b_blocks_a: true,
         };
         // Remembered as seen from b: b blocks a.
+        let began = known.epoch();
         known.remember(
             &b,
             &a,
@@ -251,12 +310,42 @@ mod tests {
                 b_blocks_a: false,
             },
             at(1_000),
+            began,
         );
-        assert_eq!(known.fresh(&a, &b, at(5_999)), Some(b_blocks_a));
-        assert_eq!(known.fresh(&a, &b, at(6_000)), None, "too old to trust");
+        assert_eq!(
+            known.fresh(&a, &b, at(5_999), Some(5_000)),
+            Some(b_blocks_a)
+        );
+        assert_eq!(
+            known.fresh(&a, &b, at(6_000), Some(5_000)),
+            None,
+            "too old to trust"
+        );
+        assert_eq!(
+            known.fresh(&a, &b, at(600_000), None),
+            Some(b_blocks_a),
+            "no age limit while every change is heard of"
+        );
         assert_eq!(known.stale(&a, &b), Some(b_blocks_a));
         known.forget(&a, &b);
         assert_eq!(known.stale(&b, &a), None);
+    }
+
+    #[test]
+    fn a_read_that_began_before_a_change_is_not_remembered() {
+        let known = KnownBlocks::default();
+        let (a, b, c) = (user("a"), user("b"), user("c"));
+        let none = Blocks::default();
+        let began = known.epoch();
+        // Meanwhile a blocks b, here or elsewhere: the read may predate it.
+        known.forget(&a, &b);
+        known.remember(&a, &b, none, at(1_000), began);
+        assert_eq!(known.stale(&a, &b), None);
+        let began = known.epoch();
+        known.remember(&a, &c, none, at(1_000), began);
+        assert_eq!(known.stale(&a, &c), Some(none));
+        known.forget_all();
+        assert_eq!(known.stale(&a, &c), None);
     }
 
     #[test]

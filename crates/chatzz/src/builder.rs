@@ -424,10 +424,16 @@ impl ChatzzBuilder {
             }
             #[cfg(feature = "redis")]
             Some(settings) => {
+                let link = crate::cluster::link(&settings).await?;
                 let presence = crate::cluster::presence(&settings).await?;
                 let sweep_every = presence.sweep_interval();
-                let service = Arc::new(service.with_presence(Arc::new(presence)));
+                let service = Arc::new(
+                    service
+                        .with_presence(Arc::new(presence))
+                        .with_cluster_news(link.news()),
+                );
                 let joined = crate::cluster::join(
+                    link,
                     &settings,
                     sweep_every,
                     io,

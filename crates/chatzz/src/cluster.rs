@@ -2,6 +2,7 @@
 //! emits to users' rooms between servers, and presence lives in Redis.
 
 mod driver;
+mod news;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,38 @@ pub(crate) struct Joined {
     pub layer: ChatzzLayer,
     pub broadcaster: Arc<dyn Broadcaster>,
     pub sweeper: tokio::task::AbortHandle,
+}
+
+/// The connection to the other servers, made before the service is built (which tells
+/// them its news through it).
+pub(crate) struct Link {
+    driver: driver::ManagedDriver,
+    listener: Arc<news::NewsListener>,
+}
+
+impl Link {
+    /// What the service tells the other servers through.
+    pub(crate) fn news(&self) -> Arc<dyn chatzz_core::ClusterNews> {
+        Arc::new(news::RedisNews::new(
+            self.driver.clone(),
+            self.listener.channel().to_owned(),
+        ))
+    }
+}
+
+/// Connects to the other servers through Redis.
+pub(crate) async fn link(settings: &ClusterSettings) -> Result<Link, BuildError> {
+    let unreachable =
+        |e: redis::RedisError| BuildError::Redis(format!("{}: {e}", redacted(&settings.url)));
+    let client = redis::Client::open(with_resp3(&settings.url)).map_err(unreachable)?;
+    let listener = Arc::new(news::NewsListener::new(format!(
+        "{}:news:blocks",
+        settings.prefix
+    )));
+    let driver = driver::ManagedDriver::connect(&client, listener.clone())
+        .await
+        .map_err(unreachable)?;
+    Ok(Link { driver, listener })
 }
 
 /// Connects presence to Redis; the service must use it before it is shared.
@@ -52,8 +85,9 @@ fn with_resp3(url: &str) -> String {
 }
 
 /// Builds the Socket.IO server on the Redis adapter, serves chatzz on it once it has
-/// subscribed to the other servers, and starts sweeping presence.
+/// subscribed to the other servers and their news, and starts sweeping presence.
 pub(crate) async fn join(
+    link: Link,
     settings: &ClusterSettings,
     sweep_every: Duration,
     io: SocketIoBuilder,
@@ -61,12 +95,12 @@ pub(crate) async fn join(
     authenticator: Option<Arc<dyn Authenticator>>,
     limits: chatzz_socketio::TransportLimits,
 ) -> Result<Joined, BuildError> {
-    let unreachable =
-        |e: redis::RedisError| BuildError::Redis(format!("{}: {e}", redacted(&settings.url)));
-    let client = redis::Client::open(with_resp3(&settings.url)).map_err(unreachable)?;
-    let driver = driver::ManagedDriver::connect(&client)
+    let Link { driver, listener } = link;
+    listener.attach(&service);
+    driver
+        .subscribe_news()
         .await
-        .map_err(unreachable)?;
+        .map_err(|e| BuildError::Redis(format!("{}: {e}", redacted(&settings.url))))?;
     let adapter = RedisAdapterCtr::new_with_driver(
         driver,
         RedisAdapterConfig::new().with_prefix(format!("{}:socket.io", settings.prefix)),

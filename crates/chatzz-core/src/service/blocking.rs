@@ -1,3 +1,5 @@
+use std::sync::atomic::Ordering;
+
 use serde::Serialize;
 
 use super::{ChatService, Session};
@@ -5,6 +7,7 @@ use crate::error::{ChatError, ErrorCode};
 use crate::event::Outcome;
 use crate::id::UserId;
 use crate::rate::RatedEvent;
+use crate::typing::BLOCKS_FRESH_MS;
 
 /// The reply of `block-user` and `unblock-user`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,6 +50,9 @@ impl ChatService {
             self.store.unblock(me, other).await?;
         }
         self.blocks.forget(me, other);
+        if let Some(news) = &self.news {
+            news.blocks_changed(me, other).await?;
+        }
         Ok(Outcome::new(
             BlockState {
                 user_id: other.clone(),
@@ -56,27 +62,55 @@ impl ChatService {
         ))
     }
 
+    /// Another server of the cluster says the blocks between `a` and `b` changed: what
+    /// this one cached of them, and who of them typed to whom, is forgotten.
+    pub fn blocks_changed_elsewhere(&self, a: &UserId, b: &UserId) {
+        self.blocks.forget(a, b);
+        self.typists.forget(a, b);
+    }
+
+    /// This server now hears the cluster's news (its subscription is up, again): what
+    /// it cached may have missed some, so it forgets it all, then trusts what it reads
+    /// until [`cluster_news_lost`](Self::cluster_news_lost).
+    pub fn cluster_news_heard(&self) {
+        self.blocks.forget_all();
+        self.hears_news.store(true, Ordering::SeqCst);
+    }
+
+    /// This server may miss the cluster's news (its connection dropped): until heard
+    /// again, cached blocks count for [`BLOCKS_FRESH_MS`] only.
+    pub fn cluster_news_lost(&self) {
+        self.hears_news.store(false, Ordering::SeqCst);
+    }
+
+    /// How old cached blocks may be: any age while every change is heard of.
+    fn blocks_max_age(&self) -> Option<i64> {
+        (!self.hears_news.load(Ordering::SeqCst)).then_some(BLOCKS_FRESH_MS)
+    }
+
     /// Fails `forbidden` if either of `a` and `b` blocks the other (asked of the store).
     pub(super) async fn not_blocked(&self, a: &UserId, b: &UserId) -> Result<(), ChatError> {
+        let began = self.blocks.epoch();
         let blocks = self.store.blocks_between(a, b).await?;
-        self.blocks.remember(a, b, blocks, self.clock.now());
+        self.blocks.remember(a, b, blocks, self.clock.now(), began);
         if blocks.any() {
             return Err(forbidden_between());
         }
         Ok(())
     }
 
-    /// As [`not_blocked`](Self::not_blocked) from what this server saw lately (typing
-    /// asks no store while it knows the pair): a block made through another server takes
-    /// effect here within the cache's few seconds; with the store down, what was seen
-    /// last stands.
+    /// As [`not_blocked`](Self::not_blocked) from what this server knows (typing asks
+    /// no store once it knows the pair): a block made through another server is heard
+    /// of through the cluster's news (or, while that is down, taken into account within
+    /// [`BLOCKS_FRESH_MS`]); with the store down, what was seen last stands.
     pub(super) async fn not_blocked_lately(&self, a: &UserId, b: &UserId) -> Result<(), ChatError> {
         let now = self.clock.now();
-        let blocks = match self.blocks.fresh(a, b, now) {
+        let began = self.blocks.epoch();
+        let blocks = match self.blocks.fresh(a, b, now, self.blocks_max_age()) {
             Some(blocks) => blocks,
             None => match self.store.blocks_between(a, b).await {
                 Ok(blocks) => {
-                    self.blocks.remember(a, b, blocks, now);
+                    self.blocks.remember(a, b, blocks, now, began);
                     blocks
                 }
                 Err(err) => self.blocks.stale(a, b).ok_or(err)?,

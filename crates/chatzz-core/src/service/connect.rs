@@ -63,6 +63,7 @@ impl ChatService {
         let mut views = self.views();
         views.remember(user, &details);
 
+        let began = self.blocks.epoch();
         let contacts = by_last_activity(self.store.contacts(user).await?);
         // What typing needs to ask no store about these contacts.
         let now = (!contacts.is_empty()).then(|| self.clock.now());
@@ -72,7 +73,8 @@ impl ChatService {
                 a_blocks_b: contact.blocked,
                 b_blocks_a: contact.blocked_by,
             };
-            self.blocks.remember(user, &contact.user, blocks, now);
+            self.blocks
+                .remember(user, &contact.user, blocks, now, began);
         }
         // Those this user blocks hear nothing of it.
         let told: Vec<UserId> = contacts

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use crate::error::{ChatError, ErrorCode};
 use crate::id::{SocketId, UserId};
-use crate::ports::{ChatStore, Clock, ContactPolicy, PresenceRegistry, UserDirectory};
+use crate::ports::{ChatStore, Clock, ClusterNews, ContactPolicy, PresenceRegistry, UserDirectory};
 use crate::presence::LocalPresence;
 use crate::rate::{EventLimiters, Rate, RatedEvent, SendRate};
 use crate::typing::{KnownBlocks, KnownRooms, Typists};
@@ -153,6 +153,11 @@ pub struct ChatService {
     rooms: KnownRooms,
     /// Who blocks whom between pairs, as this server saw lately (for typing).
     blocks: KnownBlocks,
+    /// How this server tells the others of a cluster what changed, if it has any.
+    news: Option<Arc<dyn ClusterNews>>,
+    /// Whether this server hears every change the others make (their news reaches
+    /// it); while not, what it cached is trusted only briefly.
+    hears_news: std::sync::atomic::AtomicBool,
     config: Config,
 }
 
@@ -181,6 +186,8 @@ impl ChatService {
             typists: Typists::default(),
             rooms: KnownRooms::default(),
             blocks: KnownBlocks::default(),
+            news: None,
+            hears_news: std::sync::atomic::AtomicBool::new(true),
             config,
         }
     }
@@ -195,6 +202,17 @@ impl ChatService {
     /// known users may.
     pub fn with_contact_policy(mut self, policy: Arc<dyn ContactPolicy>) -> Self {
         self.policy = Some(policy);
+        self
+    }
+
+    /// Tells the other servers of a cluster through `news` what changed here, so that
+    /// their caches stay true. Until [`cluster_news_heard`](Self::cluster_news_heard)
+    /// says this server hears theirs, what it caches of blocks is trusted only for
+    /// [`BLOCKS_FRESH_MS`](crate::typing::BLOCKS_FRESH_MS).
+    pub fn with_cluster_news(mut self, news: Arc<dyn ClusterNews>) -> Self {
+        self.news = Some(news);
+        self.hears_news
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         self
     }
 

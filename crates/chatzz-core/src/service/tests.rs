@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod blocking;
+mod cluster_news;
 mod config;
 mod connect;
 mod contacts;

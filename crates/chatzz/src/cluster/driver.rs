@@ -12,6 +12,8 @@ use redis::{FromRedisValue, PushInfo, PushKind};
 use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use tokio::sync::mpsc;
 
+use super::news::NewsListener;
+
 type Subscribers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
 
 /// The driver; clones share the connection and the subscriptions.
@@ -20,6 +22,7 @@ type Subscribers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
 pub struct ManagedDriver {
     connection: ConnectionManager,
     subscribers: Subscribers,
+    news: Arc<NewsListener>,
 }
 
 /// A failed Redis call.
@@ -28,10 +31,15 @@ pub struct ManagedDriver {
 pub struct DriverError(#[from] redis::RedisError);
 
 impl ManagedDriver {
-    /// Connects to Redis (RESP3, which pushes pub/sub messages on the same connection).
-    pub async fn connect(client: &redis::Client) -> Result<Self, redis::RedisError> {
+    /// Connects to Redis (RESP3, which pushes pub/sub messages on the same connection);
+    /// `news` hears the cluster's news once [`subscribe_news`](Self::subscribe_news).
+    pub(crate) async fn connect(
+        client: &redis::Client,
+        news: Arc<NewsListener>,
+    ) -> Result<Self, redis::RedisError> {
         let subscribers: Subscribers = Arc::default();
         let routes = subscribers.clone();
+        let listener = news.clone();
         // Fail fast while Redis is away: an emit that cannot go out must not hold up the
         // ack of a message that is already stored. Reconnection goes on meanwhile.
         let config = ConnectionManagerConfig::new()
@@ -41,7 +49,9 @@ impl ManagedDriver {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500))
             .set_push_sender(move |push: PushInfo| {
-                route(push, &routes);
+                if !listener.hear(&push) {
+                    route(push, &routes);
+                }
                 Ok::<(), redis::aio::SendError>(())
             });
         let connection = client.get_connection_manager_with_config(config).await?;
@@ -49,7 +59,13 @@ impl ManagedDriver {
         Ok(Self {
             connection,
             subscribers,
+            news,
         })
+    }
+
+    /// Subscribes to the cluster's news (again after every reconnection).
+    pub(crate) async fn subscribe_news(&self) -> Result<(), redis::RedisError> {
+        self.connection.clone().subscribe(self.news.channel()).await
     }
 }
 

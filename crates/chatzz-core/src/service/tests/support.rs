@@ -3,6 +3,7 @@
 
 use crate::service::SendRequest;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use futures_executor::block_on;
 use mockall::predicate::eq;
@@ -156,6 +157,17 @@ pub(super) fn ids_are(ids: &[MessageId], expected: &[&str]) -> bool {
     ids.iter()
         .map(MessageId::as_str)
         .eq(expected.iter().copied())
+}
+
+/// A clock the test moves.
+pub(super) fn moving_clock(start: i64) -> (MockClock, Arc<AtomicI64>) {
+    let now = Arc::new(AtomicI64::new(start));
+    let read = Arc::clone(&now);
+    let mut clock = MockClock::new();
+    clock
+        .expect_now()
+        .returning(move || at(read.load(Ordering::SeqCst)));
+    (clock, now)
 }
 
 pub(super) fn clock_at(millis: i64) -> MockClock {

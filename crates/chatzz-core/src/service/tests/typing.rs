@@ -2,7 +2,7 @@
 //! the contact only, stopped by the typer's message or departure, rate limited.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 
 use futures_executor::block_on;
 use mockall::predicate::eq;
@@ -11,21 +11,10 @@ use crate::error::ErrorCode;
 use crate::event::{Delivery, ServerEvent, TypingData};
 use crate::id::UserId;
 use crate::message::MessageStatus::NotSent;
-use crate::ports::{MockChatStore, MockClock};
+use crate::ports::MockChatStore;
 use crate::service::{ChatService, Config, SendRequest};
 
 use super::support::*;
-
-/// A clock the test moves.
-fn moving_clock(start: i64) -> (MockClock, Arc<AtomicI64>) {
-    let now = Arc::new(AtomicI64::new(start));
-    let read = Arc::clone(&now);
-    let mut clock = MockClock::new();
-    clock
-        .expect_now()
-        .returning(move || at(read.load(Ordering::SeqCst)));
-    (clock, now)
-}
 
 fn typing_to(to: &str, from: &str, typing: bool) -> Delivery {
     let data = if typing {
