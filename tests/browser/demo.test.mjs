@@ -1146,3 +1146,105 @@ test('a contact who blocks me shows offline, and my message to them fails with f
     await page.context().close();
   }
 });
+
+// ------------------------------------------------------------ @chatzz/client (chatzz-client.js)
+
+/** Runs in the page before its scripts: keeps every socket the page opens in window.__sockets. */
+function keepSockets() {
+  window.__sockets = [];
+  let real;
+  Object.defineProperty(window, 'io', {
+    configurable: true,
+    get() {
+      return real;
+    },
+    set(v) {
+      if (typeof v !== 'function') {
+        real = v;
+        return;
+      }
+      const wrapped = function (...args) {
+        const socket = v.apply(this, args);
+        window.__sockets.push(socket);
+        return socket;
+      };
+      Object.assign(wrapped, v);
+      real = wrapped;
+    },
+  });
+}
+
+test('the page runs on chatzz-client.js: messages sent while the server is unreachable are delivered once, in order (the outbox)', async () => {
+  // The bundle of @chatzz/client is served like the other scripts.
+  const res = await fetch(baseUrl + '/assets/chatzz-client.js');
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') || '', /javascript/);
+  assert.match(res.headers.get('content-security-policy') || '', /script-src 'self'/);
+  assert.ok((await res.text()).includes('ChatzzClient'), 'the bundle holds ChatzzClient');
+
+  const me = uid('olga');
+  const them = uid('otto');
+  const node = await nodeClient(them);
+  const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+  context.setDefaultTimeout(WAIT_MS);
+  await context.addInitScript(keepSockets);
+  const page = await context.newPage();
+  page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
+  const scripts = [];
+  page.on('response', (r) => {
+    if (r.request().resourceType() === 'script') scripts.push([new URL(r.url()).pathname, r.status()]);
+  });
+  const heard = () => node.events.filter((e) => e.type === 'new-message').map((e) => e.data.message);
+  const route = '**/socket.io/**';
+  try {
+    await page.goto(baseUrl + '/');
+    await signIn(page, me);
+    assert.deepEqual(
+      scripts.sort(),
+      [['/assets/app.js', 200], ['/assets/chatzz-client.js', 200], ['/assets/socket.io.min.js', 200]],
+      'the page loads socket.io, chatzz-client.js and app.js',
+    );
+    assert.equal(await page.evaluate(() => typeof window.chatzz?.ChatzzClient), 'function');
+    await addContact(page, them);
+    await sendFromPage(page, 'before the outage');
+    await waitForAttr(messageWithText(page, 'before the outage'), 'data-status', 'sent');
+
+    // The server becomes unreachable: the connection drops and every reconnect attempt fails.
+    await page.route(route, (r) => r.abort());
+    await page.evaluate(() => window.__sockets.at(-1).io.engine.close());
+    await page.locator('#connection[data-state="offline"]').waitFor();
+    const texts = ['while away 1', 'while away 2', 'while away 3'];
+    for (const t of texts) await sendFromPage(page, t);
+    for (const t of texts) assert.equal(await messageWithText(page, t).getAttribute('data-status'), 'pending');
+    await sleep(1500);
+    assert.equal(await page.locator('#connection').getAttribute('data-state'), 'offline');
+    for (const t of texts) assert.equal(await messageWithText(page, t).getAttribute('data-status'), 'pending', t);
+    assert.deepEqual(heard(), ['before the outage'], 'nothing got through during the outage');
+
+    // Reachable again: socket.io reconnects, the client registers, the outbox sends each once, in order.
+    await page.unroute(route);
+    await page.locator('#connection[data-state="online"]').waitFor({ timeout: 20000 });
+    for (const t of texts) await waitForAttr(messageWithText(page, t), 'data-status', 'sent');
+    const all = ['before the outage', ...texts];
+    await eventually(heard, all, 'the contact gets each message once, in order');
+    await sleep(500);
+    assert.deepEqual(heard(), all, 'and nothing more');
+    assert.equal(await page.locator('.message').count(), 4);
+    assert.equal(await page.locator('.message.pending').count(), 0);
+    const ids = await page.locator('.message').evaluateAll((els) => els.map((el) => el.dataset.messageId));
+    assert.equal(new Set(ids).size, 4);
+    assert.deepEqual([...ids].sort(), ids, 'in order');
+
+    // Stored once: the history after a reload shows the same four.
+    await page.reload();
+    await signIn(page, me);
+    await contact(page, them).click();
+    for (const t of all) await messageWithText(page, t).waitFor();
+    assert.deepEqual(await page.locator('.message .text').allTextContents(), all);
+    assertNoPageErrors();
+  } finally {
+    await page.unroute(route).catch(() => {});
+    node.socket.disconnect();
+    await context.close();
+  }
+});

@@ -22,6 +22,7 @@ npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 step "build (tsc: ESM, CommonJS, declarations) and type checks of the public API"
 npm run --silent build
 npm run --silent typecheck
+node scripts/bundle-demo.mjs --check # crates/chatzz-server/assets/chatzz-client.js matches this build
 
 step "unit tests (fake socket)"
 node --test test/unit/

@@ -1,27 +1,24 @@
-// chatzz demo client: plain ES2020, no framework, no build step.
-// Speaks the chatzz wire protocol 1.1 (docs/protocol.md: unread counts, last message and
-// order of the contact list, read-up-to, edit and delete, typing, blocking) through socket.io-client v4,
-// loaded from /assets/socket.io.min.js as the global `io`. Without the 1.1 contact fields
-// (a version 1 server) it counts unread messages from what it has seen.
+// chatzz demo page: plain ES2020, no framework, no build step of its own.
+// The protocol (docs/protocol.md, version 1.1) is spoken by @chatzz/client, loaded from
+// /assets/chatzz-client.js as the global `chatzz` (clients/typescript, bundled by its
+// scripts/bundle-demo.mjs) on top of socket.io-client v4 (/assets/socket.io.min.js, the
+// global `io`). The client's ChatzzClient registers on every (re)connect, its outbox
+// sends each message once with retries, it catches up after reconnects, and its
+// ConversationState holds contacts, messages, pending messages and who types. This file
+// renders that state and wires the UI: sign in, contacts, send-message, read, edit,
+// delete, typing, block, history paging.
 (() => {
   'use strict';
 
   const HISTORY_PAGE = 50;
-  const CATCH_UP_PAGE = 500;
-  const CATCH_UP_MAX_PAGES = 20;
   const ACK_TIMEOUT_MS = 15000;
   const ERROR_VISIBLE_MS = 12000;
-  const STATUS_RANK = { not_sent: 0, sent: 1, read: 2 };
   const TICK = '\u2713';
   const DELETED_TEXT = 'message deleted';
-  const CONTACTS_REFRESH_MS = 300;
   const TYPING_TEXT = 'typing\u2026';
   const TYPING_RENEW_MS = 2500; // while typing goes on, "typing: true" again at most this often
   const TYPING_IDLE_MS = 4000; // no keystroke for this long: "typing: false"
   const TYPING_MIN_GAP_MS = 250; // between any two typing emits (the server allows 5 a second)
-  const TYPING_ACK_TIMEOUT_MS = 5000;
-  const TYPING_DEFAULT_MS = 6000; // a contact's "typing: true" without a usable expiresInMs
-  const TYPING_MAX_MS = 60000;
 
   const $ = (id) => document.getElementById(id);
   const els = {
@@ -60,35 +57,26 @@
     statusDismiss: $('status-dismiss'),
   };
 
-  /** The live Socket.IO socket, or null when signed out. */
-  let socket = null;
-  /** Everything known for the current sign-in; replaced wholesale on sign-in / sign-out. */
-  let state = null;
+  /** The ChatzzClient of the current sign-in, or null when signed out. */
+  let chat = null;
+  /** What the page itself keeps for the current sign-in (the conversations are in chat.state). */
+  let ui = null;
 
-  function freshState(userId) {
+  function freshUi(userId) {
     return {
       userId,
-      me: { _id: userId },
-      ready: false, // connect-user acknowledged on the current connection
       everReady: false,
-      // contact user id -> { id, details, chatRoomId, status, lastOnline, blocked,
-      //   lastMessage (the server's, kept up to date), base (the server's unread count:
-      //   { count, upTo }, or null from a version 1 server), rank (list order, higher first) }
-      contacts: new Map(),
-      // contact user id -> { messages: Map(id -> Message), historyLoaded, loading, cursor, hasOlder,
-      //   readPos (my read position in the room), readRequested (message-read in flight up to) }
-      convos: new Map(),
-      pending: new Map(), // clientMessageId -> optimistic outgoing message
       activeId: null,
-      renames: new Map(), // clientMessageId -> stored _id: lets the optimistic element become the stored one
-      rankSeq: 0, // the contact list order: a bump gives the next rank (top of the list)
+      // The contact list order: the server's (by last activity), a bump puts one on top.
+      ranks: new Map(),
+      rankSeq: 0,
+      history: new Map(), // contact id -> { loaded, loading, hasOlder, rechecked }
+      readRequested: new Map(), // contact id -> newest message id a message-read was sent for
+      echoes: new Map(), // clientMessageId -> id of its new-message echo that overtook the ack
       menuFor: null, // message id whose action menu is open
-      blocking: new Set(), // contact ids with a block-user / unblock-user in flight
       editing: null, // { id, busy } while one of my messages is being edited inline
-      refreshTimer: null,
-      refreshing: false,
-      // contact user id -> expiry timer, while that contact is typing to me
-      typingIn: new Map(),
+      blocking: new Set(), // contact ids with a block-user / unblock-user in flight
+      typingTimers: new Map(), // contact id -> re-render when their "typing…" runs out
       // What the server last heard from this page about my typing, and what I do now.
       typingOut: {
         to: null, // the contact it was last told "typing: true" about (null: none, or said false since)
@@ -112,49 +100,17 @@
     return typeof v === 'string' ? v : v == null ? '' : String(v);
   }
 
-  function newClientMessageId() {
-    if (window.crypto && typeof crypto.randomUUID === 'function') return crypto.randomUUID();
-    // crypto.randomUUID needs a secure context; fall back to getRandomValues (available everywhere).
-    const b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  /** Ids compare in the protocol's order (chatzz.compareIds: code points). */
+  function cmp(a, b) {
+    return chatzz.compareIds(a, b);
   }
 
-  function normalizeError(err, fallbackCode = 'internal') {
-    if (isObject(err)) {
-      return {
-        code: str(err.code) || fallbackCode,
-        message: str(err.message) || 'Something went wrong.',
-        event: err.event ? str(err.event) : undefined,
-      };
-    }
-    return { code: fallbackCode, message: str(err) || 'Something went wrong.' };
-  }
-
-  /** Emits a client event with an acknowledgement; resolves with the result, rejects with {code, message}. */
-  function request(event, payload, timeoutMs = ACK_TIMEOUT_MS) {
-    return new Promise((resolve, reject) => {
-      const s = socket;
-      if (!s || !s.connected) {
-        reject({ code: 'offline', message: 'Not connected to the server.' });
-        return;
-      }
-      s.timeout(timeoutMs).emit(event, payload, (timeoutErr, err, result) => {
-        if (timeoutErr) {
-          reject({ code: 'timeout', message: `No answer from the server to ${event}.` });
-        } else if (err) {
-          reject(normalizeError(err));
-        } else {
-          resolve(result);
-        }
-      });
-    });
-  }
-
-  function isTransient(err) {
-    return ['offline', 'timeout', 'unavailable', 'not-connected'].includes(err && err.code);
+  function errorOf(err) {
+    return {
+      code: str(err && err.code) || 'internal',
+      message: str(err && err.message) || 'Something went wrong.',
+      event: err && err.event ? str(err.event) : undefined,
+    };
   }
 
   function displayName(details, fallbackId) {
@@ -244,16 +200,16 @@
   }
 
   function showError(err, event) {
-    const e = normalizeError(err);
+    const e = errorOf(err);
     const ev = e.event || event;
     setStatus(`${ev ? ev + ' failed: ' : ''}${e.message} (${e.code})`, 'error', e.code);
   }
 
   function showConnectionStatus() {
     clearTimeout(statusTimer);
-    if (!state) return setStatus('Not signed in.');
+    if (!ui) return setStatus('Not signed in.');
     const conn = els.connection.dataset.state;
-    if (conn === 'online') setStatus(`Connected as ${state.me._id}.`);
+    if (conn === 'online') setStatus(`Connected as ${myId()}.`);
     else if (conn === 'connecting') setStatus('Connecting\u2026');
     else setStatus('Offline. Reconnecting\u2026', 'warn');
   }
@@ -264,35 +220,101 @@
     if (els.statusBar.dataset.kind !== 'error') showConnectionStatus();
   }
 
-  // ------------------------------------------------------------- model ops
+  // ------------------------------------------------------------- reading the state
 
   function myId() {
-    return state.me._id;
+    const me = chat && chat.state.me;
+    return me ? me._id : ui ? ui.userId : '';
   }
 
-  function convoOf(contactId) {
-    let c = state.convos.get(contactId);
-    if (!c) {
-      c = {
-        messages: new Map(),
-        historyLoaded: false,
-        loading: false,
-        cursor: null,
-        hasOlder: false,
-        readPos: null,
-        readRequested: null,
-        rechecked: false,
-      };
-      state.convos.set(contactId, c);
+  function peerOf(m) {
+    return m.from._id === myId() ? m.to._id : m.from._id;
+  }
+
+  function contactOf(id) {
+    return chat ? chat.state.contact(id) : undefined;
+  }
+
+  function historyOf(id) {
+    let h = ui.history.get(id);
+    if (!h) ui.history.set(id, (h = { loaded: false, loading: false, hasOlder: false, rechecked: false }));
+    return h;
+  }
+
+  /** Unread messages from a contact: the server's count, kept up to date by the state. */
+  function unreadCount(id) {
+    const c = contactOf(id);
+    if (c && typeof c.unreadCount === 'number') return c.unreadCount;
+    // A version 1 server counts nothing: count what this page holds.
+    return chat.state.messagesWith(id).filter((m) => m.from._id === id && m.status !== 'read' && !m.deletedAt).length;
+  }
+
+  /** My messages to `id` the outbox has not had stored yet (or that failed), less echoes already shown. */
+  function pendingOf(id) {
+    const room = chat.state.roomWith(id);
+    return chat.state.pendingFor(id).filter((p) => {
+      const echo = ui.echoes.get(p.clientMessageId);
+      return !(echo && room && room.get(echo));
+    });
+  }
+
+  /** The newest message of the conversation: a pending one of mine, else the newest stored. */
+  function lastMessageOf(id) {
+    const pend = pendingOf(id);
+    if (pend.length > 0) {
+      const p = pend[pend.length - 1];
+      return { pending: true, fromId: myId(), text: p.message, deleted: false, createdAt: parseDate(p.queuedAt) };
     }
-    return c;
+    const room = chat.state.roomWith(id);
+    const c = contactOf(id);
+    let best = room ? room.newest : undefined;
+    const server = c && c.lastMessage;
+    if (server && (!best || cmp(server._id, best._id) > 0)) best = server;
+    if (!best) return null;
+    return {
+      pending: false,
+      fromId: best.from._id,
+      text: str(best.message),
+      deleted: !!best.deletedAt,
+      createdAt: parseDate(best.createdAt),
+    };
   }
 
-  /** The greater of two message ids (ids compare as strings in creation order); null counts as nothing. */
-  function maxIdOf(a, b) {
-    if (a == null) return b == null ? null : b;
-    if (b == null) return a;
-    return a > b ? a : b;
+  function isTyping(id) {
+    const c = contactOf(id);
+    return !!c && !c.blocked && c.status !== 'offline' && chat.state.isTyping(id);
+  }
+
+  function isBlockedByMe(id) {
+    const c = contactOf(id);
+    return !!(c && c.blocked);
+  }
+
+  // ------------------------------------------------------------- contact order
+
+  /** Moves a contact to the top of the list. */
+  function bump(id) {
+    ui.ranks.set(id, ++ui.rankSeq);
+  }
+
+  /**
+   * A contact list from the server (connectedUsers, get-contacts) is in order of last
+   * activity; a conversation that moved here after the server answered stays on top.
+   */
+  function applyServerOrder(list) {
+    for (let i = list.length - 1; i >= 0; i--) bump(list[i]._id);
+    const newer = [];
+    for (const c of list) {
+      const room = chat.state.roomWith(c._id);
+      const local = room && room.newest;
+      const server = c.lastMessage;
+      const pending = chat.state.pendingFor(c._id).some((p) => p.state === 'sending');
+      if (pending || (local && server !== undefined && (!server || cmp(local._id, server._id) > 0))) {
+        newer.push([c._id, pending ? Date.now() : timeOf(local.createdAt)]);
+      }
+    }
+    newer.sort((a, b) => a[1] - b[1]);
+    for (const [id] of newer) bump(id);
   }
 
   function timeOf(iso) {
@@ -300,344 +322,51 @@
     return d ? d.getTime() : 0;
   }
 
-  /**
-   * Edits and deletes only move forward: a copy of `old` that arrives late (a history page
-   * or a contact list asked for before the change) must not bring back older text.
-   */
-  function keepNewerContent(msg, old) {
-    if (old.deletedAt && !msg.deletedAt) {
-      msg.message = '';
-      msg.deletedAt = old.deletedAt;
-      msg.editedAt = old.editedAt ?? msg.editedAt ?? null;
-    } else if (!msg.deletedAt && old.editedAt && timeOf(msg.editedAt) < timeOf(old.editedAt)) {
-      msg.message = old.message;
-      msg.editedAt = old.editedAt;
-    }
+  function sortedContacts() {
+    const me = myId();
+    const list = chat.state.contacts.filter((c) => c._id !== me);
+    for (const c of list) if (!ui.ranks.has(c._id)) bump(c._id); // new to this page: a new room, on top
+    return list.sort((a, b) => ui.ranks.get(b._id) - ui.ranks.get(a._id));
   }
 
-  /** The server's message as stored here: string id, status and content only moving forward. */
-  function mergedCopy(raw, old) {
-    const msg = { ...raw, _id: str(raw._id) };
-    if (old) {
-      const rankNew = STATUS_RANK[msg.status] ?? -1;
-      const rankOld = STATUS_RANK[old.status] ?? -1;
-      if (rankNew < rankOld) {
-        msg.status = old.status;
-        msg.readAt = old.readAt;
-      }
-      keepNewerContent(msg, old);
+  /** Asks the server for the contact list again (counts, presence, order). */
+  async function refreshContacts() {
+    const c = chat;
+    try {
+      const list = await c.getContacts();
+      if (chat === c) applyServerOrder(list);
+    } catch (err) {
+      // A version 1 server does not know get-contacts: the counts stay as they are.
+      if (chat === c && !err.retryable && err.code !== 'invalid-argument') showError(err, 'get-contacts');
     }
-    return msg;
-  }
-
-  /** Moves a contact to the top of the list. */
-  function bump(contactId) {
-    const ct = state.contacts.get(contactId);
-    if (ct) ct.rank = ++state.rankSeq;
-  }
-
-  function upsertContact(data, extra = {}) {
-    if (!isObject(data) || data._id == null) return null;
-    const id = str(data._id);
-    if (id === myId()) return null;
-    const { chatRoomId, status, lastOnline, unreadCount, lastMessage, blocked, ...details } = data;
-    const prev = state.contacts.get(id);
-    const contact = {
-      id,
-      details: { ...(prev ? prev.details : {}), ...details, _id: id },
-      chatRoomId: chatRoomId != null ? str(chatRoomId) : prev ? prev.chatRoomId : null,
-      status: status === 'online' || status === 'offline' ? status : prev ? prev.status : null,
-      lastOnline: lastOnline !== undefined ? lastOnline : prev ? prev.lastOnline : null,
-      blocked: typeof blocked === 'boolean' ? blocked : prev ? prev.blocked : false,
-      lastMessage: prev ? prev.lastMessage : null,
-      base: prev ? prev.base : null,
-      rank: prev ? prev.rank : ++state.rankSeq, // a contact new to this page: a new room, on top
-      ...extra,
-    };
-    // Where the conversation stands (protocol 1.1): absent from a version 1 server.
-    if (lastMessage !== undefined) {
-      const last = isMessage(lastMessage) ? lastMessage : null;
-      const old = prev && prev.lastMessage;
-      if (last && old && str(last._id) < old._id) {
-        // An older answer than what this page saw since: keep the newer one.
-      } else {
-        contact.lastMessage = last ? mergedCopy(last, old && old._id === str(last._id) ? old : null) : null;
-      }
-    }
-    if (typeof unreadCount === 'number' && Number.isFinite(unreadCount)) {
-      contact.base = {
-        count: Math.max(0, Math.floor(unreadCount)),
-        upTo: isMessage(lastMessage) ? str(lastMessage._id) : null,
-      };
-    }
-    state.contacts.set(id, contact);
-    return contact;
-  }
-
-  function isMessage(m) {
-    return isObject(m) && m._id != null && isObject(m.from) && isObject(m.to);
-  }
-
-  function peerOf(m) {
-    const from = str(m.from._id);
-    const to = str(m.to._id);
-    if (from === myId()) return to;
-    if (to === myId()) return from;
-    return null;
-  }
-
-  /** Whether this message id is already stored here. */
-  function isKnown(m) {
-    if (!isMessage(m)) return false;
-    const peer = peerOf(m);
-    const c = peer != null ? state.convos.get(peer) : null;
-    return !!(c && c.messages.has(str(m._id)));
-  }
-
-  /**
-   * Stores a message, deduplicated by _id. Status, edits and deletes only move forward.
-   * With insert=false, only updates a message that is already known.
-   * Returns the contact id of the conversation, or null when nothing was stored.
-   */
-  function mergeMessage(raw, insert = true) {
-    if (!isMessage(raw)) return null;
-    const peer = peerOf(raw);
-    if (peer == null || peer === myId()) return null;
-    // The contact's preview follows its message whether or not the chat is loaded.
-    const ct = state.contacts.get(peer);
-    if (ct && ct.lastMessage && ct.lastMessage._id === str(raw._id)) {
-      ct.lastMessage = mergedCopy(raw, ct.lastMessage);
-    }
-    const c = convoOf(peer);
-    const old = c.messages.get(str(raw._id));
-    if (!old && !insert) return null;
-    const msg = mergedCopy(raw, old);
-    c.messages.set(msg._id, msg);
-    if (!state.contacts.has(peer)) {
-      // A message from a contact we did not hear about yet: keep it visible anyway.
-      upsertContact(str(msg.from._id) === peer ? msg.from : msg.to);
-    }
-    if (!old && str(msg.from._id) === myId()) settlePendingFor(msg, peer);
-    if (state.editing && state.editing.id === msg._id && msg.deletedAt) state.editing = null;
-    if (state.menuFor === msg._id && msg.deletedAt) state.menuFor = null;
-    return peer;
-  }
-
-  /** A stored message of ours arrived before the send-message ack: retire the matching optimistic copy. */
-  function settlePendingFor(msg, peer) {
-    for (const p of state.pending.values()) {
-      if (!p.settledBy && p.to === peer && p.text === msg.message && p.state !== 'failed') {
-        p.settledBy = msg._id;
-        state.renames.set(p.cmid, msg._id);
-        return;
-      }
-    }
-  }
-
-  /**
-   * Messages of the room with `contactId` up to `upTo` are read: `incoming` the ones the
-   * contact sent me (I read them), otherwise the ones I sent (the contact read them).
-   */
-  function markReadUpTo(contactId, upTo, readAt, incoming) {
-    const c = convoOf(contactId);
-    const sender = incoming ? contactId : myId();
-    for (const [id, m] of c.messages) {
-      if (id <= upTo && str(m.from._id) === sender && m.status !== 'read') {
-        c.messages.set(id, { ...m, status: 'read', readAt: m.readAt || readAt || null });
-      }
-    }
-    const ct = state.contacts.get(contactId);
-    const last = ct && ct.lastMessage;
-    if (last && last._id <= upTo && str(last.from._id) === sender && last.status !== 'read') {
-      ct.lastMessage = { ...last, status: 'read', readAt: last.readAt || readAt || null };
-    }
-    if (incoming) {
-      c.readPos = maxIdOf(c.readPos, upTo);
-      // Read only part of what the server counted (e.g. the newest message is mine):
-      // ask the server where the room stands.
-      const base = ct && ct.base;
-      if (base && base.count > 0 && base.upTo != null && c.readPos < base.upTo) scheduleContactsRefresh();
-    }
-  }
-
-  /**
-   * Unread messages from a contact: the server's count as of the last contact list (until
-   * I read past it), plus those that arrived since, less what was read or deleted here.
-   */
-  function unreadCount(contactId) {
-    const ct = state.contacts.get(contactId);
-    const c = state.convos.get(contactId);
-    const base = ct ? ct.base : null;
-    const readPos = c ? c.readPos : null;
-    let n = 0;
-    if (base && base.count > 0 && !(readPos != null && base.upTo != null && readPos >= base.upTo)) {
-      n += base.count;
-    }
-    if (c) {
-      for (const [id, m] of c.messages) {
-        if (str(m.from._id) !== contactId || m.status === 'read' || m.deletedAt) continue;
-        if (base && base.upTo != null && id <= base.upTo) continue; // counted by the server
-        if (readPos != null && id <= readPos) continue;
-        n++;
-      }
-    }
-    return n;
-  }
-
-  /** The newest message of the conversation known here: a pending one of mine, else by id. */
-  function lastMessageOf(contactId) {
-    const pend = Array.from(state.pending.values()).filter((p) => p.to === contactId && !p.settledBy);
-    if (pend.length > 0) {
-      const p = pend.reduce((a, b) => (b.seq > a.seq ? b : a));
-      return { pending: true, fromId: myId(), text: p.text, deleted: false, createdAt: p.createdAt };
-    }
-    const c = state.convos.get(contactId);
-    const ct = state.contacts.get(contactId);
-    let best = ct && ct.lastMessage ? ct.lastMessage : null;
-    if (c) {
-      // The same id here and in the contact list: both copies follow every update.
-      for (const [id, m] of c.messages) if (!best || id >= best._id) best = m;
-    }
-    if (!best) return null;
-    return {
-      pending: false,
-      fromId: str(best.from._id),
-      text: str(best.message),
-      deleted: !!best.deletedAt,
-      edited: !!best.editedAt,
-      createdAt: parseDate(best.createdAt),
-    };
-  }
-
-  /** The newest stored message id of the conversation (history, live and the server's last message). */
-  function newestLocalId(contactId) {
-    const c = state.convos.get(contactId);
-    let max = null;
-    if (c) for (const id of c.messages.keys()) max = maxIdOf(max, id);
-    return max;
-  }
-
-  /**
-   * A contact list from the server (connectedUsers, get-contacts): its order is the order
-   * of last activity. A conversation that moved here after the server answered stays on top.
-   */
-  function applyContactList(list) {
-    const ids = [];
-    for (const contact of list) {
-      const c = upsertContact(contact);
-      if (c) ids.push(c.id);
-    }
-    for (let i = ids.length - 1; i >= 0; i--) state.contacts.get(ids[i]).rank = ++state.rankSeq;
-    const newer = [];
-    for (const id of ids) {
-      const ct = state.contacts.get(id);
-      const serverLast = ct.lastMessage ? ct.lastMessage._id : null;
-      const local = newestLocalId(id);
-      const hasPending = Array.from(state.pending.values()).some((p) => p.to === id && !p.settledBy);
-      if (hasPending || (local != null && (serverLast == null || local > serverLast))) {
-        const last = lastMessageOf(id);
-        newer.push([id, last && last.createdAt ? last.createdAt.getTime() : 0]);
-      }
-    }
-    newer.sort((a, b) => a[1] - b[1]);
-    for (const [id] of newer) bump(id);
-  }
-
-  function applyUserDetails(data) {
-    if (!isObject(data)) return;
-    if (isObject(data.user) && data.user._id != null) {
-      state.me = { ...data.user, _id: str(data.user._id) };
-    }
-    if (Array.isArray(data.connectedUsers)) applyContactList(data.connectedUsers);
-    if (isObject(data.missedMessages)) {
-      for (const list of Object.values(data.missedMessages)) {
-        if (Array.isArray(list)) for (const m of list) mergeMessage(m);
-      }
-    }
-  }
-
-  /** Asks the server for the contact list again, soon (one request for a burst of reasons). */
-  function scheduleContactsRefresh() {
-    const st = state;
-    if (!st || st.refreshTimer) return;
-    st.refreshTimer = setTimeout(async () => {
-      st.refreshTimer = null;
-      if (st !== state || !st.ready || st.refreshing) return;
-      st.refreshing = true;
-      try {
-        const list = await request('get-contacts', {});
-        if (st !== state) return;
-        if (Array.isArray(list)) applyContactList(list);
-      } catch (err) {
-        if (st !== state) return;
-        // A version 1 server does not know get-contacts: the counts stay as they are.
-        if (!isTransient(err) && err.code !== 'invalid-argument' && err.code !== 'unknown-event') {
-          showError(err, 'get-contacts');
-        }
-      } finally {
-        st.refreshing = false;
-      }
-      scheduleRender();
-    }, CONTACTS_REFRESH_MS);
+    scheduleRender();
   }
 
   // ------------------------------------------------------------- typing
 
-  function isTyping(contactId) {
-    return !!state && state.typingIn.has(contactId);
-  }
-
-  /** A contact started (or stopped) typing to me: shown until false, a message, or expiresInMs. */
-  function applyTyping(data) {
-    if (!isObject(data) || data.userId == null || typeof data.typing !== 'boolean') return;
-    const id = str(data.userId);
-    const ct = state.contacts.get(id);
-    if (!ct || id === myId()) return;
-    if (data.chatRoomId != null && ct.chatRoomId != null && str(data.chatRoomId) !== ct.chatRoomId) return;
-    if (!data.typing) {
-      clearTyping(id);
-      return;
+  /** A contact's "typing: true" shows until false, a message, or expiresInMs: render again then. */
+  function onTyping(data) {
+    const id = str(data && data.userId);
+    clearTimeout(ui.typingTimers.get(id));
+    if (data && data.typing && Number(data.expiresInMs) > 0) {
+      ui.typingTimers.set(id, setTimeout(scheduleRender, Number(data.expiresInMs) + 20));
     }
-    let ms = Number(data.expiresInMs);
-    if (!Number.isFinite(ms) || ms <= 0) ms = TYPING_DEFAULT_MS;
-    ms = Math.min(ms, TYPING_MAX_MS);
-    const st = state;
-    clearTimeout(st.typingIn.get(id));
-    st.typingIn.set(
-      id,
-      setTimeout(() => {
-        if (st !== state) return;
-        st.typingIn.delete(id);
-        scheduleRender();
-      }, ms),
-    );
-  }
-
-  function clearTyping(contactId) {
-    if (!state.typingIn.has(contactId)) return;
-    clearTimeout(state.typingIn.get(contactId));
-    state.typingIn.delete(contactId);
-  }
-
-  function clearAllTyping() {
-    for (const timer of state.typingIn.values()) clearTimeout(timer);
-    state.typingIn.clear();
   }
 
   /** A keystroke in the composer: typing to the open conversation, or stopped when it is empty. */
   function composerInput() {
-    if (!state || state.activeId == null || isBlockedByMe(state.activeId)) return;
+    if (!ui || ui.activeId == null || isBlockedByMe(ui.activeId)) return;
     if (!els.input.value.trim()) {
       stopTyping(true);
       return;
     }
-    const t = state.typingOut;
-    const st = state;
-    t.wantTo = state.activeId;
+    const t = ui.typingOut;
+    const u = ui;
+    t.wantTo = ui.activeId;
     t.dirty = true;
     clearTimeout(t.idleTimer);
     t.idleTimer = setTimeout(() => {
-      if (st === state) stopTyping(true);
+      if (u === ui) stopTyping(true);
     }, TYPING_IDLE_MS);
     pumpTyping();
   }
@@ -647,8 +376,8 @@
    * itself before my message, and when my last socket goes.
    */
   function stopTyping(tell) {
-    if (!state) return;
-    const t = state.typingOut;
+    if (!ui) return;
+    const t = ui.typingOut;
     clearTimeout(t.idleTimer);
     t.idleTimer = null;
     t.wantTo = null;
@@ -668,11 +397,11 @@
    * keystrokes go on (well within the contact's 6 s), never two events closer than TYPING_MIN_GAP_MS.
    */
   function pumpTyping() {
-    const st = state;
-    const t = st.typingOut;
+    const u = ui;
+    const t = u.typingOut;
     clearTimeout(t.pumpTimer);
     t.pumpTimer = null;
-    if (!st.ready) return;
+    if (!chat || !chat.ready) return;
     const now = Date.now();
     let next = null;
     let later = null;
@@ -690,7 +419,7 @@
     }
     if (later != null) {
       t.pumpTimer = setTimeout(() => {
-        if (st === state) pumpTyping();
+        if (u === ui) pumpTyping();
       }, later);
     }
     if (!next) return;
@@ -703,7 +432,7 @@
       t.to = null;
     }
     // A lost typing event only shortens or lengthens an indicator by seconds: no retry, no error shown.
-    request('typing', next, TYPING_ACK_TIMEOUT_MS).catch(() => {});
+    chat.typing(next.userId, next.typing).catch(() => {});
     pumpTyping();
   }
 
@@ -724,7 +453,7 @@
     renderContacts();
     renderChat(opts);
     let total = 0;
-    if (state) for (const id of state.contacts.keys()) total += unreadCount(id);
+    if (chat) for (const c of chat.state.contacts) total += unreadCount(c._id);
     document.title = total > 0 ? `(${total}) chatzz demo` : 'chatzz demo';
   }
 
@@ -797,25 +526,24 @@
 
   function renderContacts() {
     const list = els.contacts;
-    if (!state) {
+    if (!chat) {
       list.replaceChildren();
       contactEls.clear();
       els.contactsEmpty.hidden = false;
       els.contactsEmpty.textContent = 'Sign in to see your contacts.';
       return;
     }
-    // By last activity, newest first: the server's order, with conversations that got a
-    // message since moved to the top.
-    const contacts = Array.from(state.contacts.values()).sort((a, b) => b.rank - a.rank);
+    const contacts = sortedContacts();
     const keep = new Set();
     contacts.forEach((c, i) => {
-      const li = contactElement(c.id);
-      keep.add(c.id);
+      const id = c._id;
+      const li = contactElement(id);
+      keep.add(id);
       const p = li._parts;
-      const name = displayName(c.details, c.id);
-      paintAvatar(p.avatar, c.id, name);
+      const name = displayName(c, id);
+      paintAvatar(p.avatar, id, name);
       p.name.textContent = name;
-      p.name.title = name === c.id ? c.id : `${name} (${c.id})`;
+      p.name.title = name === id ? id : `${name} (${id})`;
       li.dataset.status = c.status || 'unknown';
       li.dataset.blocked = String(!!c.blocked);
       p.blocked.hidden = !c.blocked;
@@ -823,19 +551,18 @@
       p.dot.title = c.status === 'online' ? 'online' : 'offline';
       p.presence.textContent = presenceText(c);
       p.presence.classList.toggle('online', c.status === 'online');
-      const last = lastMessageOf(c.id);
-      paintPreview(p, last);
+      paintPreview(p, lastMessageOf(id));
       // While the contact types, "typing…" takes the place of the preview line.
-      const typing = isTyping(c.id);
+      const typing = isTyping(id);
       li.dataset.typing = String(typing);
       p.typing.hidden = !typing;
       if (typing) p.preview.hidden = true;
-      const unread = unreadCount(c.id);
+      const unread = unreadCount(id);
       li.dataset.unread = String(unread);
       p.badge.hidden = unread === 0;
       p.badge.textContent = unread > 99 ? '99+' : String(unread);
       p.badge.setAttribute('aria-label', `${unread} unread`);
-      const active = state.activeId === c.id;
+      const active = ui.activeId === id;
       li.classList.toggle('active', active);
       if (active) p.button.setAttribute('aria-current', 'true');
       else p.button.removeAttribute('aria-current');
@@ -1090,11 +817,11 @@
     if (actionable) ensureMenu(li);
     if (p.actions) {
       p.actions.hidden = !actionable;
-      const open = actionable && state.menuFor === item.id;
+      const open = actionable && ui.menuFor === item.id;
       p.menu.hidden = !open;
       p.menuButton.setAttribute('aria-expanded', open ? 'true' : 'false');
     }
-    const editing = actionable && state.editing && state.editing.id === item.id;
+    const editing = actionable && ui.editing && ui.editing.id === item.id;
     if (editing) ensureEditor(li);
     if (p.editor) {
       const ed = p.editor;
@@ -1105,43 +832,36 @@
         ed.openFor = null;
       }
       ed.form.hidden = !editing;
-      ed.input.disabled = !!(editing && state.editing.busy);
-      ed.save.disabled = !!(editing && state.editing.busy);
+      ed.input.disabled = !!(editing && ui.editing.busy);
+      ed.save.disabled = !!(editing && ui.editing.busy);
       p.text.hidden = !!editing;
       li.classList.toggle('editing', !!editing);
     }
   }
 
-  function chatItems(contactId) {
-    const c = convoOf(contactId);
-    const ids = Array.from(c.messages.keys()).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const items = ids.map((id) => {
-      const m = c.messages.get(id);
-      return {
-        key: `m:${id}`,
-        id,
-        fromId: str(m.from._id),
-        text: str(m.message),
-        status: m.status in STATUS_RANK ? m.status : 'not_sent',
-        createdAt: parseDate(m.createdAt),
-        editedAt: parseDate(m.editedAt),
-        deleted: m.deletedAt != null,
-      };
-    });
-    const pend = Array.from(state.pending.values())
-      .filter((p) => p.to === contactId && !p.settledBy)
-      .sort((a, b) => a.seq - b.seq);
-    for (const p of pend) {
+  function chatItems(id) {
+    const items = chat.state.messagesWith(id).map((m) => ({
+      key: `m:${m._id}`,
+      id: m._id,
+      fromId: m.from._id,
+      text: str(m.message),
+      status: m.status,
+      createdAt: parseDate(m.createdAt),
+      editedAt: parseDate(m.editedAt),
+      deleted: !!m.deletedAt,
+    }));
+    for (const p of pendingOf(id)) {
+      const failed = p.state === 'failed';
       items.push({
-        key: `p:${p.cmid}`,
+        key: `p:${p.clientMessageId}`,
         id: null,
-        clientMessageId: p.cmid,
+        clientMessageId: p.clientMessageId,
         pending: true,
         fromId: myId(),
-        text: p.text,
-        status: p.state === 'failed' ? 'failed' : 'pending',
-        error: p.state === 'failed' ? p.error : null,
-        createdAt: p.createdAt,
+        text: p.message,
+        status: failed ? 'failed' : 'pending',
+        error: failed ? p.error : null,
+        createdAt: parseDate(p.queuedAt),
         editedAt: null,
         deleted: false,
       });
@@ -1150,19 +870,18 @@
   }
 
   function renderChat(opts = {}) {
-    const id = state ? state.activeId : null;
-    const contact = id != null ? state.contacts.get(id) : null;
+    const id = ui ? ui.activeId : null;
+    const contact = id != null ? contactOf(id) : null;
     els.app.dataset.view = contact ? 'chat' : 'contacts';
     els.chatView.hidden = !contact;
     els.chatEmpty.hidden = !!contact;
     if (!contact) {
-      if (state) state.renames.clear();
       if (renderedChatId !== null) {
         els.messageList.replaceChildren();
         messageEls.clear();
         renderedChatId = null;
       }
-      els.chatEmpty.firstElementChild.textContent = state
+      els.chatEmpty.firstElementChild.textContent = ui
         ? 'Select a contact to start chatting.'
         : 'Sign in with any user id to start.';
       paintTypingIndicator('');
@@ -1175,30 +894,26 @@
       messageEls.clear();
       renderedChatId = id;
     }
-    // An optimistic message that got stored keeps its element (no flicker, stable for tests).
-    for (const [cmid, storedId] of state.renames) {
-      const el = messageEls.get(`p:${cmid}`);
-      if (el && !messageEls.has(`m:${storedId}`)) {
-        messageEls.delete(`p:${cmid}`);
-        messageEls.set(`m:${storedId}`, el);
-      }
-    }
-    state.renames.clear();
+    // A message deleted (here or elsewhere) closes its menu and editor.
+    const room = chat.state.roomWith(id);
+    const gone = (mid) => mid != null && !!(room && room.get(mid) && room.get(mid).deletedAt);
+    if (gone(ui.menuFor)) ui.menuFor = null;
+    if (ui.editing && gone(ui.editing.id)) ui.editing = null;
 
-    const name = displayName(contact.details, contact.id);
+    const name = displayName(contact, id);
     els.chatTitle.textContent = name;
-    els.chatTitle.title = contact.id;
-    paintAvatar(els.chatAvatar, contact.id, name);
+    els.chatTitle.title = id;
+    paintAvatar(els.chatAvatar, id, name);
     els.chatPresence.textContent = presenceText(contact);
     els.chatPresence.classList.toggle('online', contact.status === 'online');
-    els.chatView.dataset.userId = contact.id;
-    paintTypingIndicator(isTyping(contact.id) ? `${name} is ${TYPING_TEXT}` : '');
+    els.chatView.dataset.userId = id;
+    paintTypingIndicator(isTyping(id) ? `${name} is ${TYPING_TEXT}` : '');
     paintBlocked(contact, name);
 
-    const c = convoOf(id);
-    els.loadOlder.hidden = !(c.historyLoaded && c.hasOlder);
-    els.loadOlder.disabled = c.loading;
-    els.loadOlder.textContent = c.loading && c.historyLoaded ? 'Loading\u2026' : 'Load older messages';
+    const h = historyOf(id);
+    els.loadOlder.hidden = !(h.loaded && h.hasOlder);
+    els.loadOlder.disabled = h.loading;
+    els.loadOlder.textContent = h.loading && h.loaded ? 'Loading\u2026' : 'Load older messages';
 
     const box = els.messages;
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 48;
@@ -1206,11 +921,11 @@
     const topBefore = box.scrollTop;
 
     const items = chatItems(id);
-    els.historyEmpty.hidden = !(c.historyLoaded && items.length === 0);
+    els.historyEmpty.hidden = !(h.loaded && items.length === 0);
     els.historyEmpty.textContent = 'No messages yet. Say hello!';
-    if (!c.historyLoaded && items.length === 0) {
+    if (!h.loaded && items.length === 0) {
       els.historyEmpty.hidden = false;
-      els.historyEmpty.textContent = c.loading ? 'Loading messages\u2026' : '';
+      els.historyEmpty.textContent = h.loading ? 'Loading messages\u2026' : '';
     }
 
     const keep = new Set();
@@ -1257,7 +972,7 @@
    */
   function paintBlocked(contact, name) {
     const blocked = !!contact.blocked;
-    const busy = state.blocking.has(contact.id);
+    const busy = ui.blocking.has(contact._id);
     const b = els.blockToggle;
     const label = blocked ? 'Unblock' : 'Block';
     if (b.textContent !== label) b.textContent = label;
@@ -1289,43 +1004,38 @@
    * opening a chat names its newest message once, not each missed message on its own.
    */
   function markVisibleAsRead() {
-    if (!state || !state.ready || state.activeId == null) return;
+    if (!chat || !chat.ready || ui.activeId == null) return;
     if (document.visibilityState !== 'visible') return;
-    const id = state.activeId;
-    const c = state.convos.get(id);
-    if (!c || !c.historyLoaded) return;
-    const done = maxIdOf(c.readPos, c.readRequested);
+    const id = ui.activeId;
+    const h = historyOf(id);
+    if (!h.loaded) return;
+    const asked = ui.readRequested.get(id);
     let newest = null;
     let unread = false;
-    for (const [mid, m] of c.messages) {
-      if (str(m.from._id) !== id || (done != null && mid <= done)) continue;
-      if (newest === null || mid > newest) newest = mid;
+    for (const m of chat.state.messagesWith(id)) {
+      if (m.from._id !== id || (asked != null && cmp(m._id, asked) <= 0)) continue;
+      newest = m._id; // oldest first: the last one seen is the newest
       if (m.status !== 'read') unread = true;
     }
     if (newest !== null && unread) {
       markRead(id, newest);
-    } else if (!c.rechecked && unreadCount(id) > 0) {
+    } else if (!h.rechecked && unreadCount(id) > 0) {
       // The server counted unread messages this page cannot see (read elsewhere since, or
       // older than the history it holds): ask it again, once per opening.
-      c.rechecked = true;
-      scheduleContactsRefresh();
+      h.rechecked = true;
+      refreshContacts();
     }
   }
 
-  async function markRead(contactId, messageId) {
-    const st = state;
-    const c = convoOf(contactId);
-    c.readRequested = messageId;
+  async function markRead(id, messageId) {
+    const c = chat;
+    ui.readRequested.set(id, messageId);
     try {
-      const msg = await request('message-read', { messageId });
-      if (st !== state) return;
-      mergeMessage(msg, false);
-      const readAt = isObject(msg) ? msg.readAt : null;
-      markReadUpTo(contactId, messageId, readAt, true);
+      await c.markRead(messageId);
     } catch (err) {
-      if (st !== state) return;
-      if (isTransient(err)) {
-        if (c.readRequested === messageId) c.readRequested = null; // retried on the next render
+      if (chat !== c) return;
+      if (err.retryable) {
+        if (ui.readRequested.get(id) === messageId) ui.readRequested.delete(id); // retried on the next render
       } else {
         showError(err, 'message-read');
       }
@@ -1335,150 +1045,77 @@
 
   // ------------------------------------------------------------- history
 
-  function minId(list) {
-    let min = null;
-    for (const m of list) if (isMessage(m) && (min === null || str(m._id) < min)) min = str(m._id);
-    return min;
-  }
-
-  function maxKnownId(contactId) {
-    const c = state.convos.get(contactId);
-    let max = null;
-    if (c) for (const id of c.messages.keys()) if (max === null || id > max) max = id;
-    return max;
-  }
-
-  async function loadInitialHistory(contactId) {
-    const st = state;
-    const c = convoOf(contactId);
-    if (c.loading || c.historyLoaded) return;
-    c.loading = true;
-    scheduleRender();
-    try {
-      const list = await request('get-old-messages', { userId: contactId, limit: HISTORY_PAGE });
-      if (st !== state) return;
-      const arr = Array.isArray(list) ? list : [];
-      for (const m of arr) mergeMessage(m);
-      c.historyLoaded = true;
-      c.cursor = minId(arr);
-      c.hasOlder = arr.length >= HISTORY_PAGE;
-    } catch (err) {
-      if (st !== state) return;
-      showError(err, 'get-old-messages');
-    } finally {
-      c.loading = false;
-    }
-    renderAll({ scrollToBottom: true });
-  }
-
-  async function loadOlder() {
-    const st = state;
-    const id = st && st.activeId;
-    if (id == null) return;
-    const c = convoOf(id);
-    if (c.loading || !c.historyLoaded || !c.hasOlder || c.cursor == null) return;
-    c.loading = true;
+  async function loadHistory(id, older) {
+    const c = chat;
+    const h = historyOf(id);
+    if (h.loading || (older ? !h.loaded || !h.hasOlder : h.loaded)) return;
+    const oldest = chat.state.messagesWith(id)[0];
+    if (older && !oldest) return;
+    h.loading = true;
     renderAll();
     let loaded = false;
     try {
-      const list = await request('get-old-messages', { userId: id, before: c.cursor, limit: HISTORY_PAGE });
-      if (st !== state) return;
-      const arr = Array.isArray(list) ? list : [];
-      for (const m of arr) mergeMessage(m);
-      const oldest = minId(arr);
-      if (oldest !== null) c.cursor = oldest;
-      c.hasOlder = arr.length >= HISTORY_PAGE;
+      const query = older ? { userId: id, before: oldest._id, limit: HISTORY_PAGE } : { userId: id, limit: HISTORY_PAGE };
+      const page = await c.getOldMessages(query);
+      if (chat !== c) return;
+      h.loaded = true;
+      h.hasOlder = page.length >= HISTORY_PAGE;
       loaded = true;
     } catch (err) {
-      if (st !== state) return;
-      showError(err, 'get-old-messages');
+      if (chat !== c) return;
+      if (err.code !== 'disconnected') showError(err, 'get-old-messages'); // else: again on the next session
     } finally {
-      c.loading = false;
+      h.loading = false;
     }
-    renderAll({ keepScrollFromBottom: loaded && state.activeId === id });
-  }
-
-  /** Fetches everything newer than `afterId` in the chat with contactId (reconnects, capped missedMessages). */
-  async function catchUp(contactId, afterId) {
-    const st = state;
-    let after = afterId;
-    for (let page = 0; page < CATCH_UP_MAX_PAGES; page++) {
-      const list = await request('get-old-messages', { userId: contactId, after, limit: CATCH_UP_PAGE });
-      if (st !== state) return;
-      const arr = Array.isArray(list) ? list : [];
-      for (const m of arr) mergeMessage(m);
-      if (arr.length < CATCH_UP_PAGE) break;
-      after = arr.reduce((mx, m) => (str(m._id) > mx ? str(m._id) : mx), after);
-    }
+    if (older) renderAll({ keepScrollFromBottom: loaded && ui.activeId === id });
+    else renderAll({ scrollToBottom: true });
   }
 
   // ------------------------------------------------------------- sending
 
-  let pendingSeq = 0;
-
-  function queueMessage(contactId, text) {
-    // The server sends "typing: false" itself just before this message's new-message.
-    if (state.typingOut.to === contactId || state.typingOut.to == null) stopTyping(false);
-    else stopTyping(true);
-    const p = {
-      cmid: newClientMessageId(),
-      to: contactId,
-      text,
-      createdAt: new Date(),
-      seq: ++pendingSeq,
-      state: 'queued',
-      settledBy: null,
-      error: null, // { code, message } of a send that failed for good
-    };
-    state.pending.set(p.cmid, p);
-    bump(contactId);
+  /** Hands a message to the outbox: shown at once, sent (and retried) until stored once. */
+  function queueMessage(id, text, clientMessageId) {
+    const c = chat;
+    const { sent } = c.send(id, text, clientMessageId);
+    bump(id);
     renderAll({ scrollToBottom: true });
-    sendPending(p);
-  }
-
-  async function sendPending(p) {
-    const st = state;
-    if (!st.ready || p.state === 'sending') return;
-    p.state = 'sending';
-    scheduleRender();
-    try {
-      const msg = await request('send-message', { userId: p.to, message: p.text, clientMessageId: p.cmid });
-      if (st !== state) return;
-      st.pending.delete(p.cmid);
-      if (isMessage(msg) && !p.settledBy) st.renames.set(p.cmid, str(msg._id));
-      mergeMessage(msg);
-    } catch (err) {
-      if (st !== state || !st.pending.has(p.cmid)) return;
-      if (isTransient(err)) {
-        // Safe to retry with the same clientMessageId: the server stores it at most once.
-        p.state = 'queued';
-        if (err.code === 'unavailable' || err.code === 'timeout') {
-          setTimeout(() => {
-            if (st === state && st.pending.get(p.cmid) === p && p.state === 'queued') sendPending(p);
-          }, 3000);
-        }
-      } else {
-        p.state = 'failed';
-        p.settledBy = null;
-        p.error = normalizeError(err);
-      }
-      if (err && err.code === 'forbidden') {
+    sent.then(scheduleRender, (err) => {
+      if (chat !== c || err.code === 'closed') return;
+      if (err.code === 'forbidden') {
         // One of us blocks the other: they do (the server's answer is all this page learns
         // of it), or I do from another tab. The contact list says which, and shows them
         // offline if they block me.
-        const ct = st.contacts.get(p.to);
-        const name = ct ? displayName(ct.details, ct.id) : p.to;
+        const ct = contactOf(id);
+        const name = ct ? displayName(ct, id) : id;
         setStatus(`Message to ${name} not sent: ${str(err.message) || 'forbidden'} (forbidden)`, 'error', 'forbidden');
-        scheduleContactsRefresh();
+        refreshContacts();
       } else {
         showError(err, 'send-message');
       }
-    }
-    scheduleRender();
+      scheduleRender();
+    });
   }
 
-  function flushPending() {
-    for (const p of state.pending.values()) if (p.state === 'queued') sendPending(p);
+  /** Clicking a failed message sends it again with the same clientMessageId (stored at most once). */
+  function retryFailed(clientMessageId) {
+    const id = ui.activeId;
+    const p = chat.state.pendingFor(id).find((q) => q.clientMessageId === clientMessageId && q.state === 'failed');
+    if (!p) return;
+    chat.state.settlePending(p, undefined); // out of the list: the outbox queues it again
+    queueMessage(id, p.message, p.clientMessageId);
+  }
+
+  /** My own message came back as new-message before the outbox had its ack: show it once. */
+  function onNewMessage(m) {
+    if (!m || !m.from || !m.to) return;
+    const peer = peerOf(m);
+    bump(peer); // a new message moves its conversation to the top
+    if (m.from._id !== myId()) return;
+    const echoed = new Set(ui.echoes.keys());
+    const p = chat.state
+      .pendingFor(peer)
+      .find((q) => q.state === 'sending' && q.message === m.message && !echoed.has(q.clientMessageId));
+    if (p) ui.echoes.set(p.clientMessageId, m._id);
   }
 
   // ------------------------------------------------------------- edit and delete
@@ -1488,10 +1125,10 @@
   }
 
   function ownStoredMessage(id) {
-    if (!state || state.activeId == null) return null;
-    const c = state.convos.get(state.activeId);
-    const m = c ? c.messages.get(id) : null;
-    return m && str(m.from._id) === myId() ? m : null;
+    if (!chat || ui.activeId == null) return null;
+    const room = chat.state.roomWith(ui.activeId);
+    const m = room ? room.get(id) : null;
+    return m && m.from._id === myId() ? m : null;
   }
 
   function menuItems(li) {
@@ -1501,16 +1138,16 @@
   function openMenu(id, focusLast = false) {
     const m = ownStoredMessage(id);
     if (!m || m.deletedAt) return;
-    state.menuFor = id;
+    ui.menuFor = id;
     renderAll();
     const items = menuItems(messageLi(id));
     if (items.length > 0) items[focusLast ? items.length - 1 : 0].focus();
   }
 
   function closeMenu(focusButton) {
-    const id = state ? state.menuFor : null;
+    const id = ui ? ui.menuFor : null;
     if (id == null) return;
-    state.menuFor = null;
+    ui.menuFor = null;
     renderAll();
     const li = messageLi(id);
     if (focusButton && li && li._parts.menuButton) li._parts.menuButton.focus();
@@ -1519,8 +1156,8 @@
   function startEdit(id) {
     const m = ownStoredMessage(id);
     if (!m || m.deletedAt) return;
-    state.menuFor = null;
-    state.editing = { id, busy: false };
+    ui.menuFor = null;
+    ui.editing = { id, busy: false };
     renderAll();
     const li = messageLi(id);
     if (li && li._parts.editor) {
@@ -1531,18 +1168,18 @@
   }
 
   function cancelEdit() {
-    const id = state && state.editing ? state.editing.id : null;
+    const id = ui && ui.editing ? ui.editing.id : null;
     if (id == null) return;
-    state.editing = null;
+    ui.editing = null;
     renderAll();
     const li = messageLi(id);
     if (li && li._parts.menuButton && !li._parts.actions.hidden) li._parts.menuButton.focus();
   }
 
   async function saveEdit(id, text) {
-    const st = state;
+    const c = chat;
     const m = ownStoredMessage(id);
-    if (!m || !st.editing || st.editing.id !== id || st.editing.busy) return;
+    if (!m || !ui.editing || ui.editing.id !== id || ui.editing.busy) return;
     if (!text.trim()) {
       showError({ code: 'invalid-argument', message: 'A message cannot be empty: delete it instead.' }, 'edit-message');
       return;
@@ -1551,21 +1188,20 @@
       cancelEdit();
       return;
     }
-    st.editing.busy = true;
+    ui.editing.busy = true;
     renderAll();
     let saved = false;
     try {
-      const msg = await request('edit-message', { messageId: id, message: text });
-      if (st !== state) return;
-      mergeMessage(msg, false);
+      await c.editMessage(id, text);
       saved = true;
     } catch (err) {
-      if (st !== state) return;
+      if (chat !== c) return;
       showError(err, 'edit-message');
     }
-    if (st.editing && st.editing.id === id) {
-      if (saved) st.editing = null;
-      else st.editing.busy = false;
+    if (chat !== c) return;
+    if (ui.editing && ui.editing.id === id) {
+      if (saved) ui.editing = null;
+      else ui.editing.busy = false;
     }
     renderAll();
     const li = messageLi(id);
@@ -1575,10 +1211,10 @@
   }
 
   async function deleteMessage(id) {
-    const st = state;
+    const c = chat;
     const m = ownStoredMessage(id);
     if (!m || m.deletedAt) return;
-    state.menuFor = null;
+    ui.menuFor = null;
     renderAll();
     if (!window.confirm('Delete this message for everyone?')) {
       const li = messageLi(id);
@@ -1586,34 +1222,28 @@
       return;
     }
     try {
-      const msg = await request('delete-message', { messageId: id });
-      if (st !== state) return;
-      mergeMessage(msg, false);
+      await c.deleteMessage(id);
     } catch (err) {
-      if (st !== state) return;
+      if (chat !== c) return;
       showError(err, 'delete-message');
     }
+    if (chat !== c) return;
     renderAll();
-    if (st === state && state.activeId != null) els.input.focus();
+    if (ui.activeId != null) els.input.focus();
   }
 
   // ------------------------------------------------------------- blocking
-
-  function isBlockedByMe(contactId) {
-    const ct = state && state.contacts.get(contactId);
-    return !!(ct && ct.blocked);
-  }
 
   /**
    * Blocks (after a confirmation) or unblocks a contact. The server tells nobody, and
    * neither does this page: no typing: false either (the contact's indicator runs out).
    */
-  async function toggleBlock(contactId) {
-    const st = state;
-    const ct = st.contacts.get(contactId);
-    if (!ct || st.blocking.has(contactId)) return;
+  async function toggleBlock(id) {
+    const c = chat;
+    const ct = contactOf(id);
+    if (!ct || ui.blocking.has(id)) return;
     const block = !ct.blocked;
-    const name = displayName(ct.details, ct.id);
+    const name = displayName(ct, id);
     if (
       block &&
       !window.confirm(
@@ -1624,268 +1254,150 @@
       els.blockToggle.focus();
       return;
     }
-    st.blocking.add(contactId);
+    ui.blocking.add(id);
     renderAll();
     try {
-      const res = await request(block ? 'block-user' : 'unblock-user', { userId: contactId });
-      if (st !== state) return;
-      const now = isObject(res) && typeof res.blocked === 'boolean' ? res.blocked : block;
-      const cur = st.contacts.get(contactId);
-      if (cur) cur.blocked = now;
-      if (now) {
-        if (st.typingOut.wantTo === contactId || st.typingOut.to === contactId) stopTyping(false);
-        clearTyping(contactId);
-      }
-      setStatus(now ? `You blocked ${name}.` : `You unblocked ${name}.`, 'notice');
+      const res = block ? await c.blockUser(id) : await c.unblockUser(id);
+      if (chat !== c) return;
+      if (res.blocked && (ui.typingOut.wantTo === id || ui.typingOut.to === id)) stopTyping(false);
+      setStatus(res.blocked ? `You blocked ${name}.` : `You unblocked ${name}.`, 'notice');
     } catch (err) {
-      if (st !== state) return;
+      if (chat !== c) return;
       showError(err, block ? 'block-user' : 'unblock-user');
     } finally {
-      if (st === state) st.blocking.delete(contactId);
+      if (chat === c) ui.blocking.delete(id);
     }
-    if (st !== state) return;
+    if (chat !== c) return;
     renderAll();
-    if (st.activeId !== contactId) return;
-    if (isBlockedByMe(contactId)) els.blockToggle.focus();
+    if (ui.activeId !== id) return;
+    if (isBlockedByMe(id)) els.blockToggle.focus();
     else els.input.focus();
   }
 
   // ------------------------------------------------------------- navigation
 
-  function openChat(contactId) {
-    if (!state || !state.contacts.has(contactId)) return;
-    if (state.activeId !== contactId) {
-      state.menuFor = null;
-      state.editing = null;
+  function openChat(id) {
+    if (!chat || !contactOf(id)) return;
+    if (ui.activeId !== id) {
+      ui.menuFor = null;
+      ui.editing = null;
       stopTyping(true);
     }
-    state.activeId = contactId;
-    const c = convoOf(contactId);
-    c.rechecked = false;
+    ui.activeId = id;
+    historyOf(id).rechecked = false;
     renderAll({ scrollToBottom: true });
-    if (!c.historyLoaded && state.ready) loadInitialHistory(contactId);
+    if (chat.ready) loadHistory(id, false);
     if (window.matchMedia('(min-width: 721px)').matches) els.input.focus();
   }
 
   function closeChat() {
-    if (!state) return;
+    if (!ui) return;
     stopTyping(true);
-    state.activeId = null;
-    state.menuFor = null;
-    state.editing = null;
+    ui.activeId = null;
+    ui.menuFor = null;
+    ui.editing = null;
     renderAll();
   }
 
   // ------------------------------------------------------------- connection
 
-  function onServerEvent(envelope) {
-    if (!state || !isObject(envelope)) return;
-    const { type, data } = envelope;
-    switch (type) {
-      case 'user-details':
-        applyUserDetails(data);
-        break;
-      case 'chat-user-status-changed': {
-        if (!isObject(data) || !isObject(data.user) || data.user._id == null) return;
-        const id = str(data.user._id);
-        if (!state.contacts.has(id)) return;
-        upsertContact({ ...data.user, status: data.status, lastOnline: data.lastOnline });
-        // Gone offline: not typing any more (the server may not have said so, in a cluster).
-        if (data.status === 'offline') clearTyping(id);
-        break;
-      }
-      case 'chat-user-added':
-        upsertContact(data);
-        break;
-      case 'new-message': {
-        const fresh = !isKnown(data);
-        const peer = mergeMessage(data, true);
-        // The contact's message ends its "typing…".
-        if (peer != null && str(data.from._id) === peer) clearTyping(peer);
-        // A new message moves its conversation to the top of the list.
-        if (peer != null && fresh) bump(peer);
-        break;
-      }
-      case 'messages-read':
-        applyMessagesRead(data);
-        break;
-      case 'message-updated':
-        applyMessageUpdated(data);
-        break;
-      case 'typing':
-        applyTyping(data);
-        break;
-      case 'contacts':
-        // Only sent when no callback was given; this client always passes one.
-        if (Array.isArray(data)) applyContactList(data);
-        break;
-      case 'message-status-changed': {
-        if (!isMessage(data)) return;
-        const peer = peerOf(data);
-        const c = peer != null ? state.convos.get(peer) : null;
-        mergeMessage(data, !!(c && c.historyLoaded));
-        break;
-      }
-      case 'old-messages':
-        // Only sent when no callback was given; this client always passes one.
-        if (Array.isArray(data)) for (const m of data) mergeMessage(m);
-        break;
-      case 'error':
-        showError(data);
-        break;
-      default:
-        return;
-    }
-    scheduleRender();
-  }
-
-  /** Someone read a room up to a message: my messages (the contact read them) or theirs (my other tab). */
-  function applyMessagesRead(data) {
-    if (!isObject(data) || data.chatRoomId == null || data.readerId == null || data.upTo == null) return;
-    const room = str(data.chatRoomId);
-    const reader = str(data.readerId);
-    const contact = Array.from(state.contacts.values()).find((c) => c.chatRoomId === room);
-    if (!contact) return;
-    if (reader === myId()) markReadUpTo(contact.id, str(data.upTo), data.readAt, true);
-    else if (reader === contact.id) markReadUpTo(contact.id, str(data.upTo), data.readAt, false);
-  }
-
-  /** A message was edited or deleted: the open chat and the contact's preview follow. */
-  function applyMessageUpdated(data) {
-    if (!isMessage(data)) return;
-    const peer = peerOf(data);
-    if (peer == null) return;
-    const id = str(data._id);
-    const c = state.convos.get(peer);
-    const before = c ? c.messages.get(id) : null;
-    mergeMessage(data, false);
-    const ct = state.contacts.get(peer);
-    if (ct && data.deletedAt && str(data.from._id) === peer && data.status !== 'read') {
-      // An unread message of theirs was deleted: it leaves the unread count. If the server
-      // counted it (and it was not deleted already), ask the server for the new count.
-      const base = ct.base;
-      const readPos = c ? c.readPos : null;
-      const counted = base && base.count > 0 && base.upTo != null && id <= base.upTo;
-      if (counted && !(before && before.deletedAt) && !(readPos != null && readPos >= id)) {
-        scheduleContactsRefresh();
-      }
-    }
-  }
-
-  async function onConnected() {
-    const st = state;
-    setConnection('connecting');
-    let details;
+  /** connect-user answered, on the first connect or a reconnect (the client sends it itself). */
+  function onSession(details) {
+    const reconnect = ui.everReady;
+    ui.everReady = true;
+    els.meId.textContent = details.user._id;
     try {
-      details = await request('connect-user', { userId: st.userId });
-    } catch (err) {
-      if (st !== state) return;
-      showError(err, 'connect-user');
-      if (!st.everReady && !isTransient(err)) teardown(false);
-      return;
-    }
-    if (st !== state) return;
-    applyUserDetails(details);
-    const reconnect = st.everReady;
-    st.ready = true;
-    st.everReady = true;
-    els.meId.textContent = st.me._id;
-    try {
-      localStorage.setItem('chatzz-demo-user', st.me._id);
+      localStorage.setItem('chatzz-demo-user', details.user._id);
     } catch (_) {
       /* storage may be unavailable */
     }
+    applyServerOrder(details.connectedUsers);
     setConnection('online');
     renderAll();
-    flushPending();
-
-    // Capped missedMessages: fetch the rest after the last one received.
-    const follow = [];
-    if (isObject(details) && isObject(details.missedMessages)) {
-      for (const [sender, list] of Object.entries(details.missedMessages)) {
-        if (Array.isArray(list) && list.length > 0) follow.push([sender, list[list.length - 1]._id]);
-      }
-    }
     if (reconnect) {
-      // socket.io connection-state recovery is not relied upon: catch up on every loaded chat.
-      for (const [id, c] of st.convos) {
-        if (c.historyLoaded) follow.push([id, maxKnownId(id)]);
+      // The client catches up on new messages; the latest page of each open history also
+      // brings reads, edits and deletes made meanwhile.
+      for (const [id, h] of ui.history) {
+        if (h.loaded) chat.getOldMessages({ userId: id, limit: HISTORY_PAGE }).catch(() => {});
       }
     }
-    for (const [id, after] of follow) {
-      try {
-        if (after != null) await catchUp(id, str(after));
-        if (st !== state) return;
-        const c = st.convos.get(id);
-        if (reconnect && c && c.historyLoaded) {
-          // Refresh statuses of the latest page (reads that happened while we were away).
-          const list = await request('get-old-messages', { userId: id, limit: HISTORY_PAGE });
-          if (st !== state) return;
-          if (Array.isArray(list)) for (const m of list) mergeMessage(m);
-        }
-      } catch (err) {
-        if (st !== state) return;
-        if (!isTransient(err)) showError(err, 'get-old-messages');
-      }
-      scheduleRender();
+    if (ui.activeId != null) loadHistory(ui.activeId, false);
+  }
+
+  function onSessionLost() {
+    ui.readRequested.clear();
+    // Typing events are not replayed: forget what the server heard from me (the state forgets who types).
+    stopTyping(false);
+    setConnection('offline');
+    scheduleRender();
+  }
+
+  function onClientError(err) {
+    if (err.event === 'connect-user') {
+      showError(err, 'connect-user');
+      if (!ui.everReady && !err.retryable) teardown(false); // e.g. an invalid user id: stop
+    } else if (!err.retryable) {
+      showError(err);
     }
-    if (st.activeId != null && !convoOf(st.activeId).historyLoaded) loadInitialHistory(st.activeId);
   }
 
   function signIn(userId) {
     teardown(false);
-    state = freshState(userId);
+    ui = freshUi(userId);
     els.meId.textContent = userId;
     els.signInForm.hidden = true;
     els.me.hidden = false;
     els.app.dataset.signedIn = 'true';
     setFormsEnabled(true);
-    setConnection('connecting');
-    renderAll();
 
     // forceNew: never reuse a cached manager/socket from an earlier sign-in.
-    const s = io({ forceNew: true, autoConnect: false, reconnectionDelayMax: 5000 });
-    socket = s;
-    s.on('connect', () => {
-      if (socket === s) onConnected();
-    });
-    s.on('disconnect', (reason) => {
-      if (socket !== s || !state) return;
-      state.ready = false;
-      for (const c of state.convos.values()) c.readRequested = null;
-      // Typing events are not replayed: forget who types, and what the server heard from me.
-      clearAllTyping();
-      stopTyping(false);
-      setConnection('offline');
-      if (reason === 'io server disconnect') {
+    const socket = io({ forceNew: true, autoConnect: false, reconnectionDelayMax: 5000 });
+    const c = new chatzz.ChatzzClient(socket, { userId, ackTimeoutMs: ACK_TIMEOUT_MS });
+    chat = c;
+    /** Handlers of this sign-in only. */
+    const mine = (fn) => (...args) => {
+      if (chat === c) fn(...args);
+    };
+    c.state.on('change', mine(scheduleRender));
+    c.on('session', mine(onSession));
+    c.on('session-lost', mine(onSessionLost));
+    c.on('client-error', mine(onClientError));
+    c.on('new-message', mine(onNewMessage));
+    c.on('typing', mine(onTyping));
+    c.on('error', mine((data) => showError(data)));
+    socket.on('connect', mine(() => setConnection('connecting')));
+    socket.on(
+      'disconnect',
+      mine((reason) => {
+        if (reason !== 'io server disconnect') return;
         setStatus('The server closed the connection.', 'warn');
-        s.connect();
-      }
-    });
-    s.on('connect_error', (err) => {
-      if (socket !== s || !state) return;
-      setConnection('offline');
-      setStatus(`Cannot connect: ${err && err.message ? err.message : 'unknown error'}`, 'error', 'connect_error');
-      if (!s.active) teardown(false); // refused by the server (e.g. authentication): stop
-    });
-    s.on('chatzz', (envelope) => {
-      if (socket === s) onServerEvent(envelope);
-    });
-    s.connect();
+        socket.connect();
+      }),
+    );
+    socket.on(
+      'connect_error',
+      mine((err) => {
+        setConnection('offline');
+        setStatus(`Cannot connect: ${err && err.message ? err.message : 'unknown error'}`, 'error', 'connect_error');
+        if (!socket.active) teardown(false); // refused by the server (e.g. authentication): stop
+      }),
+    );
+    setConnection('connecting');
+    renderAll();
+    socket.connect();
   }
 
   function teardown(resetStatus = true) {
-    if (state) {
-      clearAllTyping();
+    if (ui) {
       stopTyping(false);
+      for (const timer of ui.typingTimers.values()) clearTimeout(timer);
     }
-    if (socket) {
-      const s = socket;
-      socket = null;
-      s.off();
-      s.disconnect();
+    if (chat) {
+      const c = chat;
+      chat = null;
+      c.close();
     }
-    state = null;
+    ui = null;
     els.signInForm.hidden = false;
     els.me.hidden = true;
     els.app.dataset.signedIn = 'false';
@@ -1917,8 +1429,8 @@
 
   els.addForm.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const st = state;
-    if (!st) return;
+    const c = chat;
+    if (!c) return;
     const id = els.contactId.value.trim();
     if (!id) {
       els.contactId.focus();
@@ -1927,21 +1439,20 @@
     els.addError.hidden = true;
     els.addContact.disabled = true;
     try {
-      const contact = await request('add-chat-user', { userToAdd: id });
-      if (st !== state) return;
-      const c = upsertContact(contact);
+      const contact = await c.addChatUser(id);
+      if (chat !== c) return;
       els.contactId.value = '';
       setStatus(`Added ${id} to your contacts.`, 'notice');
-      if (c) openChat(c.id);
+      openChat(contact._id);
     } catch (err) {
-      if (st !== state) return;
-      const e2 = normalizeError(err);
+      if (chat !== c) return;
+      const e2 = errorOf(err);
       els.addError.textContent = `${e2.message} (${e2.code})`;
       els.addError.dataset.code = e2.code;
       els.addError.hidden = false;
       showError(e2, 'add-chat-user');
     } finally {
-      if (st === state) els.addContact.disabled = false;
+      if (chat === c) els.addContact.disabled = false;
     }
   });
 
@@ -1951,9 +1462,11 @@
 
   els.back.addEventListener('click', closeChat);
   els.blockToggle.addEventListener('click', () => {
-    if (state && state.activeId != null) toggleBlock(state.activeId);
+    if (ui && ui.activeId != null) toggleBlock(ui.activeId);
   });
-  els.loadOlder.addEventListener('click', loadOlder);
+  els.loadOlder.addEventListener('click', () => {
+    if (ui && ui.activeId != null) loadHistory(ui.activeId, true);
+  });
 
   function autoGrow() {
     els.input.style.height = 'auto';
@@ -1962,12 +1475,14 @@
 
   els.composer.addEventListener('submit', (e) => {
     e.preventDefault();
-    if (!state || state.activeId == null || isBlockedByMe(state.activeId)) return;
+    if (!ui || ui.activeId == null || isBlockedByMe(ui.activeId)) return;
     const text = els.input.value;
     if (!text.trim()) return;
     els.input.value = '';
     autoGrow();
-    queueMessage(state.activeId, text);
+    // The server sends "typing: false" itself just before this message's new-message.
+    stopTyping(ui.typingOut.to != null && ui.typingOut.to !== ui.activeId);
+    queueMessage(ui.activeId, text);
     els.input.focus();
   });
 
@@ -1985,19 +1500,12 @@
   // Clicking a failed message retries it with the same clientMessageId.
   els.messageList.addEventListener('click', (e) => {
     const li = e.target.closest('.message[data-status="failed"]');
-    if (!li || !state) return;
-    const p = state.pending.get(li.dataset.clientMessageId);
-    if (p) {
-      p.state = 'queued';
-      p.error = null;
-      if (state.ready) sendPending(p);
-      scheduleRender();
-    }
+    if (li && chat && li.dataset.clientMessageId) retryFailed(li.dataset.clientMessageId);
   });
 
   // The message menu (my messages): open, Edit, Delete; the inline editor's Cancel.
   els.messageList.addEventListener('click', (e) => {
-    if (!state) return;
+    if (!ui) return;
     const button = e.target.closest('button[data-action]');
     if (!button) return;
     const li = button.closest('.message');
@@ -2006,7 +1514,7 @@
     e.stopPropagation();
     switch (button.dataset.action) {
       case 'menu':
-        if (state.menuFor === id) closeMenu(true);
+        if (ui.menuFor === id) closeMenu(true);
         else openMenu(id);
         break;
       case 'edit':
@@ -2024,14 +1532,14 @@
 
   els.messageList.addEventListener('submit', (e) => {
     const form = e.target.closest('.edit-form');
-    if (!form || !state) return;
+    if (!form || !ui) return;
     e.preventDefault();
     const li = form.closest('.message');
     if (li && li.dataset.messageId) saveEdit(li.dataset.messageId, li._parts.editor.input.value);
   });
 
   els.messageList.addEventListener('keydown', (e) => {
-    if (!state) return;
+    if (!ui) return;
     const t = e.target;
     if (t.classList.contains('edit-input')) {
       if (e.key === 'Escape') {
@@ -2050,7 +1558,7 @@
       if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
         e.preventDefault();
         openMenu(id, e.key === 'ArrowUp');
-      } else if (e.key === 'Escape' && state.menuFor === id) {
+      } else if (e.key === 'Escape' && ui.menuFor === id) {
         e.preventDefault();
         closeMenu(true);
       }
@@ -2069,7 +1577,7 @@
       closeMenu(true);
       return;
     } else if (e.key === 'Tab') {
-      state.menuFor = null;
+      ui.menuFor = null;
       scheduleRender();
       return;
     }
@@ -2081,7 +1589,7 @@
 
   // A click anywhere else closes an open message menu.
   document.addEventListener('click', (e) => {
-    if (!state || state.menuFor == null) return;
+    if (!ui || ui.menuFor == null) return;
     if (e.target.closest && e.target.closest('.message-actions')) return;
     closeMenu(false);
   });
@@ -2094,7 +1602,7 @@
 
   // Keep "last seen" texts fresh.
   setInterval(() => {
-    if (state) renderAll();
+    if (chat) renderAll();
   }, 30000);
 
   // Prefill the user id from ?user= or the last sign-in.
@@ -2105,8 +1613,8 @@
     /* ignore */
   }
 
-  if (typeof io !== 'function') {
-    setStatus('socket.io client failed to load.', 'error', 'internal');
+  if (typeof io !== 'function' || typeof chatzz !== 'object') {
+    setStatus('socket.io client or chatzz client failed to load.', 'error', 'internal');
     els.signIn.disabled = true;
   } else {
     renderAll();

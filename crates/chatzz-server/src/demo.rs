@@ -25,7 +25,8 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse + 
     )
 }
 
-/// `GET /` and its assets. The socket.io browser client is the npm package's own build.
+/// `GET /` and its assets. The socket.io browser client is the npm package's own build;
+/// `chatzz-client.js` is `@chatzz/client` bundled by clients/typescript/scripts/bundle-demo.mjs.
 pub fn routes() -> Router {
     Router::new()
         .route(
@@ -52,6 +53,15 @@ pub fn routes() -> Router {
                 asset(
                     "text/css; charset=utf-8",
                     include_str!("../assets/style.css"),
+                )
+            }),
+        )
+        .route(
+            "/assets/chatzz-client.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../assets/chatzz-client.js"),
                 )
             }),
         )
