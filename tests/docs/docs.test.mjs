@@ -12,7 +12,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 function walk(dir, keep, out = []) {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (['node_modules', 'target', '.git', 'artifacts', 'corpus'].includes(entry.name)) continue;
+    // vendor/ holds published crates' own docs, not ours.
+    if (['node_modules', 'target', '.git', 'artifacts', 'corpus', 'vendor'].includes(entry.name)) continue;
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) walk(full, keep, out);
     else if (keep(entry.name)) out.push(full);

@@ -8,6 +8,7 @@ pub mod error;
 pub mod event;
 pub mod id;
 pub mod message;
+pub mod notification;
 pub mod ports;
 pub mod presence;
 pub mod rate;
@@ -29,8 +30,8 @@ pub use message::{
 };
 pub use ports::{
     AuthError, Authenticator, ChatStore, Clock, ClusterNews, ContactPolicy, DirectoryError,
-    Identity, NewsError, PolicyError, PresenceError, PresenceRegistry, StoreError, StoreNames,
-    SystemClock, UserDirectory,
+    Identity, NewsError, Notifier, NotifyError, PolicyError, PresenceError, PresenceRegistry,
+    StoreError, StoreNames, SystemClock, UserDirectory,
 };
 pub use presence::LocalPresence;
 pub use rate::{Rate, RatedEvent, SendRate};

@@ -84,6 +84,9 @@ pub struct NewMessage {
     pub text: MessageText,
     pub created_at: Timestamp,
     pub client_message_id: Option<ClientMessageId>,
+    /// Owe the host application a notification about it (its recipient had no live
+    /// socket): recorded in the same write as the message, only if this insert creates it.
+    pub notify: bool,
 }
 
 /// A message as stored.

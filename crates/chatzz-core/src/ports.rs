@@ -5,6 +5,7 @@ mod clock;
 mod directory;
 mod names;
 mod news;
+mod notifier;
 mod policy;
 mod presence;
 mod store;
@@ -14,6 +15,7 @@ pub use clock::{Clock, SystemClock};
 pub use directory::{DirectoryError, UserDirectory};
 pub use names::StoreNames;
 pub use news::{ClusterNews, NewsError};
+pub use notifier::{Notifier, NotifyError};
 pub use policy::{ContactPolicy, PolicyError};
 pub use presence::{Added, Leaving, PresenceError, PresenceRegistry, Sweep};
 pub use store::{ChatStore, StoreError};
@@ -21,6 +23,6 @@ pub use store::{ChatStore, StoreError};
 #[cfg(any(test, feature = "testing"))]
 pub use {
     authenticator::MockAuthenticator, clock::MockClock, directory::MockUserDirectory,
-    news::MockClusterNews, policy::MockContactPolicy, presence::MockPresenceRegistry,
-    store::MockChatStore,
+    news::MockClusterNews, notifier::MockNotifier, policy::MockContactPolicy,
+    presence::MockPresenceRegistry, store::MockChatStore,
 };

@@ -19,7 +19,7 @@ pub const MAX_TYPISTS: usize = 65_536;
 
 /// Most pairs whose room is remembered per server; past it, all are forgotten at once
 /// (rooms never change, so the next event of a pair asks the store once).
-const MAX_ROOMS: usize = 262_144;
+pub const MAX_ROOMS: usize = 262_144;
 
 /// Who told whom they were typing, and when.
 #[derive(Debug, Default)]
@@ -109,7 +109,7 @@ impl KnownRooms {
 pub const BLOCKS_FRESH_MS: i64 = 5_000;
 
 /// Most pairs whose blocks are remembered per server; past it, all are forgotten.
-const MAX_BLOCKS: usize = 262_144;
+pub const MAX_BLOCKS: usize = 262_144;
 
 /// Who blocks whom between pairs, as this server last read it: lets typing ask no
 /// store. Every change of a pair, here or (through cluster news) on another server,

@@ -131,6 +131,60 @@ fn origins(args: &Args, mut builder: ChatzzBuilder) -> ChatzzBuilder {
     builder.allowed_hosts(listen.into_iter().chain(listed(&args.allowed_hosts)))
 }
 
+/// Signed webhooks for offline recipients, if asked for.
+fn notifications(args: &Args, builder: ChatzzBuilder) -> Result<ChatzzBuilder, RunError> {
+    let (url, secret) = match (&args.webhook_url, &args.webhook_secret) {
+        (None, None) => return Ok(builder),
+        (Some(url), Some(secret)) => (url, secret),
+        (Some(_), None) => {
+            return Err(RunError::Config(
+                "--webhook-url needs --webhook-secret".into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(RunError::Config(
+                "--webhook-secret needs --webhook-url".into(),
+            ));
+        }
+    };
+    if args.notification_lease == 0 {
+        return Err(RunError::Config(
+            "--notification-lease must be at least 1 second".into(),
+        ));
+    }
+    webhooks(url, secret, args.notification_lease, builder)
+}
+
+#[cfg(feature = "webhooks")]
+fn webhooks(
+    url: &str,
+    secret: &str,
+    lease: u64,
+    builder: ChatzzBuilder,
+) -> Result<ChatzzBuilder, RunError> {
+    let webhook = chatzz::WebhookNotifier::new(url, secret.as_bytes())
+        .map_err(|e| RunError::Config(e.to_string()))?;
+    tracing::info!(?webhook, "offline notifications: signed webhooks");
+    Ok(builder
+        .notifier(webhook)
+        .notification_retries(chatzz::RetryPolicy {
+            lease: Duration::from_secs(lease),
+            ..chatzz::RetryPolicy::default()
+        }))
+}
+
+#[cfg(not(feature = "webhooks"))]
+fn webhooks(
+    _url: &str,
+    _secret: &str,
+    _lease: u64,
+    _builder: ChatzzBuilder,
+) -> Result<ChatzzBuilder, RunError> {
+    Err(RunError::Config(
+        "--webhook-url needs a build with the `webhooks` feature".into(),
+    ))
+}
+
 pub async fn run(args: Args) -> Result<(), RunError> {
     let server = args.server_settings();
     server.validate()?;
@@ -141,6 +195,7 @@ pub async fn run(args: Args) -> Result<(), RunError> {
         .settings(settings);
     let prometheus = metrics::install().map_err(|e| RunError::Config(format!("metrics: {e}")))?;
     let builder = origins(&args, authentication(&args, builder)?);
+    let builder = notifications(&args, builder)?;
     let (layer, chat) = builder.build().await?;
 
     let metrics_routes = metrics::routes(prometheus, chat.clone());

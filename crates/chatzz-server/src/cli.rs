@@ -97,6 +97,11 @@ pub struct Args {
     #[arg(long, env = "CHATZZ_MAX_PACKET_BYTES")]
     pub max_packet_bytes: Option<usize>,
 
+    /// Most packets in one long-polling response; the rest wait for the client's next
+    /// request. Python clients (python-engineio) refuse more than 16.
+    #[arg(long, env = "CHATZZ_MAX_POLLING_PACKETS", default_value_t = defaults().socketio.max_polling_packets)]
+    pub max_polling_packets: usize,
+
     /// Seconds between heartbeats.
     #[arg(long, env = "CHATZZ_PING_INTERVAL", default_value_t = defaults().socketio.ping_interval.as_secs())]
     pub ping_interval: u64,
@@ -184,6 +189,20 @@ pub struct Args {
     /// Serve /metrics on this address only, instead of on --listen.
     #[arg(long, env = "CHATZZ_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+
+    /// POST a signed `message.undelivered` webhook here for every message stored while
+    /// its recipient had no live socket (docs/notifications.md). Needs --webhook-secret.
+    #[arg(long, env = "CHATZZ_WEBHOOK_URL", hide_env_values = true)]
+    pub webhook_url: Option<String>,
+
+    /// With --webhook-url: the secret (at least 32 bytes) webhooks are signed with.
+    #[arg(long, env = "CHATZZ_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+
+    /// With --webhook-url: seconds a server holds the notifications it is sending;
+    /// another server takes over those of a server that died after this.
+    #[arg(long, env = "CHATZZ_NOTIFICATION_LEASE", default_value_t = chatzz::RetryPolicy::default().lease.as_secs())]
+    pub notification_lease: u64,
 }
 
 impl Args {
@@ -218,6 +237,7 @@ impl Args {
         settings.transport.max_queued_events = self.max_queued_events;
         settings.transport.max_outbound_bytes = self.max_outbound_bytes;
         settings.socketio.max_packet_bytes = self.max_packet_bytes;
+        settings.socketio.max_polling_packets = self.max_polling_packets;
         settings.socketio.ping_interval = Duration::from_secs(self.ping_interval);
         settings.socketio.ping_timeout = Duration::from_secs(self.ping_timeout);
         settings.socketio.connect_timeout = Duration::from_secs(self.connect_timeout);

@@ -1,11 +1,14 @@
 //! An in-memory [`ChatStore`] for chatzz: everything behind one lock, so every rule of
 //! the port holds trivially; gone when the process exits. Good for tests, demos and
-//! single-process deployments that need no history across restarts.
+//! single-process deployments that need no history across restarts. Notifications owed
+//! are kept in memory too: a receiver that is down keeps them here until accepted or
+//! dropped, and a restart forgets them with the messages.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use chatzz_core::notification::{NotificationClaim, PendingNotification};
 use chatzz_core::{
     Blocks, ChatRoomId, ChatStore, ChatUser, ClientMessageId, ContactRecord, HistoryQuery,
     Inserted, LinkOutcome, LinkedUser, MessageId, MessageStatus, MessageText, NewMessage,
@@ -35,6 +38,8 @@ struct State {
     not_read: HashMap<(UserId, ChatRoomId), BTreeSet<MessageId>>,
     /// (blocker, blocked) pairs, with when the block began.
     blocks: HashMap<(UserId, UserId), Timestamp>,
+    /// Notifications owed, by message (so in store order).
+    owed: BTreeMap<MessageId, Owed>,
     next_room: u64,
     next_message: u64,
 }
@@ -76,6 +81,15 @@ impl State {
     }
 }
 
+/// A notification owed about a message.
+#[derive(Debug)]
+struct Owed {
+    recipient: UserId,
+    attempts: u32,
+    due: Timestamp,
+    lease: Option<(String, Timestamp)>,
+}
+
 /// The in-memory store.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -109,6 +123,72 @@ impl ChatStore for MemoryStore {
     /// Each process has its own: never the store of a cluster.
     fn is_shared(&self) -> bool {
         false
+    }
+
+    async fn claim_notifications(
+        &self,
+        claim: &NotificationClaim,
+    ) -> Result<Vec<PendingNotification>, StoreError> {
+        self.with(|s| {
+            let mut heads = std::collections::HashSet::new();
+            let mut claimed = Vec::new();
+            for (id, owed) in &mut s.owed {
+                if claimed.len() >= claim.limit {
+                    break;
+                }
+                // Only the oldest owed to each recipient may go.
+                if !heads.insert(owed.recipient.clone()) {
+                    continue;
+                }
+                let leased = owed
+                    .lease
+                    .as_ref()
+                    .is_some_and(|(_, until)| *until > claim.now);
+                if owed.due > claim.now || leased {
+                    continue;
+                }
+                let Some(message) = s.messages.get(id) else {
+                    continue;
+                };
+                owed.lease = Some((claim.owner.clone(), claim.lease_until));
+                claimed.push(PendingNotification {
+                    message: message.clone(),
+                    attempts: owed.attempts,
+                });
+            }
+            claimed
+        })
+    }
+
+    async fn finish_notification(&self, message: &MessageId) -> Result<(), StoreError> {
+        self.with(|s| {
+            s.owed.remove(message);
+        })
+    }
+
+    async fn retry_notification(
+        &self,
+        message: &MessageId,
+        owner: &str,
+        attempts: u32,
+        due: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.with(|s| {
+            if let Some(owed) = s.owed.get_mut(message)
+                && owed
+                    .lease
+                    .as_ref()
+                    .is_some_and(|(holder, _)| holder == owner)
+            {
+                owed.attempts = attempts;
+                owed.due = due;
+                owed.lease = None;
+            }
+        })
+    }
+
+    async fn pending_notifications(&self) -> Result<u64, StoreError> {
+        self.with(|s| u64::try_from(s.owed.len()).unwrap_or(u64::MAX))
     }
 
     async fn register_user(&self, user: &UserId) -> Result<ChatUser, StoreError> {
@@ -232,6 +312,17 @@ impl ChatStore for MemoryStore {
                 .entry(stored.room.clone())
                 .or_default()
                 .push(id.clone());
+            if message.notify {
+                s.owed.insert(
+                    id.clone(),
+                    Owed {
+                        recipient: stored.to.clone(),
+                        attempts: 0,
+                        due: stored.created_at,
+                        lease: None,
+                    },
+                );
+            }
             if let Some(key) = client_key {
                 s.by_client_id.insert(key, id.clone());
             }

@@ -5,6 +5,7 @@
 //! and sort uses. Times are epoch milliseconds (`i64`): exact to the millisecond like
 //! [`Timestamp`], and compared as plain numbers.
 
+use chatzz_core::notification::PendingNotification;
 use chatzz_core::{
     ChatRoomId, ChatUser, ClientMessageId, MessageId, MessageStatus, NewMessage, StoreError,
     StoredMessage, Timestamp, UserId, sequence,
@@ -48,6 +49,18 @@ pub(crate) mod field {
     /// when (epoch milliseconds; 0 when released).
     pub const OWNER: &str = "owner";
     pub const UNTIL: &str = "until";
+    /// On a message (offline notifications): the notification owed about it, kept in the
+    /// message's own document so that it is recorded by the insert itself. `notifyDue`
+    /// (epoch milliseconds) is when it may next be attempted, and its presence is what
+    /// "owed" means: absent (on every message inserted without `notify`, on every
+    /// message written before, and once finished) means nothing owed; never `null`.
+    /// `notifyAttempts` counts the failed attempts (absent: none); `notifyOwner` and
+    /// `notifyLeaseUntil` (epoch milliseconds) are the lease of the server that claimed
+    /// it, absent when free.
+    pub const NOTIFY_DUE: &str = "notifyDue";
+    pub const NOTIFY_ATTEMPTS: &str = "notifyAttempts";
+    pub const NOTIFY_OWNER: &str = "notifyOwner";
+    pub const NOTIFY_LEASE_UNTIL: &str = "notifyLeaseUntil";
 }
 
 /// `{prefix}users`: one per user; `lastOnline` absent until the user first goes offline.
@@ -80,7 +93,9 @@ pub(crate) struct RoomDoc {
 /// none, so that the partial unique index on `(from, clientMessageId)` skips it; so is
 /// `prev` on a message inserted in a transaction (see `field::PREV`). `editedAt` and
 /// `deletedAt` are absent until the message is edited or deleted (and on every message
-/// written before version 1.1): filters test them with `null`, which matches both.
+/// written before version 1.1): filters test them with `null`, which matches both. The
+/// `notify*` fields are the notification owed about the message, if any (see
+/// `field::NOTIFY_DUE`): absent on messages that owe none.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct MessageDoc {
@@ -103,6 +118,14 @@ pub(crate) struct MessageDoc {
     pub edited_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_due: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_attempts: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_lease_until: Option<i64>,
 }
 
 /// `{prefix}counters`: one per sequence (`rooms`, `messages`), holding the last number
@@ -196,7 +219,9 @@ impl RoomDoc {
 }
 
 impl MessageDoc {
+    /// The message to insert; it owes a notification, due at once, if `message.notify`.
     pub fn new(seq: i64, message: NewMessage) -> Self {
+        let created_at = message.created_at.millis();
         Self {
             id: encode(seq),
             seq,
@@ -205,13 +230,28 @@ impl MessageDoc {
             to: message.to.into_string(),
             message: message.text.into_string(),
             status: MessageStatus::NotSent.as_str().to_owned(),
-            created_at: message.created_at.millis(),
+            created_at,
             read_at: None,
             client_message_id: message.client_message_id.map(ClientMessageId::into_string),
             prev: None,
             edited_at: None,
             deleted_at: None,
+            notify_due: message.notify.then_some(created_at),
+            notify_attempts: None,
+            notify_owner: None,
+            notify_lease_until: None,
         }
+    }
+
+    /// The notification owed about this message, as a claim hands it out.
+    pub fn into_pending(self) -> Result<PendingNotification, StoreError> {
+        let attempts = self.notify_attempts.unwrap_or(0);
+        let attempts = u32::try_from(attempts)
+            .map_err(|_| corrupt("message", format!("{attempts} notification attempts")))?;
+        Ok(PendingNotification {
+            message: self.into_message()?,
+            attempts,
+        })
     }
 
     /// The same message under another number.

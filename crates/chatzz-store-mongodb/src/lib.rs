@@ -20,7 +20,11 @@
 //!   unread counts and reading up to a message cost what is unread, not the history; a
 //!   unique index on `(chatRoomId, prev)`, partial on `prev` existing, fences inserts
 //!   made without a transaction (below). A deleted message keeps its document, with
-//!   `message: ""` (the text erased) and `deletedAt` set.
+//!   `message: ""` (the text erased) and `deletedAt` set. The offline notification owed
+//!   about a message, if any, is kept on it (`notifyDue?, notifyAttempts?, notifyOwner?,
+//!   notifyLeaseUntil?`), so the insert itself records it; `(to, seq)`, partial on
+//!   `notifyDue` existing, holds only what is owed (see `claim_notifications` in
+//!   `store.rs`).
 //! - `{prefix}read_positions`: `{reader, chatRoomId, upTo}`, unique on `(reader,
 //!   chatRoomId)`: how far each reader has read each room (the `seq` of a message),
 //!   only ever raised with `$max`.
@@ -33,8 +37,8 @@
 //!
 //! Upgrading: documents written before version 1.1 lack the new fields, which read as
 //! absent (`since`, `editedAt`, `deletedAt`: `None`; no read position: every message not
-//! `read` is unread); the new indexes and collection are created at startup. Nothing is
-//! rewritten.
+//! `read` is unread; no `notifyDue`: nothing owed); the new indexes and collection are
+//! created at startup. Nothing is rewritten.
 //!
 //! Message and room ids are 20-digit zero-padded sequence numbers
 //! ([`chatzz_core::sequence`]) taken from a counter with an atomic `$inc`, so that

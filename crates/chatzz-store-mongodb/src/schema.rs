@@ -67,11 +67,30 @@ impl MongoStore {
                     .build(),
             )
             .build();
+        // Only the messages that owe a notification, by recipient and number: a claim
+        // lists the recipients (a distinct scan) and finds each one's oldest (the first
+        // entry of its range). Partial, not sparse: a sparse compound index would hold
+        // every message, as every message has `to`. A query must repeat the filter
+        // (`owed()`) for the server to use it. `seq` rather than `_id`: the same order
+        // (ids are the zero-padded numbers), as every other range and sort here uses,
+        // and the stand-in cannot index `_id` inside a compound key. Created at startup
+        // like the others, so a database from before gets it on its first start (where
+        // no message owes one, it stays empty).
+        let owed_index = IndexModel::builder()
+            .keys(doc! { field::TO: 1, field::SEQ: 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("notify_to_seq".to_owned())
+                    .partial_filter_expression(owed())
+                    .build(),
+            )
+            .build();
         self.messages
             .create_indexes([
                 client_id,
                 chain,
                 unread,
+                owed_index,
                 index(
                     "chatRoomId_seq",
                     doc! { field::ROOM: 1, field::SEQ: 1 },
@@ -178,6 +197,23 @@ pub(crate) fn not_read() -> Vec<&'static str> {
         MessageStatus::NotSent.as_str(),
         MessageStatus::Sent.as_str(),
     ]
+}
+
+/// The messages that owe a notification: the filter of the `notify_to_seq` index, which
+/// a query must repeat for the server to use that index. `notifyDue` is never `null`:
+/// it is set on insert and removed (`$unset`) when the notification is finished.
+pub(crate) fn owed() -> Document {
+    doc! { field::NOTIFY_DUE: { "$exists": true } }
+}
+
+/// Every message that owes a notification, as a query that walks the whole
+/// `notify_to_seq` index: [`owed`], plus a range on the index's first key that every
+/// message is in (`to` is always a string). Without a predicate on one of its keys the
+/// planner would not consider the index at all, and would scan the collection.
+pub(crate) fn all_owed() -> Document {
+    let mut filter = owed();
+    filter.insert(field::TO, doc! { "$type": "string" });
+    filter
 }
 
 /// Whether the server behind `db` runs multi-document transactions: a replica set member

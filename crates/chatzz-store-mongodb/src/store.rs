@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use chatzz_core::notification::{NotificationClaim, PendingNotification};
 use chatzz_core::{
     Blocks, ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, Inserted, LinkOutcome,
     LinkedUser, MessageId, MessageStatus, MessageText, NewMessage, StoreError, StoredMessage,
@@ -17,7 +18,7 @@ use crate::documents::{
     self, BlockDoc, MessageDoc, Numbered, ReadPositionDoc, RoomDoc, UserDoc, field,
 };
 use crate::error::{self, doing, is_duplicate_key};
-use crate::schema::not_read;
+use crate::schema::{all_owed, not_read, owed};
 use crate::{CONCURRENCY, MongoStore, ROOMS, room_lock};
 
 impl MongoStore {
@@ -196,6 +197,31 @@ pub(crate) fn to_read_filter(reader: &str, room: &str, bound: i64) -> Document {
         field::TO: reader,
         field::STATUS: { "$in": not_read() },
         field::SEQ: { "$lt": bound },
+    }
+}
+
+/// The oldest message owed to one recipient, as far as a claim needs it.
+#[derive(Debug, serde::Deserialize)]
+struct OwedHead {
+    #[serde(rename = "_id")]
+    id: String,
+    #[serde(rename = "notifyDue")]
+    due: i64,
+    #[serde(rename = "notifyLeaseUntil", default)]
+    lease_until: Option<i64>,
+}
+
+/// Message `id` if it owes a notification that is due at `now` and not leased (never
+/// leased, lease cleared, or ended at or before `now`): what a claim checks again as it
+/// takes the lease.
+fn claimable(id: &str, now: i64) -> Document {
+    doc! {
+        field::ID: id,
+        field::NOTIFY_DUE: { "$lte": now },
+        "$or": [
+            { field::NOTIFY_LEASE_UNTIL: Bson::Null },
+            { field::NOTIFY_LEASE_UNTIL: { "$lte": now } },
+        ],
     }
 }
 
@@ -445,6 +471,128 @@ impl ChatStore for MongoStore {
             .await
             .map_err(doing("removing a block"))?;
         Ok(removed.deleted_count > 0)
+    }
+
+    /// Per recipient, only the oldest owed message may go: the recipients with one owed
+    /// (a distinct scan of the `notify_to_seq` index) and each one's oldest (the first
+    /// entry of its range there) are read first; those due and not leased are taken in
+    /// id order, up to `limit`, each with one `findOneAndUpdate` whose filter checks
+    /// again that it is owed, due and not leased. The server applies it to the one
+    /// document atomically, so of concurrent claims exactly one gets it. A recipient's
+    /// oldest stays the oldest until it is finished: a later message has a greater id.
+    async fn claim_notifications(
+        &self,
+        claim: &NotificationClaim,
+    ) -> Result<Vec<PendingNotification>, StoreError> {
+        if claim.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now = claim.now.millis();
+        let recipients = self
+            .messages
+            .distinct(field::TO, all_owed())
+            .await
+            .map_err(doing("listing recipients owed a notification"))?;
+        let heads = self.messages.clone_with_type::<OwedHead>();
+        let heads: Vec<Option<OwedHead>> = stream::iter(recipients)
+            .map(|to| {
+                let mut filter = owed();
+                filter.insert(field::TO, to);
+                heads
+                    .find_one(filter)
+                    .sort(doc! { field::SEQ: 1 })
+                    .projection(doc! {
+                        field::ID: 1,
+                        field::NOTIFY_DUE: 1,
+                        field::NOTIFY_LEASE_UNTIL: 1,
+                    })
+                    .into_future()
+            })
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await
+            .map_err(doing("finding the oldest notification owed"))?;
+        let mut ready: Vec<String> = heads
+            .into_iter()
+            .flatten()
+            .filter(|head| head.due <= now && head.lease_until.is_none_or(|until| until <= now))
+            .map(|head| head.id)
+            .collect();
+        ready.sort_unstable();
+        ready.truncate(claim.limit);
+        let lease = doc! { "$set": {
+            field::NOTIFY_OWNER: claim.owner.as_str(),
+            field::NOTIFY_LEASE_UNTIL: claim.lease_until.millis(),
+        } };
+        let taken: Vec<Option<MessageDoc>> = stream::iter(ready)
+            .map(|id| {
+                self.messages
+                    .find_one_and_update(claimable(&id, now), lease.clone())
+                    .return_document(ReturnDocument::After)
+                    .into_future()
+            })
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await
+            .map_err(doing("leasing a notification"))?;
+        taken
+            .into_iter()
+            .flatten()
+            .map(MessageDoc::into_pending)
+            .collect()
+    }
+
+    /// Removes every `notify*` field, whoever holds the lease: the message leaves the
+    /// `notify_to_seq` index. On a message that owes nothing, a write that changes nothing.
+    async fn finish_notification(&self, message: &MessageId) -> Result<(), StoreError> {
+        self.messages
+            .update_one(
+                doc! { field::ID: message.as_str() },
+                doc! { "$unset": {
+                    field::NOTIFY_DUE: "",
+                    field::NOTIFY_ATTEMPTS: "",
+                    field::NOTIFY_OWNER: "",
+                    field::NOTIFY_LEASE_UNTIL: "",
+                } },
+            )
+            .await
+            .map_err(doing("finishing a notification"))?;
+        Ok(())
+    }
+
+    /// A compare-and-set on the lease's owner (and on the notification being owed), so
+    /// that a server whose lease was taken over changes nothing.
+    async fn retry_notification(
+        &self,
+        message: &MessageId,
+        owner: &str,
+        attempts: u32,
+        due: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut filter = owed();
+        filter.insert(field::ID, message.as_str());
+        filter.insert(field::NOTIFY_OWNER, owner);
+        self.messages
+            .update_one(
+                filter,
+                doc! {
+                    "$set": {
+                        field::NOTIFY_ATTEMPTS: i64::from(attempts),
+                        field::NOTIFY_DUE: due.millis(),
+                    },
+                    "$unset": { field::NOTIFY_OWNER: "", field::NOTIFY_LEASE_UNTIL: "" },
+                },
+            )
+            .await
+            .map_err(doing("scheduling a notification again"))?;
+        Ok(())
+    }
+
+    async fn pending_notifications(&self) -> Result<u64, StoreError> {
+        self.messages
+            .count_documents(all_owed())
+            .await
+            .map_err(doing("counting notifications owed"))
     }
 
     async fn blocks_between(&self, a: &UserId, b: &UserId) -> Result<Blocks, StoreError> {

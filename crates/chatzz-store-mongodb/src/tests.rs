@@ -11,7 +11,8 @@
 //! (`with_transactions`, against a replica set), and it keeps neither index names nor
 //! partial filters, nor explains real plans (`tests/inbox.rs`). The room lock of the
 //! path without transactions has tests of its own (`tests/room_lock.rs`); the upgrade
-//! of a database written by version 1, `tests/migration.rs`.
+//! of a database written by version 1, `tests/migration.rs`; offline notifications as
+//! stored, `tests/notifications.rs`.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -200,6 +201,29 @@ impl ChatStore for Scratch {
     ) -> Result<Vec<StoredMessage>, StoreError> {
         self.store.history(room, query).await
     }
+    async fn claim_notifications(
+        &self,
+        claim: &chatzz_core::notification::NotificationClaim,
+    ) -> Result<Vec<chatzz_core::notification::PendingNotification>, StoreError> {
+        self.store.claim_notifications(claim).await
+    }
+    async fn finish_notification(&self, message: &MessageId) -> Result<(), StoreError> {
+        self.store.finish_notification(message).await
+    }
+    async fn retry_notification(
+        &self,
+        message: &MessageId,
+        owner: &str,
+        attempts: u32,
+        due: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.store
+            .retry_notification(message, owner, attempts, due)
+            .await
+    }
+    async fn pending_notifications(&self) -> Result<u64, StoreError> {
+        self.store.pending_notifications().await
+    }
     async fn undelivered(
         &self,
         to: &UserId,
@@ -250,6 +274,7 @@ fn message(room: &ChatRoomId, from: &UserId, to: &UserId, text: &str) -> NewMess
         text: ok(MessageText::parse(text.to_owned(), 1000), "text"),
         created_at: millis(1_000),
         client_message_id: None,
+        notify: false,
     }
 }
 
@@ -644,5 +669,7 @@ mod directory;
 mod inbox;
 
 mod migration;
+
+mod notifications;
 
 mod room_lock;

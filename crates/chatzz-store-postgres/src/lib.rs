@@ -32,6 +32,11 @@ pub use directory::{PostgresDirectory, PostgresUserDirectory};
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "inbox", include_str!("../migrations/0002_inbox.sql")),
+    (
+        3,
+        "notifications",
+        include_str!("../migrations/0003_notifications.sql"),
+    ),
 ];
 
 /// Pool connections per server process.
@@ -184,13 +189,23 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
         .map(|col| format!("m.{col} AS {col}"))
         .collect::<Vec<_>>()
         .join(", ");
+    // The same columns of the table aliased `t`, named as `rows::message_from` reads them.
+    let t_cols = MESSAGE_COLUMNS
+        .split(", ")
+        .map(|col| format!("t.{col} AS {col}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     // Both batch statements insert this way: each row locks its room before it
     // takes an id, and ids are taken in the order of the arrays.
     let insert_batch = format!(
-        "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \
-         SELECT b.room_id, b.sender, b.recipient, b.body, b.created_at_ms, b.client_message_id \
-         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
-           WITH ORDINALITY AS b (room_id, sender, recipient, body, created_at_ms, client_message_id, n) \
+        "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, \
+           client_message_id, notify_due_ms) \
+         SELECT b.room_id, b.sender, b.recipient, b.body, b.created_at_ms, b.client_message_id, \
+           b.notify_due_ms \
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], \
+           $8::bigint[]) \
+           WITH ORDINALITY AS b (room_id, sender, recipient, body, created_at_ms, \
+             client_message_id, notify_due_ms, n) \
          LEFT JOIN LATERAL (SELECT r.id FROM {rooms} AS r WHERE r.id = b.room_id FOR UPDATE) AS held ON true \
          ORDER BY b.n \
          ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
@@ -248,8 +263,9 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
                AND blocked = $1) THEN 1 ELSE 0 END AS BIGINT) AS ba"
         ),
         insert_message: format!(
-            "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
+            "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, \
+             client_message_id, notify_due_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
              RETURNING {cols}"
         ),
@@ -292,6 +308,39 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
              (SELECT id, ROW_NUMBER() OVER (PARTITION BY sender ORDER BY id) AS nth \
              FROM {messages} WHERE recipient = $1 AND status = 0) AS pending \
              WHERE nth <= $2 ORDER BY id LIMIT $3) ORDER BY id"
+        ),
+        // The heads: owed messages with no owed message of the same recipient before
+        // them, on the partial index of what is owed (probed per recipient), so a claim
+        // costs what is owed, never the history. The inner select locks the rows it
+        // picks and skips those another claim (or a writer) holds, so concurrent
+        // claims never wait for each other; a row whose claim committed meanwhile is
+        // re-read when locked and, leased now, dropped. The outer WHERE checks the
+        // lease again on the row it updates, as READ COMMITTED re-evaluates it after
+        // any lock wait: two claims never both lease a row.
+        claim_notifications: format!(
+            "UPDATE {messages} AS t SET notify_owner = $1, notify_lease_until_ms = $3 \
+             FROM (SELECT m.id FROM {messages} AS m \
+               WHERE m.notify_due_ms IS NOT NULL AND m.notify_due_ms <= $2 \
+               AND (m.notify_lease_until_ms IS NULL OR m.notify_lease_until_ms <= $2) \
+               AND NOT EXISTS (SELECT 1 FROM {messages} AS o \
+                 WHERE o.recipient = m.recipient AND o.id < m.id \
+                 AND o.notify_due_ms IS NOT NULL) \
+               ORDER BY m.id LIMIT $4 FOR UPDATE OF m SKIP LOCKED) AS picked \
+             WHERE t.id = picked.id AND t.notify_due_ms IS NOT NULL AND t.notify_due_ms <= $2 \
+             AND (t.notify_lease_until_ms IS NULL OR t.notify_lease_until_ms <= $2) \
+             RETURNING {t_cols}, CAST(t.notify_attempts AS BIGINT) AS notify_attempts"
+        ),
+        finish_notification: format!(
+            "UPDATE {messages} SET notify_due_ms = NULL, notify_owner = NULL, \
+             notify_lease_until_ms = NULL WHERE id = $1 AND notify_due_ms IS NOT NULL"
+        ),
+        retry_notification: format!(
+            "UPDATE {messages} SET notify_attempts = $3, notify_due_ms = $4, \
+             notify_owner = NULL, notify_lease_until_ms = NULL \
+             WHERE id = $1 AND notify_owner = $2 AND notify_due_ms IS NOT NULL"
+        ),
+        pending_notifications: format!(
+            "SELECT COUNT(*) AS pending FROM {messages} WHERE notify_due_ms IS NOT NULL"
         ),
         dialect: Queries {
             // In id order, so that two batches never wait for each other's rooms.

@@ -272,6 +272,29 @@ impl ChatStore for TestStore {
     ) -> Result<Vec<StoredMessage>, StoreError> {
         self.store.history(room, query).await
     }
+    async fn claim_notifications(
+        &self,
+        claim: &chatzz_core::notification::NotificationClaim,
+    ) -> Result<Vec<chatzz_core::notification::PendingNotification>, StoreError> {
+        self.store.claim_notifications(claim).await
+    }
+    async fn finish_notification(&self, message: &MessageId) -> Result<(), StoreError> {
+        self.store.finish_notification(message).await
+    }
+    async fn retry_notification(
+        &self,
+        message: &MessageId,
+        owner: &str,
+        attempts: u32,
+        due: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.store
+            .retry_notification(message, owner, attempts, due)
+            .await
+    }
+    async fn pending_notifications(&self) -> Result<u64, StoreError> {
+        self.store.pending_notifications().await
+    }
     async fn undelivered(
         &self,
         to: &UserId,
@@ -330,6 +353,7 @@ async fn table_names_follow_the_configured_prefix() {
             "app_blocks_pkey",
             "app_messages_by_room",
             "app_messages_client_id",
+            "app_messages_notify",
             "app_messages_pkey",
             "app_messages_undelivered",
             "app_messages_unread",
@@ -379,6 +403,7 @@ async fn the_longest_prefix_keeps_every_name_whole() {
         "blocks_pkey",
         "messages_by_room",
         "messages_client_id",
+        "messages_notify",
         "messages_pkey",
         "messages_undelivered",
         "messages_unread",
@@ -426,7 +451,7 @@ async fn data_survives_reconnecting_and_migrations_run_once() {
             .fetch_one(store.pool())
             .await
             .expect("migrations");
-    assert_eq!((applied, succeeded), (2, true));
+    assert_eq!((applied, succeeded), (3, true));
 }
 
 #[tokio::test]
@@ -628,3 +653,4 @@ fn only_databases_of_finished_runs_are_leftovers() {
 mod batching;
 mod directory;
 mod inbox;
+mod notifications;

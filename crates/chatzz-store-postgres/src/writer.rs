@@ -317,6 +317,7 @@ async fn fast(
         .bind(columns.created)
         .bind(columns.client_ids)
         .bind(&changes.sent)
+        .bind(columns.notify_due)
         .fetch_all(&mut *conn)
         .await
         .map_err(failed)?;
@@ -382,6 +383,7 @@ struct Columns<'a> {
     bodies: Vec<&'a str>,
     created: Vec<i64>,
     client_ids: Vec<Option<&'a str>>,
+    notify_due: Vec<Option<i64>>,
 }
 
 impl<'a> Columns<'a> {
@@ -393,6 +395,7 @@ impl<'a> Columns<'a> {
         self.created.push(message.created_at.millis());
         self.client_ids
             .push(message.client_message_id.as_ref().map(|c| c.as_str()));
+        self.notify_due.push(batch::notify_due(message));
     }
 }
 

@@ -67,6 +67,14 @@ pub fn client_key(message: &NewMessage) -> Option<ClientKey<'_>> {
         .map(|c| (message.from.as_str(), c.as_str()))
 }
 
+/// When the notification about `message` is first due: when it was stored, if one is
+/// owed (`notify`), else `None` (nothing owed). Every insert path writes it with the
+/// row, in the same statement; a repeated client message id inserts nothing, so it owes
+/// nothing new.
+pub fn notify_due(message: &NewMessage) -> Option<i64> {
+    message.notify.then(|| message.created_at.millis())
+}
+
 /// The entries of `ops` with no answer yet answered as skipped.
 pub fn settled(answer: Option<Answer>) -> Answer {
     answer.unwrap_or_else(|| Err(StoreError::Internal("an entry was skipped".into())))
@@ -164,6 +172,7 @@ where
     for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db> + ColumnIndex<<D::Db as Database>::Row>,
     for<'r> String: Decode<'r, D::Db> + Type<D::Db>,
     for<'q> Option<&'q str>: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> Option<i64>: Encode<'q, D::Db> + Type<D::Db>,
     <D::Db as Database>::Arguments: IntoArguments<D::Db>,
 {
     let mut answers = Vec::with_capacity(ops.len());
@@ -200,6 +209,7 @@ where
     for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db> + ColumnIndex<<D::Db as Database>::Row>,
     for<'r> String: Decode<'r, D::Db> + Type<D::Db>,
     for<'q> Option<&'q str>: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> Option<i64>: Encode<'q, D::Db> + Type<D::Db>,
     <D::Db as Database>::Arguments: IntoArguments<D::Db>,
 {
     match op {
@@ -211,6 +221,7 @@ where
                 .bind(message.text.as_str())
                 .bind(message.created_at.millis())
                 .bind(message.client_message_id.as_ref().map(|c| c.as_str()))
+                .bind(notify_due(message))
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(Failed::of::<D>)?;

@@ -16,7 +16,9 @@
 //! concurrent calls share one transaction. A read position per (reader, room) lives in
 //! a table of its own (see the migrations), and unread counts walk a partial index of
 //! the messages not read yet, from that position: their cost follows what is unread,
-//! not the history.
+//! not the history. A notification owed about a message (offline notifications) lives on
+//! the message's own row, written by the insert that creates it, and is claimed under a
+//! lease by one conditional `UPDATE` over a partial index of what is owed.
 
 pub mod batch;
 pub mod directory;
@@ -33,6 +35,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chatzz_core::notification::{NotificationClaim, PendingNotification};
 use chatzz_core::{
     Blocks, ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, Inserted, LinkOutcome,
     LinkedUser, MessageId, MessageText, NewMessage, StoreError, StoreNames, StoredMessage,
@@ -168,7 +171,9 @@ pub struct Statements<X> {
     pub unblock: String,
     /// `ab` and `ba` (1 or 0): whether `?1` blocks `?2`, and `?2` blocks `?1`.
     pub blocks_between: String,
-    /// One message, returning its row, or nothing for a known client message id.
+    /// One message (room, sender, recipient, body, created_at_ms, client_message_id,
+    /// notify_due_ms: `batch::notify_due`), returning its row, or nothing for a known
+    /// client message id.
     pub insert_message: String,
     pub find_by_client_id: String,
     pub find_message: String,
@@ -185,6 +190,17 @@ pub struct Statements<X> {
     pub history_newest: String,
     pub history_oldest: String,
     pub undelivered: String,
+    /// Leases to owner `?1` until `?3` the notifications due at `?2` (at most `?4`, the
+    /// oldest owed of each recipient, lease free or ended), in one statement, returning
+    /// `MESSAGE_COLUMNS` and `notify_attempts` (a 64-bit integer).
+    pub claim_notifications: String,
+    /// Clears the notification owed about message `?1`, whoever holds its lease.
+    pub finish_notification: String,
+    /// Sets the failed attempts (`?3`) and the due time (`?4`) of the notification about
+    /// message `?1` and frees its lease, if owner `?2` holds it.
+    pub retry_notification: String,
+    /// `pending` (a 64-bit integer): how many notifications are owed.
+    pub pending_notifications: String,
     pub dialect: X,
 }
 
@@ -453,6 +469,87 @@ where
             .await
             .map_err(D::store_error)?;
         Ok(D::affected(&done) > 0)
+    }
+
+    // Notifications are rare next to sends and touch few rows: straight to the pool,
+    // as `block` and edits are, not through the writers. A claim is one statement, so
+    // its lease is taken atomically (see the dialects' SQL for how concurrent claims
+    // never share a row).
+    async fn claim_notifications(
+        &self,
+        claim: &NotificationClaim,
+    ) -> Result<Vec<PendingNotification>, StoreError> {
+        if claim.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(sql(&self.sql.claim_notifications))
+            .bind(claim.owner.as_str())
+            .bind(claim.now.millis())
+            .bind(claim.lease_until.millis())
+            .bind(i64::try_from(claim.limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        let mut claimed = rows
+            .iter()
+            .map(|row| {
+                let attempts: i64 = row.try_get("notify_attempts").map_err(D::store_error)?;
+                Ok(PendingNotification {
+                    message: rows::message_from::<D>(row)?,
+                    attempts: u32::try_from(attempts).map_err(|_| {
+                        StoreError::Internal(format!("bad notification attempts {attempts}"))
+                    })?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // RETURNING promises no order.
+        claimed.sort_by(|a, b| a.message.id.cmp(&b.message.id));
+        Ok(claimed)
+    }
+
+    async fn finish_notification(&self, message: &MessageId) -> Result<(), StoreError> {
+        let Some(id) = row_id(message.as_str()) else {
+            return Ok(());
+        };
+        sqlx::query(sql(&self.sql.finish_notification))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        Ok(())
+    }
+
+    async fn retry_notification(
+        &self,
+        message: &MessageId,
+        owner: &str,
+        attempts: u32,
+        due: Timestamp,
+    ) -> Result<(), StoreError> {
+        let Some(id) = row_id(message.as_str()) else {
+            return Ok(());
+        };
+        // The column is a 32-bit integer on PostgreSQL; no schedule gets near it.
+        let attempts = i64::from(attempts).min(i64::from(i32::MAX));
+        sqlx::query(sql(&self.sql.retry_notification))
+            .bind(id)
+            .bind(owner)
+            .bind(attempts)
+            .bind(due.millis())
+            .execute(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        Ok(())
+    }
+
+    async fn pending_notifications(&self) -> Result<u64, StoreError> {
+        let row = sqlx::query(sql(&self.sql.pending_notifications))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(D::store_error)?;
+        let pending: i64 = row.try_get("pending").map_err(D::store_error)?;
+        u64::try_from(pending)
+            .map_err(|_| StoreError::Internal(format!("negative notification count {pending}")))
     }
 
     async fn blocks_between(&self, a: &UserId, b: &UserId) -> Result<Blocks, StoreError> {

@@ -7,6 +7,7 @@
 mod cases;
 pub mod directory;
 pub mod v1;
+pub mod v2;
 
 pub use cases::*;
 
@@ -130,6 +131,36 @@ macro_rules! group_commit_cases {
             let $test = ($fresh)().await;
             let store = $store;
             $crate::testing::a_batch_reads_in_queue_order(store, async |ops| {
+                ($careful)(store, ops).await
+            })
+            .await;
+        }
+
+        #[::tokio::test]
+        async fn a_batch_records_what_each_insert_owes() {
+            let $test = ($fresh)().await;
+            let store = $store;
+            $crate::testing::a_batch_records_what_each_insert_owes(store, async |ops| {
+                ($run)(store, ops).await
+            })
+            .await;
+        }
+
+        #[::tokio::test]
+        async fn the_fast_path_records_what_each_insert_owes() {
+            let $test = ($fresh)().await;
+            let store = $store;
+            $crate::testing::a_batch_records_what_each_insert_owes(store, async |ops| {
+                ($fast)(store, ops).await
+            })
+            .await;
+        }
+
+        #[::tokio::test]
+        async fn the_careful_path_records_what_each_insert_owes() {
+            let $test = ($fresh)().await;
+            let store = $store;
+            $crate::testing::a_batch_records_what_each_insert_owes(store, async |ops| {
                 ($careful)(store, ops).await
             })
             .await;

@@ -36,6 +36,11 @@ pub use directory::{SqliteDirectory, SqliteUserDirectory};
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "inbox", include_str!("../migrations/0002_inbox.sql")),
+    (
+        3,
+        "notifications",
+        include_str!("../migrations/0003_notifications.sql"),
+    ),
 ];
 
 /// Pool connections: SQLite writes one at a time, reads run beside it in WAL mode.
@@ -158,9 +163,10 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
     // Rows are numbered in the order listed (tested): the writer relies on it.
     let insert_values: Vec<String> = (1..=writer::INSERT_CHUNK)
         .map(|n| {
-            let rows = vec!["(?, ?, ?, ?, ?, ?)"; n].join(", ");
+            let rows = vec!["(?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
             format!(
-                "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, client_message_id) \
+                "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, \
+                 client_message_id, notify_due_ms) \
                  VALUES {rows} \
                  ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
                  RETURNING {cols}"
@@ -268,6 +274,34 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
              (SELECT id, ROW_NUMBER() OVER (PARTITION BY sender ORDER BY id) AS nth \
              FROM {messages} WHERE recipient = ?1 AND status = 0) \
              WHERE nth <= ?2 ORDER BY id LIMIT ?3) ORDER BY id"
+        ),
+        // The heads: owed messages with no owed message of the same recipient before
+        // them, found on the partial index of what is owed (probed per recipient), so a
+        // claim costs what is owed, never the history. One statement: SQLite runs one
+        // writer at a time, so two claims never both lease a row.
+        claim_notifications: format!(
+            "UPDATE {messages} SET notify_owner = ?1, notify_lease_until_ms = ?3 \
+             WHERE id IN (SELECT m.id FROM {messages} AS m INDEXED BY {messages}_notify \
+               WHERE m.notify_due_ms IS NOT NULL AND m.notify_due_ms <= ?2 \
+               AND (m.notify_lease_until_ms IS NULL OR m.notify_lease_until_ms <= ?2) \
+               AND NOT EXISTS (SELECT 1 FROM {messages} AS o INDEXED BY {messages}_notify \
+                 WHERE o.recipient = m.recipient AND o.id < m.id \
+                 AND o.notify_due_ms IS NOT NULL) \
+               ORDER BY m.id LIMIT ?4) \
+             RETURNING {cols}, notify_attempts"
+        ),
+        finish_notification: format!(
+            "UPDATE {messages} SET notify_due_ms = NULL, notify_owner = NULL, \
+             notify_lease_until_ms = NULL WHERE id = ?1 AND notify_due_ms IS NOT NULL"
+        ),
+        retry_notification: format!(
+            "UPDATE {messages} SET notify_attempts = ?3, notify_due_ms = ?4, \
+             notify_owner = NULL, notify_lease_until_ms = NULL \
+             WHERE id = ?1 AND notify_owner = ?2 AND notify_due_ms IS NOT NULL"
+        ),
+        pending_notifications: format!(
+            "SELECT COUNT(*) AS pending FROM {messages} INDEXED BY {messages}_notify \
+             WHERE notify_due_ms IS NOT NULL"
         ),
         dialect: Queries {
             insert_values,

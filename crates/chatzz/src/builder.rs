@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chatzz_core::notification::RetryPolicy;
 use chatzz_core::{
-    Authenticator, ChatService, ChatStore, Config, ContactPolicy, Rate, SystemClock, UserDirectory,
+    Authenticator, ChatService, ChatStore, Config, ContactPolicy, Notifier, Rate, SystemClock,
+    UserDirectory,
 };
 use socketioxide::{ParserConfig, SocketIo, SocketIoBuilder};
 
@@ -13,6 +15,7 @@ use crate::details::CachedDirectory;
 use crate::handle::ChatzzHandle;
 use crate::instrumented::InstrumentedStore;
 use crate::layer::ChatzzLayer;
+use crate::notifications::{DispatchSettings, spawn_dispatcher};
 use crate::origin::OriginPolicy;
 use crate::settings::{
     DetailsCache, SOCKET_BUFFER_PACKETS, Settings, SettingsError, SocketIoSettings,
@@ -85,6 +88,9 @@ impl Chatzz {
             store: None,
             directory: None,
             policy: None,
+            notifier: None,
+            notification_retries: RetryPolicy::default(),
+            notification_poll: NOTIFICATION_POLL,
             authentication: Authentication::Unset,
             settings: Settings::default(),
             allowed_origins: None,
@@ -101,6 +107,9 @@ pub struct ChatzzBuilder {
     store: Option<StoreSource>,
     directory: Option<Arc<dyn UserDirectory>>,
     policy: Option<Arc<dyn ContactPolicy>>,
+    notifier: Option<Arc<dyn Notifier>>,
+    notification_retries: RetryPolicy,
+    notification_poll: Duration,
     authentication: Authentication,
     settings: Settings,
     allowed_origins: Option<Vec<String>>,
@@ -149,6 +158,31 @@ impl ChatzzBuilder {
     /// the `organisation` example). Without one, any two known users may.
     pub fn contact_policy(mut self, policy: impl ContactPolicy) -> Self {
         self.policy = Some(Arc::new(policy));
+        self
+    }
+
+    /// Tells `notifier` of every message stored while its recipient had no live socket
+    /// on any server (to send a push notification, say): at least once, in store order
+    /// per recipient, retried as [`notification_retries`](Self::notification_retries)
+    /// says, surviving restarts (what is owed is stored with the message; the memory
+    /// store keeps it in memory). Sends never wait for it. See `docs/notifications.md`;
+    /// [`WebhookNotifier`](crate::WebhookNotifier) posts signed webhooks.
+    pub fn notifier(mut self, notifier: impl Notifier) -> Self {
+        self.notifier = Some(Arc::new(notifier));
+        self
+    }
+
+    /// How failed notifications are retried and how long a server holds the ones it
+    /// took (default: from 1 s doubling to 5 minutes, for 24 hours; leases of 60 s).
+    pub fn notification_retries(mut self, retries: RetryPolicy) -> Self {
+        self.notification_retries = retries;
+        self
+    }
+
+    /// How often a server looks for notifications due (default 250 ms): the longest an
+    /// offline recipient's notification waits after its message is stored.
+    pub fn notification_poll(mut self, every: Duration) -> Self {
+        self.notification_poll = every;
         self
     }
 
@@ -396,6 +430,15 @@ impl ChatzzBuilder {
             timeout: settings.store_timeout,
         });
         let mut service = ChatService::new(store, Arc::new(SystemClock), settings.config);
+        let mut dispatch = None;
+        if let Some(notifier) = self.notifier {
+            service = service.with_notifier(notifier, self.notification_retries);
+            dispatch = Some(DispatchSettings {
+                owner: server_name(),
+                poll: self.notification_poll,
+                batch: NOTIFICATION_BATCH,
+            });
+        }
         if let Some(policy) = self.policy {
             service = service.with_contact_policy(policy);
         }
@@ -415,11 +458,12 @@ impl ChatzzBuilder {
                 let service = Arc::new(service);
                 let (layer, io) = io.build_layer();
                 chatzz_socketio::attach(&io, service.clone(), authenticator, limits);
+                let dispatcher = dispatch.map(|d| spawn_dispatcher(service.clone(), d));
                 Ok((
                     ChatzzLayer::local(layer)
                         .with_origin_policy(origin_policy)
                         .with_fetch_deadline(fetch_deadline),
-                    ChatzzHandle::new(service, Arc::new(io), None),
+                    ChatzzHandle::new(service, Arc::new(io), None).with_dispatcher(dispatcher),
                 ))
             }
             #[cfg(feature = "redis")]
@@ -443,12 +487,14 @@ impl ChatzzBuilder {
                 )
                 .await?;
                 tracing::info!("joined the cluster through Redis");
+                let dispatcher = dispatch.map(|d| spawn_dispatcher(service.clone(), d));
                 Ok((
                     joined
                         .layer
                         .with_origin_policy(origin_policy)
                         .with_fetch_deadline(fetch_deadline),
-                    ChatzzHandle::new(service, joined.broadcaster, Some(joined.sweeper)),
+                    ChatzzHandle::new(service, joined.broadcaster, Some(joined.sweeper))
+                        .with_dispatcher(dispatcher),
                 ))
             }
             #[cfg(not(feature = "redis"))]
@@ -458,6 +504,21 @@ impl ChatzzBuilder {
             }),
         }
     }
+}
+
+/// How often a server looks for notifications due, unless told otherwise.
+const NOTIFICATION_POLL: Duration = Duration::from_millis(250);
+
+/// Most notifications one round claims (and has in flight).
+pub(crate) const NOTIFICATION_BATCH: usize = 64;
+
+/// This server's name in notification leases: unique while it lives (process id and
+/// start time), readable in logs.
+fn server_name() -> String {
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("chatzz-{}-{started:x}", std::process::id())
 }
 
 /// The Socket.IO settings, whichever adapter the server ends up on.
@@ -478,6 +539,9 @@ fn configure(
         // its own size while it is read. CPU per message unchanged at 3,000 msg/s.
         .ws_read_buffer_size(1024)
         .max_payload(max_packet as u64)
+        // python-engineio drops a connection whose polling response holds more than 16
+        // packets; the rest of a burst waits for the next GET (see vendor/README.md).
+        .max_polling_packets(transport.max_polling_packets)
         .ping_interval(transport.ping_interval)
         .ping_timeout(transport.ping_timeout)
         .connect_timeout(transport.connect_timeout)

@@ -18,6 +18,7 @@ pub struct ChatzzHandle {
     service: Arc<ChatService>,
     io: Arc<dyn Broadcaster>,
     sweeper: Option<tokio::task::AbortHandle>,
+    dispatcher: Option<tokio::task::AbortHandle>,
 }
 
 impl std::fmt::Debug for ChatzzHandle {
@@ -36,7 +37,14 @@ impl ChatzzHandle {
             service,
             io,
             sweeper,
+            dispatcher: None,
         }
+    }
+
+    /// Stops `dispatcher` (offline notifications) on [`close`](Self::close).
+    pub(crate) fn with_dispatcher(mut self, dispatcher: Option<tokio::task::AbortHandle>) -> Self {
+        self.dispatcher = dispatcher;
+        self
     }
 
     fn session(user: &UserId) -> Session {
@@ -150,11 +158,13 @@ impl ChatzzHandle {
     }
 
     /// Closes every socket of this server, announcing each user offline where it was
-    /// their last, then stops sweeping presence; call it on shutdown.
+    /// their last, then stops sweeping presence and notifying; call it on shutdown.
+    /// Notifications in flight are not lost: their leases run out and they are sent
+    /// again (by another server, or this one after a restart).
     pub async fn close(&self) {
         self.io.close().await;
-        if let Some(sweeper) = &self.sweeper {
-            sweeper.abort();
+        for task in [&self.sweeper, &self.dispatcher].into_iter().flatten() {
+            task.abort();
         }
     }
 }

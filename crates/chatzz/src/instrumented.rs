@@ -5,6 +5,7 @@ use std::future::Future;
 use std::time::Instant;
 
 use async_trait::async_trait;
+use chatzz_core::notification::{NotificationClaim, PendingNotification};
 use chatzz_core::{
     ChatRoomId, ChatStore, ChatUser, ContactRecord, HistoryQuery, Inserted, LinkOutcome, MessageId,
     MessageText, NewMessage, StoreError, StoredMessage, Timestamp, UserId,
@@ -166,6 +167,47 @@ impl ChatStore for InstrumentedStore {
         )
         .await
     }
+    async fn claim_notifications(
+        &self,
+        claim: &NotificationClaim,
+    ) -> Result<Vec<PendingNotification>, StoreError> {
+        timed(
+            "claim_notifications",
+            self.timeout,
+            self.inner.claim_notifications(claim),
+        )
+        .await
+    }
+    async fn finish_notification(&self, message: &MessageId) -> Result<(), StoreError> {
+        timed(
+            "finish_notification",
+            self.timeout,
+            self.inner.finish_notification(message),
+        )
+        .await
+    }
+    async fn retry_notification(
+        &self,
+        message: &MessageId,
+        owner: &str,
+        attempts: u32,
+        due: Timestamp,
+    ) -> Result<(), StoreError> {
+        timed(
+            "retry_notification",
+            self.timeout,
+            self.inner.retry_notification(message, owner, attempts, due),
+        )
+        .await
+    }
+    async fn pending_notifications(&self) -> Result<u64, StoreError> {
+        timed(
+            "pending_notifications",
+            self.timeout,
+            self.inner.pending_notifications(),
+        )
+        .await
+    }
     async fn history(
         &self,
         room: &ChatRoomId,
@@ -240,6 +282,7 @@ mod tests {
                     text: MessageText::parse("hi".to_owned(), 10).unwrap(),
                     created_at: at,
                     client_message_id: None,
+                    notify: false,
                 })
                 .await
                 .err(),
@@ -265,6 +308,18 @@ mod tests {
                 store.history(&room, &query).await.err()
             }
             Method::Undelivered => store.undelivered(&user, 1, 1).await.err(),
+            Method::ClaimNotifications => store
+                .claim_notifications(&chatzz_core::notification::NotificationClaim {
+                    owner: "s".into(),
+                    now: at,
+                    lease_until: at,
+                    limit: 1,
+                })
+                .await
+                .err(),
+            Method::FinishNotification => store.finish_notification(&id).await.err(),
+            Method::RetryNotification => store.retry_notification(&id, "s", 1, at).await.err(),
+            Method::PendingNotifications => store.pending_notifications().await.err(),
         }
     }
 

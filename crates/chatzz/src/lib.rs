@@ -24,7 +24,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! A [`ContactPolicy`] ([`ChatzzBuilder::contact_policy`]) decides who may add whom.
+//! A [`ContactPolicy`] ([`ChatzzBuilder::contact_policy`]) decides who may add whom. A
+//! [`Notifier`] ([`ChatzzBuilder::notifier`]) hears of every message whose recipient
+//! was offline (signed webhooks with the `webhooks` feature: [`WebhookNotifier`]).
 //!
 //! Limits, timings and names are one [`Settings`] value: its `Default` holds every
 //! default and [`Settings::validate`] every rule; the builder's methods write into it,
@@ -47,6 +49,7 @@ mod details;
 mod handle;
 mod instrumented;
 mod layer;
+mod notifications;
 mod origin;
 mod policy;
 mod polling;
@@ -59,6 +62,9 @@ pub use detach::DetachHead;
 pub use details::{CachedDirectory, ClosureDirectory};
 pub use handle::ChatzzHandle;
 pub use layer::ChatzzLayer;
+pub use notifications::ClosureNotifier;
+#[cfg(feature = "webhooks")]
+pub use notifications::{WebhookError, WebhookNotifier, sign as sign_webhook};
 pub use origin::OriginGuard;
 pub use policy::ClosurePolicy;
 pub use polling::PollingGuard;
@@ -67,10 +73,11 @@ pub use settings::{
 };
 pub use store::{OpenError, open_store};
 
+pub use chatzz_core::notification::{Notification, RetryPolicy};
 pub use chatzz_core::{
     AuthError, Authenticator, ChatError, ChatStore, Config, Contact, ContactPolicy, DirectoryError,
-    ErrorCode, Identity, Message, MessageId, MessageStatus, PolicyError, Rate, RatedEvent,
-    StoreError, StoreNames, UserDetails, UserDirectory, UserId,
+    ErrorCode, Identity, Message, MessageId, MessageStatus, Notifier, NotifyError, PolicyError,
+    Rate, RatedEvent, StoreError, StoreNames, UserDetails, UserDirectory, UserId,
 };
 #[cfg(feature = "memory")]
 pub use chatzz_store_memory::MemoryStore;

@@ -41,16 +41,22 @@ pub struct SocketIoSettings {
     pub ping_timeout: Duration,
     /// How long a transport may stay open without joining the namespace.
     pub connect_timeout: Duration,
+    /// Most packets in one long-polling response; the rest wait for the client's next
+    /// GET. At least 1. The default, 16, is the most python-engineio (the Python
+    /// client's transport) accepts: it drops the connection on a larger payload.
+    pub max_polling_packets: usize,
 }
 
 impl Default for SocketIoSettings {
     fn default() -> Self {
-        // socketioxide's own defaults, stated here so that the docs can name them.
+        // socketioxide's own defaults, stated here so that the docs can name them (but
+        // the packets per polling response, which socketioxide does not limit).
         Self {
             max_packet_bytes: None,
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(45),
+            max_polling_packets: 16,
         }
     }
 }
@@ -193,6 +199,9 @@ pub enum SettingsError {
     /// The packet limit is under [`MIN_PACKET_BYTES`].
     #[error("max_packet_bytes must be at least 1024, not {0}")]
     MaxPacketBytes(usize),
+    /// `socketio.max_polling_packets` is 0.
+    #[error("max_polling_packets must be at least 1")]
+    MaxPollingPackets,
     /// A timeout or interval is zero.
     #[error("{0} must be longer than 0")]
     ZeroDuration(&'static str),
@@ -280,6 +289,9 @@ impl Settings {
         let packet = self.max_packet_bytes();
         if packet < MIN_PACKET_BYTES {
             return Err(SettingsError::MaxPacketBytes(packet));
+        }
+        if self.socketio.max_polling_packets == 0 {
+            return Err(SettingsError::MaxPollingPackets);
         }
         for (name, duration) in [
             ("ping_interval", self.socketio.ping_interval),

@@ -2,6 +2,7 @@ use async_trait::async_trait;
 
 use crate::id::{ChatRoomId, MessageId, UserId};
 use crate::message::{HistoryQuery, Inserted, MessageText, NewMessage, StoredMessage};
+use crate::notification::{NotificationClaim, PendingNotification};
 use crate::time::Timestamp;
 use crate::user::{Blocks, ChatUser, ContactRecord, LinkOutcome, LinkedUser};
 
@@ -136,6 +137,37 @@ pub trait ChatStore: Send + Sync + 'static {
 
     /// Who blocks whom between `a` and `b`, each way.
     async fn blocks_between(&self, a: &UserId, b: &UserId) -> Result<Blocks, StoreError>;
+
+    /// Claims the notifications due at `claim.now` (protocol: offline notifications):
+    /// those of messages inserted with [`NewMessage::notify`], not finished, scheduled
+    /// at or before `now`, whose lease is free or ended at or before `now`. Only the oldest
+    /// unfinished notification of each recipient is ever claimable (so they go out in
+    /// store order per recipient, one at a time), at most `claim.limit` in message id
+    /// order. Each is leased to `claim.owner` until `claim.lease_until` atomically: two
+    /// concurrent claims never both get one. Nothing due: an empty list.
+    async fn claim_notifications(
+        &self,
+        claim: &NotificationClaim,
+    ) -> Result<Vec<PendingNotification>, StoreError>;
+
+    /// The notification about `message` is done (accepted, or dropped after its
+    /// retries): it is never claimed again, whoever holds its lease. Nothing owed
+    /// (done already, or never owed): nothing changed.
+    async fn finish_notification(&self, message: &MessageId) -> Result<(), StoreError>;
+
+    /// The attempt of `owner` failed: records `attempts` failed attempts so far and
+    /// frees the notification to be claimed again at `due`, if `owner` still holds its
+    /// lease (else nothing changed: another server took it over).
+    async fn retry_notification(
+        &self,
+        message: &MessageId,
+        owner: &str,
+        attempts: u32,
+        due: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// How many notifications are owed and not finished (for metrics).
+    async fn pending_notifications(&self) -> Result<u64, StoreError>;
 
     /// Whether other processes see what this store holds (a database), or only this
     /// one (an in-memory store). Servers of one cluster must share their store, so

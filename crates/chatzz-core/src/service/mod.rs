@@ -6,6 +6,7 @@ mod contacts;
 mod disconnect;
 mod edit;
 mod history;
+mod notify;
 mod read;
 mod send;
 mod sweep;
@@ -19,7 +20,9 @@ use std::sync::Arc;
 
 use crate::error::{ChatError, ErrorCode};
 use crate::id::{SocketId, UserId};
-use crate::ports::{ChatStore, Clock, ClusterNews, ContactPolicy, PresenceRegistry, UserDirectory};
+use crate::ports::{
+    ChatStore, Clock, ClusterNews, ContactPolicy, Notifier, PresenceRegistry, UserDirectory,
+};
 use crate::presence::LocalPresence;
 use crate::rate::{EventLimiters, Rate, RatedEvent, SendRate};
 use crate::typing::{KnownBlocks, KnownRooms, Typists};
@@ -158,6 +161,9 @@ pub struct ChatService {
     /// Whether this server hears every change the others make (their news reaches
     /// it); while not, what it cached is trusted only briefly.
     hears_news: std::sync::atomic::AtomicBool,
+    /// Who hears of messages stored for users with no live socket, and how retried.
+    notifier: Option<Arc<dyn Notifier>>,
+    retries: crate::notification::RetryPolicy,
     config: Config,
 }
 
@@ -188,6 +194,8 @@ impl ChatService {
             blocks: KnownBlocks::default(),
             news: None,
             hears_news: std::sync::atomic::AtomicBool::new(true),
+            notifier: None,
+            retries: crate::notification::RetryPolicy::default(),
             config,
         }
     }
@@ -213,6 +221,19 @@ impl ChatService {
         self.news = Some(news);
         self.hears_news
             .store(false, std::sync::atomic::Ordering::SeqCst);
+        self
+    }
+
+    /// Owes `notifier` a notification for every message stored while its recipient had
+    /// no live socket (recorded with the message), handed over by
+    /// [`notify_due`](Self::notify_due) and retried as `retries` says.
+    pub fn with_notifier(
+        mut self,
+        notifier: Arc<dyn Notifier>,
+        retries: crate::notification::RetryPolicy,
+    ) -> Self {
+        self.notifier = Some(notifier);
+        self.retries = retries;
         self
     }
 

@@ -52,6 +52,13 @@ impl ChatService {
         // Before the room: `forbidden` whether or not they are contacts.
         self.not_blocked(&session.user, to).await?;
         let room = self.room_with(session, to).await?;
+        // Asked before the write so that what is owed is stored with the message; a
+        // recipient whose presence is unknown is owed one (at least once).
+        let notify = self.notifier.is_some()
+            && !self.presence.is_online(to).await.unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "presence unknown; the recipient will be notified");
+                false
+            });
         let Inserted {
             message: stored,
             created,
@@ -64,6 +71,7 @@ impl ChatService {
                 text,
                 created_at: self.clock.now(),
                 client_message_id,
+                notify,
             })
             .await?;
 

@@ -12,6 +12,7 @@ mod contacts;
 mod disconnect;
 mod edit;
 mod history;
+mod notify;
 mod read;
 mod send;
 mod support;

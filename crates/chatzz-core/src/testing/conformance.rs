@@ -20,9 +20,11 @@ use crate::time::Timestamp;
 
 mod blocks;
 mod inbox;
+mod notifications;
 mod reads;
 pub use blocks::*;
 pub use inbox::*;
+pub use notifications::*;
 pub use reads::*;
 
 /// Expands to one `#[tokio::test]` per conformance case. `$factory` is an async fn (or
@@ -76,6 +78,12 @@ macro_rules! chat_store_conformance {
             undelivered_caps_per_sender_oldest_first,
             undelivered_bounds_the_total_by_lowest_ids_across_senders,
             awkward_text_round_trips,
+            a_notification_is_owed_only_for_messages_inserted_with_notify,
+            a_retried_insert_owes_one_notification,
+            a_claim_leases_so_no_other_server_gets_it_until_the_lease_ends,
+            a_failed_notification_waits_until_due_and_counts_its_attempts,
+            notifications_go_one_at_a_time_per_recipient_in_store_order,
+            claims_are_limited_oldest_first_and_concurrent_claims_never_share,
         );
     };
     // A local macro that generates one case, ignored if listed (`$d` is a `$`, so that
@@ -133,6 +141,7 @@ fn new_message(
         text: expect(MessageText::parse(text.to_owned(), 1 << 20), "text"),
         created_at: at(millis),
         client_message_id: None,
+        notify: false,
     }
 }
 

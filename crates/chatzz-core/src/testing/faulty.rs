@@ -59,11 +59,15 @@ pub enum Method {
     BlocksBetween,
     History,
     Undelivered,
+    ClaimNotifications,
+    FinishNotification,
+    RetryNotification,
+    PendingNotifications,
 }
 
 impl Method {
     /// Every method, in the order the port declares them.
-    pub const ALL: [Method; 18] = [
+    pub const ALL: [Method; 22] = [
         Method::RegisterUser,
         Method::FindUser,
         Method::SetLastOnline,
@@ -82,6 +86,10 @@ impl Method {
         Method::BlocksBetween,
         Method::History,
         Method::Undelivered,
+        Method::ClaimNotifications,
+        Method::FinishNotification,
+        Method::RetryNotification,
+        Method::PendingNotifications,
     ];
 
     pub fn name(self) -> &'static str {
@@ -104,6 +112,10 @@ impl Method {
             Method::BlocksBetween => "blocks_between",
             Method::History => "history",
             Method::Undelivered => "undelivered",
+            Method::ClaimNotifications => "claim_notifications",
+            Method::FinishNotification => "finish_notification",
+            Method::RetryNotification => "retry_notification",
+            Method::PendingNotifications => "pending_notifications",
         }
     }
 
@@ -121,6 +133,9 @@ impl Method {
                 | Method::DeleteMessage
                 | Method::Block
                 | Method::Unblock
+                | Method::ClaimNotifications
+                | Method::FinishNotification
+                | Method::RetryNotification
         )
     }
 }
@@ -634,6 +649,39 @@ impl<S: ChatStore> ChatStore for FaultyStore<S> {
 
     async fn blocks_between(&self, a: &UserId, b: &UserId) -> Result<Blocks, StoreError> {
         self.call(Method::BlocksBetween, |s| s.blocks_between(a, b))
+            .await
+    }
+
+    async fn claim_notifications(
+        &self,
+        claim: &crate::notification::NotificationClaim,
+    ) -> Result<Vec<crate::notification::PendingNotification>, StoreError> {
+        self.call(Method::ClaimNotifications, |s| s.claim_notifications(claim))
+            .await
+    }
+
+    async fn finish_notification(&self, message: &MessageId) -> Result<(), StoreError> {
+        self.call(Method::FinishNotification, |s| {
+            s.finish_notification(message)
+        })
+        .await
+    }
+
+    async fn retry_notification(
+        &self,
+        message: &MessageId,
+        owner: &str,
+        attempts: u32,
+        due: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.call(Method::RetryNotification, |s| {
+            s.retry_notification(message, owner, attempts, due)
+        })
+        .await
+    }
+
+    async fn pending_notifications(&self) -> Result<u64, StoreError> {
+        self.call(Method::PendingNotifications, |s| s.pending_notifications())
             .await
     }
 

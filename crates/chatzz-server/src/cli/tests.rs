@@ -46,6 +46,8 @@ fn flags_write_into_the_settings() {
         "6",
         "--edit-window",
         "60",
+        "--max-polling-packets",
+        "32",
     ]);
     let settings = args.settings();
     assert_eq!(settings.config.max_message_chars, 10);
@@ -58,6 +60,7 @@ fn flags_write_into_the_settings() {
     assert_eq!(settings.cluster.redis_url.as_deref(), Some("redis://h"));
     assert_eq!(settings.cluster.presence_lease, Duration::from_secs(5));
     assert_eq!(settings.config.edit_window, Duration::from_secs(60));
+    assert_eq!(settings.socketio.max_polling_packets, 32);
     assert_eq!(
         args.server_settings().header_read_timeout,
         Duration::from_secs(6)
@@ -73,6 +76,8 @@ fn the_rules_are_the_libraries_not_the_flags() {
         settings.validate(),
         Err(SettingsError::MaxPacketBytes(1000))
     );
+    let settings = parse(&["--max-polling-packets", "0"]).settings();
+    assert_eq!(settings.validate(), Err(SettingsError::MaxPollingPackets));
     let server = parse(&["--slow-consumer-timeout", "0"]).server_settings();
     assert_eq!(
         server.validate(),
@@ -178,4 +183,18 @@ fn the_security_docs_state_the_listeners_defaults_and_name_real_flags() {
         unknown.is_empty(),
         "docs/security.md names no such flags: {unknown:?}"
     );
+}
+
+#[test]
+fn max_polling_packets_from_the_flag_or_the_environment() {
+    assert_eq!(parse(&[]).settings().socketio.max_polling_packets, 16);
+    let args = parse(&["--max-polling-packets", "100"]);
+    assert_eq!(args.settings().socketio.max_polling_packets, 100);
+    assert!(Args::try_parse_from(["chatzz", "--max-polling-packets", "-1"]).is_err());
+    let env = Args::command()
+        .get_arguments()
+        .find(|a| a.get_long() == Some("max-polling-packets"))
+        .and_then(|a| a.get_env())
+        .map(|e| e.to_string_lossy().into_owned());
+    assert_eq!(env.as_deref(), Some("CHATZZ_MAX_POLLING_PACKETS"));
 }

@@ -1,14 +1,19 @@
 //! The migration test: a database as version 1 (protocol 1, commit d966697) wrote it
-//! opens under this code with nothing lost, and the 1.1 operations work on its data.
+//! opens under this code with nothing lost, and the 1.1 operations work on its data;
+//! none of its messages owes an offline notification, and new ones can.
 //!
 //! `fixtures/v1-mongodb.json` is that database (its indexes, then every collection's
 //! documents in extended JSON); `fixtures/v1-mongodb-expected.json` is what the version
 //! 1 server itself answered about the same data over the wire protocol, so the test
-//! holds the store to the old server's view, not to the dump. How both were made:
+//! holds the store to the old server's view, not to the dump. Likewise
+//! `fixtures/v2-mongodb*.json`, a database as protocol 1.1 (main at 465b1ae, before
+//! offline notifications) wrote it, with edits, a tombstone, read positions, a block
+//! and messages left waiting for an offline recipient. How they were made:
 //! `fixtures/README.md`.
 
 use std::collections::BTreeMap;
 
+use chatzz_core::notification::NotificationClaim;
 use chatzz_core::{
     ChatRoomId, ChatStore, ClientMessageId, ContactRecord, HistoryQuery, MessageId, MessageStatus,
     MessageText, NewMessage, StoreNames, StoredMessage, Timestamp, UserId,
@@ -23,6 +28,8 @@ use crate::{MongoStore, Transactions};
 
 const FIXTURE: &str = include_str!("fixtures/v1-mongodb.json");
 const EXPECTED: &str = include_str!("fixtures/v1-mongodb-expected.json");
+const FIXTURE_V2: &str = include_str!("fixtures/v2-mongodb.json");
+const EXPECTED_V2: &str = include_str!("fixtures/v2-mongodb-expected.json");
 
 fn object<'a>(value: &'a Value, what: &str) -> &'a Map<String, Value> {
     value
@@ -49,7 +56,13 @@ fn time(value: &Value, what: &str) -> Option<Timestamp> {
 /// A fresh database holding the fixture as version 1 left it: its indexes first (as
 /// its startup created them), then its documents.
 async fn v1_database() -> mongodb::Database {
-    let fixture: Value = ok(serde_json::from_str(FIXTURE), "reading the fixture");
+    database_from(FIXTURE).await
+}
+
+/// A fresh database holding `fixture` (a dump as `fixtures/dump_v*_mongodb.py` writes
+/// it): its indexes first, then its documents.
+async fn database_from(fixture: &str) -> mongodb::Database {
+    let fixture: Value = ok(serde_json::from_str(fixture), "reading the fixture");
     let db = client().await.database(&unique_name());
     for (collection, specs) in object(&fixture["indexes"], "indexes") {
         let models = array(specs, collection).iter().map(|spec| {
@@ -203,6 +216,16 @@ impl Expected {
     }
 }
 
+/// A claim of every notification due at `now`, for a minute.
+fn notify_claim(now: i64) -> NotificationClaim {
+    NotificationClaim {
+        owner: "upgraded".to_owned(),
+        now: millis(now),
+        lease_until: millis(now + 60_000),
+        limit: 100,
+    }
+}
+
 async fn contact(store: &impl ChatStore, owner: &UserId, other: &UserId) -> ContactRecord {
     ok(store.contacts(owner).await, "contacts")
         .into_iter()
@@ -231,6 +254,24 @@ async fn a_version_1_database_keeps_everything_and_takes_the_new_operations() {
         let scratch = Scratch { store, db };
         let store = &scratch;
         let case = format!("{transactions:?}");
+
+        // Offline notifications: nothing version 1 stored owes one (not even the
+        // messages still waiting for their recipient), and nothing is claimable.
+        assert_eq!(
+            ok(store.pending_notifications().await, "pending_notifications"),
+            0,
+            "{case}"
+        );
+        assert!(
+            ok(
+                store
+                    .claim_notifications(&notify_claim(4_000_000_000_000))
+                    .await,
+                "claim_notifications"
+            )
+            .is_empty(),
+            "{case}"
+        );
 
         // Every user, with its last online time.
         let mut last_online = BTreeMap::new();
@@ -303,6 +344,7 @@ async fn a_version_1_database_keeps_everything_and_takes_the_new_operations() {
             text: ok(MessageText::parse(first.text.clone(), 4096), "text"),
             created_at: millis(2_000_000_000_000),
             client_message_id: first.client_message_id.clone(),
+            notify: false,
         };
         let again = ok(store.insert_message(retry.clone()).await, "insert_message");
         assert!(!again.created, "{case}");
@@ -394,6 +436,54 @@ async fn a_version_1_database_keeps_everything_and_takes_the_new_operations() {
                 .all(|r| r.get("_id") == Some(&Bson::String(linked.room.to_string()))),
             "{case}: only the new room has a creation time"
         );
+        // A new message that owes a notification, to a user with old messages waiting,
+        // is claimable at once; finished, nothing is owed again.
+        let owed = ok(
+            store
+                .insert_message(NewMessage {
+                    room: expected.room_of(&alice, &carol),
+                    from: alice.clone(),
+                    to: carol.clone(),
+                    text: ok(MessageText::parse("owed".to_owned(), 4096), "text"),
+                    created_at: millis(2_000_000_000_450),
+                    client_message_id: None,
+                    notify: true,
+                })
+                .await,
+            "insert_message",
+        )
+        .message;
+        assert_eq!(
+            ok(store.pending_notifications().await, "pending_notifications"),
+            1,
+            "{case}"
+        );
+        let claimed = ok(
+            store
+                .claim_notifications(&notify_claim(2_000_000_000_450))
+                .await,
+            "claim_notifications",
+        );
+        assert_eq!(claimed.len(), 1, "{case}");
+        assert_eq!(claimed[0].message, owed, "{case}");
+        assert_eq!(claimed[0].attempts, 0, "{case}");
+        ok(
+            store.finish_notification(&owed.id).await,
+            "finish_notification",
+        );
+        assert_eq!(
+            ok(store.pending_notifications().await, "pending_notifications"),
+            0,
+            "{case}"
+        );
+        // Only that message ever carried a notification's fields.
+        let raw = super::all_docs(&scratch.db, "chatzz_messages").await;
+        assert!(
+            raw.iter()
+                .all(|m| m.keys().all(|key| !key.starts_with("notify"))),
+            "{case}: {raw:?}"
+        );
+
         // Nobody blocked anybody before 1.1; blocks between old users work.
         assert!(!ok(store.blocks_between(&bob, &alice).await, "blocks_between").any());
         assert!(ok(
@@ -425,4 +515,171 @@ fn the_fixture_and_its_summary_agree() {
     assert_eq!(dumped, summarized);
     let rooms = array(&fixture["collections"]["chatzz_rooms"], "rooms").len();
     assert_eq!(rooms, summary.rooms.len());
+}
+
+fn message_from(m: &Value) -> StoredMessage {
+    StoredMessage {
+        id: MessageId::new(string(&m["id"], "id")),
+        room: ChatRoomId::new(string(&m["chatRoomId"], "chatRoomId")),
+        from: user(string(&m["from"], "from")),
+        to: user(string(&m["to"], "to")),
+        text: string(&m["message"], "message").to_owned(),
+        status: MessageStatus::parse(string(&m["status"], "status"))
+            .unwrap_or_else(|| panic!("bad status in {m}")),
+        created_at: time(&m["createdAt"], "createdAt")
+            .unwrap_or_else(|| panic!("no createdAt in {m}")),
+        read_at: time(&m["readAt"], "readAt"),
+        client_message_id: m["clientMessageId"]
+            .as_str()
+            .map(|c| ok(ClientMessageId::parse(c), "clientMessageId")),
+        edited_at: time(&m["editedAt"], "editedAt"),
+        deleted_at: time(&m["deletedAt"], "deletedAt"),
+    }
+}
+
+/// A database written by protocol 1.1 (before offline notifications): no message owes
+/// one, not even those still waiting for their recipient; every message, edit,
+/// tombstone, read position and block reads back as that server reported it; a new
+/// message can owe one, and is claimed ahead of nothing old.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_2_database_owes_no_notification_and_keeps_everything() {
+    let summary: Value = ok(serde_json::from_str(EXPECTED_V2), "reading the summary");
+    let messages: Vec<StoredMessage> = array(&summary["messages"], "messages")
+        .iter()
+        .map(message_from)
+        .collect();
+    assert_eq!(messages.len(), 8);
+    assert!(messages.iter().any(|m| m.edited_at.is_some()));
+    assert!(messages.iter().any(|m| m.deleted_at.is_some()));
+    for transactions in [Transactions::Never, Transactions::Always] {
+        let db = database_from(FIXTURE_V2).await;
+        let store = ok(
+            MongoStore::with_transactions(db.clone(), StoreNames::default(), transactions).await,
+            "opening a version 2 database",
+        );
+        let scratch = Scratch { store, db };
+        let store = &scratch;
+        let case = format!("{transactions:?}");
+
+        assert_eq!(
+            ok(store.pending_notifications().await, "pending_notifications"),
+            0,
+            "{case}"
+        );
+        assert!(
+            ok(
+                store
+                    .claim_notifications(&notify_claim(4_000_000_000_000))
+                    .await,
+                "claim_notifications"
+            )
+            .is_empty(),
+            "{case}"
+        );
+        for message in &messages {
+            assert_eq!(
+                stored(store, &message.id).await,
+                *message,
+                "{case}: message {}",
+                message.id
+            );
+        }
+        // Each contact list as the 1.1 server gave it (the store lists rooms in
+        // creation order; the server sorts them by activity).
+        for (owner, listed) in object(&summary["contacts"], "contacts") {
+            let owner = user(owner);
+            let mut want: Vec<(String, String, u64, Option<String>, bool)> =
+                array(listed, "a contact list")
+                    .iter()
+                    .map(|c| {
+                        (
+                            string(&c["user"], "user").to_owned(),
+                            string(&c["chatRoomId"], "chatRoomId").to_owned(),
+                            c["unreadCount"].as_u64().unwrap_or_else(|| panic!("{c}")),
+                            c["lastMessageId"].as_str().map(str::to_owned),
+                            c["blocked"].as_bool() == Some(true),
+                        )
+                    })
+                    .collect();
+            want.sort();
+            let mut got: Vec<(String, String, u64, Option<String>, bool)> =
+                ok(store.contacts(&owner).await, "contacts")
+                    .into_iter()
+                    .map(|c| {
+                        (
+                            c.user.to_string(),
+                            c.room.to_string(),
+                            c.unread,
+                            c.last_message.map(|m| m.id.to_string()),
+                            c.blocked,
+                        )
+                    })
+                    .collect();
+            got.sort();
+            assert_eq!(got, want, "{case}: contacts of {owner}");
+        }
+
+        // carol, offline since, has two old messages waiting: a new one owes a
+        // notification, and is hers to claim at once (nothing old is ahead of it).
+        let (alice, carol) = (user("alice"), user("carol"));
+        let waiting = ok(store.undelivered(&carol, 10, 10).await, "undelivered");
+        assert_eq!(waiting.len(), 2, "{case}");
+        let owed = ok(
+            store
+                .insert_message(NewMessage {
+                    room: waiting[0].room.clone(),
+                    from: alice.clone(),
+                    to: carol.clone(),
+                    text: ok(MessageText::parse("owed".to_owned(), 4096), "text"),
+                    created_at: millis(2_000_000_000_000),
+                    client_message_id: None,
+                    notify: true,
+                })
+                .await,
+            "insert_message",
+        )
+        .message;
+        assert!(owed.id > messages[messages.len() - 1].id, "{case}");
+        let claimed = ok(
+            store
+                .claim_notifications(&notify_claim(2_000_000_000_000))
+                .await,
+            "claim_notifications",
+        );
+        assert_eq!(claimed.len(), 1, "{case}");
+        assert_eq!(claimed[0].message, owed, "{case}");
+        // A retried 1.1 send still finds its message (a tombstone), and owes nothing.
+        let deleted = messages
+            .iter()
+            .find(|m| m.deleted_at.is_some())
+            .unwrap_or_else(|| unreachable!());
+        let again = ok(
+            store
+                .insert_message(NewMessage {
+                    room: deleted.room.clone(),
+                    from: deleted.from.clone(),
+                    to: deleted.to.clone(),
+                    text: ok(MessageText::parse("again".to_owned(), 4096), "text"),
+                    created_at: millis(2_000_000_000_100),
+                    client_message_id: deleted.client_message_id.clone(),
+                    notify: true,
+                })
+                .await,
+            "insert_message",
+        );
+        assert!(!again.created, "{case}");
+        assert_eq!(again.message, *deleted, "{case}");
+        assert_eq!(
+            ok(store.pending_notifications().await, "pending_notifications"),
+            1,
+            "{case}"
+        );
+        let raw = super::all_docs(&scratch.db, "chatzz_messages").await;
+        let carrying: Vec<&str> = raw
+            .iter()
+            .filter(|m| m.keys().any(|key| key.starts_with("notify")))
+            .filter_map(|m| m.get_str("_id").ok())
+            .collect();
+        assert_eq!(carrying, vec![owed.id.as_str()], "{case}");
+    }
 }

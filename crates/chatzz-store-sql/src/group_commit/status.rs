@@ -118,6 +118,7 @@ mod tests {
                 text: MessageText::parse("x".into(), 10).expect("text"),
                 created_at: Timestamp::from_millis(0).expect("time"),
                 client_message_id: None,
+                notify: false,
             },
         }
     }

@@ -28,6 +28,7 @@ pub fn message(room: &ChatRoomId, from: &UserId, to: &UserId, text: &str) -> New
         text: MessageText::parse(text.to_owned(), 1000).expect("text"),
         created_at: Timestamp::from_millis(1_000).expect("time"),
         client_message_id: None,
+        notify: false,
     }
 }
 
@@ -575,4 +576,70 @@ pub async fn a_batch_marking_one_message_sent_and_read_keeps_queue_order(
             "{i}"
         );
     }
+}
+
+/// `run` commits one batch of inserts, some with `notify`: each insert that creates its
+/// message owes what it asked for, in the same write; a repeat of a client id (within
+/// the batch, or of a message stored before) creates nothing and owes nothing new. The
+/// notifications then go out one at a time per recipient, in store order.
+pub async fn a_batch_records_what_each_insert_owes(
+    store: &impl ChatStore,
+    run: impl AsyncFnOnce(&[Op]) -> Vec<Answer>,
+) {
+    use chatzz_core::notification::NotificationClaim;
+    let room = store
+        .link(&user("alice"), &user("bob"), linked_at())
+        .await
+        .expect("link")
+        .room;
+    let Op::Insert { message: known, .. } = insert(&room, "known", Some("k0")) else {
+        unreachable!()
+    };
+    store.insert_message(known).await.expect("insert");
+    let owing = |text: &str, client_id: Option<&str>| {
+        let mut op = insert(&room, text, client_id);
+        if let Op::Insert { message, .. } = &mut op {
+            message.notify = true;
+        }
+        op
+    };
+    let ops = [
+        owing("a", None),
+        insert(&room, "b", None),
+        owing("c", Some("c1")),
+        owing("c", Some("c1")),
+        owing("known", Some("k0")),
+    ];
+    let answers = run(&ops).await;
+    let created: Vec<bool> = answers.iter().map(|a| inserted(a).2).collect();
+    assert_eq!(created, [true, true, true, false, false]);
+    assert_eq!(
+        store.pending_notifications().await.expect("pending"),
+        2,
+        "a and c owe, once each"
+    );
+    let claim = |now: i64| NotificationClaim {
+        owner: "s1".into(),
+        now: at(now),
+        lease_until: at(now + 60_000),
+        limit: 10,
+    };
+    for (expected, now) in [(0, 2_000), (2, 2_001)] {
+        let claimed = store
+            .claim_notifications(&claim(now))
+            .await
+            .expect("claim_notifications");
+        let ids: Vec<String> = claimed.iter().map(|p| p.message.id.to_string()).collect();
+        assert_eq!(
+            ids,
+            [inserted(&answers[expected]).0],
+            "bob's oldest owed, alone"
+        );
+        assert_eq!(claimed[0].attempts, 0);
+        store
+            .finish_notification(&claimed[0].message.id)
+            .await
+            .expect("finish_notification");
+    }
+    assert_eq!(store.pending_notifications().await.expect("pending"), 0);
 }

@@ -1,4 +1,5 @@
-//! Protocol 1.1 on SQLite: a database written by version 1 upgrades with nothing lost,
+//! Protocol 1.1 on SQLite: a database written by version 1 (and one written by schema 2,
+//! before offline notifications) upgrades with nothing lost and owing nothing,
 //! deleted text leaves the file, and the inbox's statements walk indexes only.
 
 use chatzz_core::{ChatStore, StoreNames};
@@ -13,6 +14,11 @@ use crate::SqliteStore;
 const V1_DATABASE: &[u8] = include_bytes!("fixtures/v1.sqlite3");
 const V1_SUMMARY: &str = include_str!("fixtures/v1-expected.json");
 
+/// The same, written by the server of schema 2 (protocol 1.1, before offline
+/// notifications), checkpointed; and what the script wrote.
+const V2_DATABASE: &[u8] = include_bytes!("fixtures/v2.sqlite3");
+const V2_SUMMARY: &str = include_str!("fixtures/v2-expected.json");
+
 #[tokio::test]
 async fn a_database_of_version_1_keeps_everything_and_takes_the_new_operations() {
     let path = fresh_path();
@@ -26,7 +32,7 @@ async fn a_database_of_version_1_keeps_everything_and_takes_the_new_operations()
             .fetch_all(store.pool())
             .await
             .expect("migrations");
-    assert_eq!(applied, [1, 2]);
+    assert_eq!(applied, [1, 2, 3]);
     let nulls: (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM chatzz_messages WHERE edited_at_ms IS NULL \
          AND deleted_at_ms IS NULL), (SELECT COUNT(*) FROM chatzz_messages), \
@@ -37,7 +43,56 @@ async fn a_database_of_version_1_keeps_everything_and_takes_the_new_operations()
     .expect("count");
     assert_eq!(nulls.0, nulls.1, "the new message columns are NULL");
     assert_eq!(nulls.2, 0, "old rooms have no creation time");
+    testing::v2::nothing_is_owed(&store).await;
     testing::v1::v1_data_is_kept_and_works(&store, V1_SUMMARY).await;
+    testing::v2::new_sends_are_owed(&store, V1_SUMMARY).await;
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(store.pool())
+        .await
+        .expect("integrity_check");
+    assert_eq!(check, "ok");
+}
+
+#[tokio::test]
+async fn a_database_of_version_2_keeps_everything_and_owes_no_notification() {
+    let path = fresh_path();
+    std::fs::write(&path, V2_DATABASE).expect("copy the fixture");
+    let url = format!("sqlite://{}", path.display());
+    let before: Vec<i64> = {
+        let pool = sqlx::SqlitePool::connect(&url)
+            .await
+            .expect("open as it is");
+        let applied = sqlx::query_scalar(
+            "SELECT version FROM chatzz_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("migrations");
+        pool.close().await;
+        applied
+    };
+    assert_eq!(before, [1, 2], "the fixture is of schema 2");
+    let store = SqliteStore::connect(&url, StoreNames::default())
+        .await
+        .expect("open and migrate");
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM chatzz_migrations WHERE success ORDER BY version")
+            .fetch_all(store.pool())
+            .await
+            .expect("migrations");
+    assert_eq!(applied, [1, 2, 3]);
+    let (owed, attempts, all): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM chatzz_messages WHERE notify_due_ms IS NOT NULL \
+         OR notify_owner IS NOT NULL OR notify_lease_until_ms IS NOT NULL), \
+         (SELECT COUNT(*) FROM chatzz_messages WHERE notify_attempts = 0), \
+         (SELECT COUNT(*) FROM chatzz_messages)",
+    )
+    .fetch_one(store.pool())
+    .await
+    .expect("count");
+    assert!(all > 0);
+    assert_eq!((owed, attempts), (0, all), "old messages owe nothing");
+    testing::v2::v2_data_is_kept_and_works(&store, V2_SUMMARY).await;
     let check: String = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_one(store.pool())
         .await

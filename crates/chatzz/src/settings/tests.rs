@@ -98,6 +98,11 @@ fn each_rule_has_its_error() {
             SettingsError::MaxPacketBytes(1023),
         ),
         (
+            "no packet per polling response",
+            |s| s.socketio.max_polling_packets = 0,
+            SettingsError::MaxPollingPackets,
+        ),
+        (
             "no ping interval",
             |s| s.socketio.ping_interval = Duration::ZERO,
             SettingsError::ZeroDuration("ping_interval"),
@@ -306,6 +311,12 @@ fn thousands(n: u64) -> String {
 /// What the table's default column must say, row by row, from `Settings::default()`.
 fn expected_defaults() -> Vec<(&'static str, String)> {
     let s = Settings::default();
+    let retries = chatzz_core::notification::RetryPolicy::default();
+    assert_eq!(
+        chatzz_core::typing::MAX_ROOMS,
+        chatzz_core::typing::MAX_BLOCKS,
+        "docs/security.md states one bound for both"
+    );
     let c = &s.config;
     let cache = s.details_cache.unwrap_or_default();
     vec![
@@ -338,6 +349,29 @@ fn expected_defaults() -> Vec<(&'static str, String)> {
             format!(
                 "{} pairs;",
                 thousands(chatzz_core::typing::MAX_TYPISTS as u64)
+            ),
+        ),
+        (
+            "rooms and blocks of pairs per server (so typing asks no store)",
+            format!(
+                "{} pairs each;",
+                thousands(
+                    chatzz_core::typing::MAX_ROOMS.min(chatzz_core::typing::MAX_BLOCKS) as u64
+                )
+            ),
+        ),
+        (
+            "notifications in flight per server",
+            crate::builder::NOTIFICATION_BATCH.to_string(),
+        ),
+        (
+            "webhook attempt",
+            format!(
+                "{}, then retried with backoff from {} to {}, for {}",
+                time(crate::notifications::WEBHOOK_TIMEOUT),
+                time(retries.first),
+                time(retries.cap),
+                span(retries.give_up_after)
             ),
         ),
         ("live sockets per user", c.max_sockets_per_user.to_string()),
@@ -384,6 +418,10 @@ fn expected_defaults() -> Vec<(&'static str, String)> {
                 "its POSTs refused after the ping timeout ({})",
                 time(s.socketio.ping_timeout)
             ),
+        ),
+        (
+            "packets in one long-polling response",
+            s.socketio.max_polling_packets.to_string(),
         ),
         (
             "transport open without joining",

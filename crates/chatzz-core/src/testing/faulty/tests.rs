@@ -24,6 +24,7 @@ fn new_message() -> NewMessage {
         text: MessageText::parse("hi".into(), 10).unwrap(),
         created_at: Timestamp::from_millis(0).unwrap(),
         client_message_id: Some(ClientMessageId::parse("c1").unwrap()),
+        notify: false,
     }
 }
 
@@ -218,7 +219,7 @@ fn method_names_round_trip() {
         Err(UnknownMethod("drop_table".into()))
     );
     let writes: Vec<_> = Method::ALL.into_iter().filter(|m| m.is_write()).collect();
-    assert_eq!(writes.len(), 10);
+    assert_eq!(writes.len(), 13);
 }
 
 #[test]
