@@ -44,7 +44,7 @@ use crate::client::{Cmd, Ctx, Target};
 use crate::proc::Pid;
 use crate::stats::{
     ConfigEcho, DbCounted, Machine, MachineCpu, Percentiles, ProcessCpu, Report, ServerMemory,
-    Snapshot, Stats, bits,
+    Snapshot, Stats, Validity, bits,
 };
 
 /// Load generator for chatzz: many Socket.IO users sending one-to-one messages at an
@@ -587,6 +587,8 @@ async fn run(args: Args, threads: usize) -> Result<(), String> {
     };
     let hists = stats.merged();
     let measured_count = measured.1 - measured.0;
+    let send_lag = Percentiles::of(&hists.lag);
+    let validity = Validity::judge(&tool, threads, &send_lag, machine_cpu.as_ref());
     let report = Report {
         machine: Machine {
             nproc,
@@ -632,12 +634,13 @@ async fn run(args: Args, threads: usize) -> Result<(), String> {
         grace_seconds_used: grace_used,
         latency: Percentiles::of(&hists.latency),
         ack_latency: Percentiles::of(&hists.ack),
-        send_lag: Percentiles::of(&hists.lag),
+        send_lag,
         tool,
         server,
         server_memory,
         db,
         db_counted,
+        validity,
         machine_cpu,
         clock_ticks_per_second: clk_tck,
     };

@@ -411,6 +411,68 @@ pub struct ServerMemory {
     pub rss_per_connection_kib: f64,
 }
 
+/// Whether a run measured the server and not the tool: a tool that saturated its
+/// threads, or fell behind its own schedule, offered less load than it reports.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Validity {
+    pub valid: bool,
+    /// Why not, when not.
+    pub reasons: Vec<String>,
+    /// Not invalidating, but worth knowing (the whole machine was busy, say).
+    pub warnings: Vec<String>,
+}
+
+/// The tool's CPU, as a share of its threads' cores, at which it counts as saturated.
+pub const TOOL_SATURATED_PERCENT: f64 = 90.0;
+
+/// The send lag (a message written later than its schedule said) at p99 beyond which
+/// the tool counts as having fallen behind.
+pub const TOOL_LAG_P99_MS: f64 = 20.0;
+
+/// The machine's busy share beyond which the tool and server competed for CPU.
+pub const MACHINE_BUSY_PERCENT: f64 = 95.0;
+
+impl Validity {
+    /// Judges a run from the tool's CPU (`threads` worker threads), its send lag and
+    /// the machine's CPU.
+    pub fn judge(
+        tool: &ProcessCpu,
+        threads: usize,
+        send_lag: &Percentiles,
+        machine: Option<&MachineCpu>,
+    ) -> Self {
+        let mut reasons = Vec::new();
+        let capacity = TOOL_SATURATED_PERCENT * threads.max(1) as f64;
+        if tool.cpu_percent_of_core >= capacity {
+            reasons.push(format!(
+                "the tool used {:.0}% of a core with {threads} threads (>= {capacity:.0}%): it was the bottleneck",
+                tool.cpu_percent_of_core
+            ));
+        }
+        if send_lag.count > 0 && send_lag.p99_ms > TOOL_LAG_P99_MS {
+            reasons.push(format!(
+                "the tool fell behind its schedule (send lag p99 {:.1} ms > {TOOL_LAG_P99_MS} ms): less load was offered than the rate says",
+                send_lag.p99_ms
+            ));
+        }
+        let warnings = machine
+            .filter(|m| m.busy_percent >= MACHINE_BUSY_PERCENT)
+            .map(|m| {
+                format!(
+                    "the machine was {:.0}% busy: the tool and the server competed for CPU",
+                    m.busy_percent
+                )
+            })
+            .into_iter()
+            .collect();
+        Self {
+            valid: reasons.is_empty(),
+            reasons,
+            warnings,
+        }
+    }
+}
+
 /// The whole result of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -449,6 +511,8 @@ pub struct Report {
     pub db_counted: Option<DbCounted>,
     pub machine_cpu: Option<MachineCpu>,
     pub clock_ticks_per_second: u64,
+    /// Whether the run measured the server (see [`Validity::judge`]).
+    pub validity: Validity,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -619,6 +683,18 @@ impl Report {
             "(CPU from /proc/<pid>/stat utime+stime at {} ticks/s over the measured window)",
             self.clock_ticks_per_second
         );
+        if self.validity.valid {
+            let _ = writeln!(s, "verdict      VALID: the tool kept up");
+        } else {
+            let _ = writeln!(
+                s,
+                "verdict      NOT VALID: {}",
+                self.validity.reasons.join("; ")
+            );
+        }
+        for warning in &self.validity.warnings {
+            let _ = writeln!(s, "warning      {warning}");
+        }
         s
     }
 }
@@ -626,6 +702,48 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cpu(percent: f64) -> ProcessCpu {
+        ProcessCpu {
+            pid: None,
+            cpu_seconds: 0.0,
+            cpu_percent_of_core: percent,
+            cpu_seconds_per_1000_delivered: None,
+            rss_end_kib: None,
+        }
+    }
+
+    fn lag(p99_ms: f64) -> Percentiles {
+        Percentiles {
+            count: 100,
+            p50_ms: 0.1,
+            p90_ms: 0.5,
+            p99_ms,
+            p999_ms: p99_ms,
+            max_ms: p99_ms,
+            mean_ms: 0.2,
+        }
+    }
+
+    #[test]
+    fn a_run_where_the_tool_saturated_or_lagged_is_not_valid() {
+        let ok = Validity::judge(&cpu(120.0), 2, &lag(2.0), None);
+        assert!(ok.valid && ok.reasons.is_empty());
+        let saturated = Validity::judge(&cpu(185.0), 2, &lag(2.0), None);
+        assert!(!saturated.valid);
+        assert!(saturated.reasons[0].contains("bottleneck"));
+        let lagging = Validity::judge(&cpu(50.0), 2, &lag(35.0), None);
+        assert!(!lagging.valid);
+        assert!(lagging.reasons[0].contains("fell behind"));
+        let busy = MachineCpu {
+            busy_cpu_seconds: 20.0,
+            busy_percent: 99.0,
+            others_cpu_seconds: 0.1,
+        };
+        let competed = Validity::judge(&cpu(50.0), 2, &lag(1.0), Some(&busy));
+        assert!(competed.valid, "a busy machine alone does not invalidate");
+        assert_eq!(competed.warnings.len(), 1);
+    }
 
     #[test]
     fn fate_of_measured_messages() {
