@@ -317,14 +317,25 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
         // re-read when locked and, leased now, dropped. The outer WHERE checks the
         // lease again on the row it updates, as READ COMMITTED re-evaluates it after
         // any lock wait: two claims never both lease a row.
+        // Each recipient's oldest owed message found by skipping through the partial
+        // index one recipient at a time (a loose index scan): a round costs a probe per
+        // recipient owed something, not a read of everything owed (2.2 s -> 38 ms with
+        // 200,000 owed to 1,000 recipients, docs/storage.md).
         claim_notifications: format!(
-            "UPDATE {messages} AS t SET notify_owner = $1, notify_lease_until_ms = $3 \
-             FROM (SELECT m.id FROM {messages} AS m \
+            "WITH RECURSIVE owed(recipient) AS ( \
+               SELECT min(m.recipient) FROM {messages} AS m WHERE m.notify_due_ms IS NOT NULL \
+               UNION ALL \
+               SELECT (SELECT min(m.recipient) FROM {messages} AS m \
+                 WHERE m.notify_due_ms IS NOT NULL AND m.recipient > owed.recipient) \
+               FROM owed WHERE owed.recipient IS NOT NULL), \
+             heads AS ( \
+               SELECT (SELECT min(m.id) FROM {messages} AS m \
+                 WHERE m.notify_due_ms IS NOT NULL AND m.recipient = owed.recipient) AS id \
+               FROM owed WHERE owed.recipient IS NOT NULL) \
+             UPDATE {messages} AS t SET notify_owner = $1, notify_lease_until_ms = $3 \
+             FROM (SELECT m.id FROM {messages} AS m JOIN heads ON m.id = heads.id \
                WHERE m.notify_due_ms IS NOT NULL AND m.notify_due_ms <= $2 \
                AND (m.notify_lease_until_ms IS NULL OR m.notify_lease_until_ms <= $2) \
-               AND NOT EXISTS (SELECT 1 FROM {messages} AS o \
-                 WHERE o.recipient = m.recipient AND o.id < m.id \
-                 AND o.notify_due_ms IS NOT NULL) \
                ORDER BY m.id LIMIT $4 FOR UPDATE OF m SKIP LOCKED) AS picked \
              WHERE t.id = picked.id AND t.notify_due_ms IS NOT NULL AND t.notify_due_ms <= $2 \
              AND (t.notify_lease_until_ms IS NULL OR t.notify_lease_until_ms <= $2) \

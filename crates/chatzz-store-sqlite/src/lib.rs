@@ -279,15 +279,27 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
         // them, found on the partial index of what is owed (probed per recipient), so a
         // claim costs what is owed, never the history. One statement: SQLite runs one
         // writer at a time, so two claims never both lease a row.
+        // Each recipient's oldest owed message found by skipping through the partial
+        // index one recipient at a time (a loose index scan): a round costs a probe per
+        // recipient owed something, not a read of everything owed.
         claim_notifications: format!(
             "UPDATE {messages} SET notify_owner = ?1, notify_lease_until_ms = ?3 \
-             WHERE id IN (SELECT m.id FROM {messages} AS m INDEXED BY {messages}_notify \
-               WHERE m.notify_due_ms IS NOT NULL AND m.notify_due_ms <= ?2 \
+             WHERE id IN (WITH RECURSIVE owed(recipient) AS ( \
+               SELECT (SELECT m.recipient FROM {messages} AS m INDEXED BY {messages}_notify \
+                 WHERE m.notify_due_ms IS NOT NULL ORDER BY m.recipient LIMIT 1) \
+               UNION ALL \
+               SELECT (SELECT m.recipient FROM {messages} AS m INDEXED BY {messages}_notify \
+                 WHERE m.notify_due_ms IS NOT NULL AND m.recipient > owed.recipient \
+                 ORDER BY m.recipient LIMIT 1) \
+               FROM owed WHERE owed.recipient IS NOT NULL) \
+             SELECT m.id FROM owed, {messages} AS m \
+             WHERE owed.recipient IS NOT NULL \
+               AND m.id = (SELECT h.id FROM {messages} AS h INDEXED BY {messages}_notify \
+                 WHERE h.notify_due_ms IS NOT NULL AND h.recipient = owed.recipient \
+                 ORDER BY h.id LIMIT 1) \
+               AND m.notify_due_ms IS NOT NULL AND m.notify_due_ms <= ?2 \
                AND (m.notify_lease_until_ms IS NULL OR m.notify_lease_until_ms <= ?2) \
-               AND NOT EXISTS (SELECT 1 FROM {messages} AS o INDEXED BY {messages}_notify \
-                 WHERE o.recipient = m.recipient AND o.id < m.id \
-                 AND o.notify_due_ms IS NOT NULL) \
-               ORDER BY m.id LIMIT ?4) \
+             ORDER BY m.id LIMIT ?4) \
              RETURNING {cols}, notify_attempts"
         ),
         finish_notification: format!(
