@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI of the @chatzz/client package: clean install, build, unit tests, integration tests
-# against a real chatzz server (CHATZZ_BIN, default: the repository's debug build), the
-# AsyncAPI document check and the npm pack check.
+# against a real chatzz server (CHATZZ_BIN, default: the repository's debug build; they
+# also validate what it sends against docs/asyncapi.yaml), the AsyncAPI document check
+# and the npm pack check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +31,7 @@ node --test test/unit/
 step "integration tests (chatzz at $CHATZZ_BIN, memory and SQLite stores)"
 node --test --test-concurrency=1 test/integration/
 
-step "docs/asyncapi.yaml: valid AsyncAPI 3.0 (@asyncapi/parser), same event names as the package"
+step "docs/asyncapi.yaml: valid AsyncAPI 3.0 (@asyncapi/parser), same event names and payload keys as the package"
 node --test test/asyncapi/
 
 step "npm pack check"

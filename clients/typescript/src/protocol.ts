@@ -78,6 +78,8 @@ export interface GetOldMessagesPayload {
   userId: string;
   /** Only messages created at or after it (ISO-8601 or epoch milliseconds). */
   date?: string | number;
+  /** @deprecated An alias of `date` the server also reads (the original protocol's name). */
+  fromDate?: string | number;
   /** Only messages older than this id; `limit` keeps the newest of them. */
   before?: string;
   /** Only messages newer than this id; `limit` keeps the oldest of them. */
