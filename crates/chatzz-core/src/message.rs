@@ -87,6 +87,9 @@ pub struct NewMessage {
     /// Owe the host application a notification about it (its recipient had no live
     /// socket): recorded in the same write as the message, only if this insert creates it.
     pub notify: bool,
+    /// Store it as `sent` rather than `not_sent`: its recipient has a live socket it is
+    /// about to be handed to, so delivery costs no second write. Never with `notify`.
+    pub sent: bool,
 }
 
 /// A message as stored.

@@ -301,7 +301,11 @@ impl ChatStore for MemoryStore {
                 from: message.from,
                 to: message.to,
                 text: message.text.into_string(),
-                status: MessageStatus::NotSent,
+                status: if message.sent {
+                    MessageStatus::Sent
+                } else {
+                    MessageStatus::NotSent
+                },
                 created_at: message.created_at,
                 read_at: None,
                 client_message_id: message.client_message_id,
@@ -326,10 +330,12 @@ impl ChatStore for MemoryStore {
             if let Some(key) = client_key {
                 s.by_client_id.insert(key, id.clone());
             }
-            s.undelivered
-                .entry(stored.to.clone())
-                .or_default()
-                .insert(id.clone());
+            if stored.status == MessageStatus::NotSent {
+                s.undelivered
+                    .entry(stored.to.clone())
+                    .or_default()
+                    .insert(id.clone());
+            }
             s.not_read
                 .entry((stored.to.clone(), stored.room.clone()))
                 .or_default()

@@ -219,9 +219,15 @@ impl RoomDoc {
 }
 
 impl MessageDoc {
-    /// The message to insert; it owes a notification, due at once, if `message.notify`.
+    /// The message to insert; it owes a notification, due at once, if `message.notify`,
+    /// and is `sent` already if `message.sent`.
     pub fn new(seq: i64, message: NewMessage) -> Self {
         let created_at = message.created_at.millis();
+        let status = if message.sent {
+            MessageStatus::Sent
+        } else {
+            MessageStatus::NotSent
+        };
         Self {
             id: encode(seq),
             seq,
@@ -229,7 +235,7 @@ impl MessageDoc {
             from: message.from.into_string(),
             to: message.to.into_string(),
             message: message.text.into_string(),
-            status: MessageStatus::NotSent.as_str().to_owned(),
+            status: status.as_str().to_owned(),
             created_at,
             read_at: None,
             client_message_id: message.client_message_id.map(ClientMessageId::into_string),

@@ -275,6 +275,7 @@ fn message(room: &ChatRoomId, from: &UserId, to: &UserId, text: &str) -> NewMess
         created_at: millis(1_000),
         client_message_id: None,
         notify: false,
+        sent: false,
     }
 }
 

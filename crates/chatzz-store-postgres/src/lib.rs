@@ -199,13 +199,13 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
     // takes an id, and ids are taken in the order of the arrays.
     let insert_batch = format!(
         "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, \
-           client_message_id, notify_due_ms) \
+           client_message_id, notify_due_ms, status) \
          SELECT b.room_id, b.sender, b.recipient, b.body, b.created_at_ms, b.client_message_id, \
-           b.notify_due_ms \
+           b.notify_due_ms, b.status \
          FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], \
-           $8::bigint[]) \
+           $8::bigint[], $9::smallint[]) \
            WITH ORDINALITY AS b (room_id, sender, recipient, body, created_at_ms, \
-             client_message_id, notify_due_ms, n) \
+             client_message_id, notify_due_ms, status, n) \
          LEFT JOIN LATERAL (SELECT r.id FROM {rooms} AS r WHERE r.id = b.room_id FOR UPDATE) AS held ON true \
          ORDER BY b.n \
          ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
@@ -264,8 +264,8 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
         ),
         insert_message: format!(
             "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, \
-             client_message_id, notify_due_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             client_message_id, notify_due_ms, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
              RETURNING {cols}"
         ),

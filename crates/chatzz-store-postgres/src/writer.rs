@@ -318,6 +318,7 @@ async fn fast(
         .bind(columns.client_ids)
         .bind(&changes.sent)
         .bind(columns.notify_due)
+        .bind(columns.statuses)
         .fetch_all(&mut *conn)
         .await
         .map_err(failed)?;
@@ -384,6 +385,7 @@ struct Columns<'a> {
     created: Vec<i64>,
     client_ids: Vec<Option<&'a str>>,
     notify_due: Vec<Option<i64>>,
+    statuses: Vec<i16>,
 }
 
 impl<'a> Columns<'a> {
@@ -396,6 +398,7 @@ impl<'a> Columns<'a> {
         self.client_ids
             .push(message.client_message_id.as_ref().map(|c| c.as_str()));
         self.notify_due.push(batch::notify_due(message));
+        self.statuses.push(batch::status_on_insert(message));
     }
 }
 

@@ -10,9 +10,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::rows::row_id;
+use crate::rows::{row_id, status_code};
 use crate::{Answer, Done, Op, Run, StatusChanges};
-use chatzz_core::{NewMessage, StoreError, StoredMessage};
+use chatzz_core::{MessageStatus, NewMessage, StoreError, StoredMessage};
 use sqlx::{ColumnIndex, Connection, Database, Decode, Encode, Executor, IntoArguments, Type};
 
 use crate::rows::message_from;
@@ -73,6 +73,16 @@ pub fn client_key(message: &NewMessage) -> Option<ClientKey<'_>> {
 /// nothing new.
 pub fn notify_due(message: &NewMessage) -> Option<i64> {
     message.notify.then(|| message.created_at.millis())
+}
+
+/// The status `message` is stored with: `sent` when it is handed to a live socket as it
+/// is stored (one write, no `mark_sent` after it), else `not_sent`.
+pub fn status_on_insert(message: &NewMessage) -> i16 {
+    status_code(if message.sent {
+        MessageStatus::Sent
+    } else {
+        MessageStatus::NotSent
+    })
 }
 
 /// The entries of `ops` with no answer yet answered as skipped.
@@ -222,6 +232,7 @@ where
                 .bind(message.created_at.millis())
                 .bind(message.client_message_id.as_ref().map(|c| c.as_str()))
                 .bind(notify_due(message))
+                .bind(i64::from(status_on_insert(message)))
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(Failed::of::<D>)?;

@@ -163,10 +163,10 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
     // Rows are numbered in the order listed (tested): the writer relies on it.
     let insert_values: Vec<String> = (1..=writer::INSERT_CHUNK)
         .map(|n| {
-            let rows = vec!["(?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
+            let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
             format!(
                 "INSERT INTO {messages} (room_id, sender, recipient, body, created_at_ms, \
-                 client_message_id, notify_due_ms) \
+                 client_message_id, notify_due_ms, status) \
                  VALUES {rows} \
                  ON CONFLICT (sender, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING \
                  RETURNING {cols}"

@@ -146,7 +146,8 @@ async fn fast(conn: &mut SqliteConnection, q: &Q, ops: &[&Op]) -> Result<Vec<Ans
                 .bind(message.text.as_str())
                 .bind(message.created_at.millis())
                 .bind(message.client_message_id.as_ref().map(|c| c.as_str()))
-                .bind(batch::notify_due(message));
+                .bind(batch::notify_due(message))
+                .bind(i64::from(batch::status_on_insert(message)));
         }
         rows.extend(messages_from::<SqliteDialect>(
             &query.fetch_all(&mut *conn).await.map_err(failed)?,

@@ -283,6 +283,7 @@ mod tests {
                     created_at: at,
                     client_message_id: None,
                     notify: false,
+                    sent: false,
                 })
                 .await
                 .err(),

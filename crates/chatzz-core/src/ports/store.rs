@@ -56,7 +56,8 @@ pub trait ChatStore: Send + Sync + 'static {
     /// counts and newest messages of [`contacts`](Self::contacts).
     async fn linked_users(&self, user: &UserId) -> Result<Vec<LinkedUser>, StoreError>;
 
-    /// Stores a message as `not_sent`, assigning an id greater than every id already in
+    /// Stores a message as `not_sent`, or as `sent` if `message.sent` (in the same write:
+    /// it never shows as undelivered), assigning an id greater than every id already in
     /// its room. With a client message id that the same sender already used, stores
     /// nothing and returns the first message, not `created`; concurrent calls with the
     /// same (sender, client message id) store exactly one.

@@ -29,10 +29,11 @@ impl SendRequest {
 }
 
 impl ChatService {
-    /// `send-message`: stores the message first, then announces it to both users, then
-    /// marks it `sent` if the recipient is online. A retry with a known client message id
-    /// returns the stored message and announces it only if it is still undelivered while
-    /// the recipient is online.
+    /// `send-message`: stores the message first (already `sent` if the recipient has a
+    /// live socket), then announces it to both users as `not_sent` and, once it is
+    /// delivered, as `sent`. A retry with a known client message id returns the stored
+    /// message and announces it only if it is still undelivered while the recipient is
+    /// online.
     pub async fn send(
         &self,
         session: &Session,
@@ -52,13 +53,14 @@ impl ChatService {
         // Before the room: `forbidden` whether or not they are contacts.
         self.not_blocked(&session.user, to).await?;
         let room = self.room_with(session, to).await?;
-        // Asked before the write so that what is owed is stored with the message; a
-        // recipient whose presence is unknown is owed one (at least once).
-        let notify = self.notifier.is_some()
-            && !self.presence.is_online(to).await.unwrap_or_else(|err| {
-                tracing::warn!(error = %err, "presence unknown; the recipient will be notified");
-                false
-            });
+        // Asked before the write, so that one write stores what the answer decides: a
+        // recipient with a live socket gets the message `sent` (no second write to mark
+        // it), one without is owed a notification. Unknown presence counts as offline:
+        // the message waits as `not_sent` and a notification is owed (at least once).
+        let online = self.presence.is_online(to).await.unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "presence unknown; the message waits");
+            false
+        });
         let Inserted {
             message: stored,
             created,
@@ -71,13 +73,21 @@ impl ChatService {
                 text,
                 created_at: self.clock.now(),
                 client_message_id,
-                notify,
+                notify: self.notifier.is_some() && !online,
+                sent: online,
             })
             .await?;
 
         let mut views = self.views();
-        // The message is stored: if presence cannot tell, it waits as `not_sent` for the
-        // recipient's next connect or history read rather than failing the send.
+        // Delivered by the insert itself: clients still see it announced `not_sent`,
+        // then `sent`, as when the two were separate writes (nothing was emitted
+        // between them).
+        let sent_by_insert = created && stored.status == MessageStatus::Sent;
+        // Otherwise it is `not_sent` (or, for a retry, whatever it became). Asked again
+        // after the write: a recipient who connected since the first answer may have
+        // looked for undelivered messages before this one was stored, so it is handed
+        // over here. If presence cannot tell, it waits for the recipient's next connect
+        // or history read rather than failing the send.
         let deliverable = stored.status == MessageStatus::NotSent
             && self
                 .presence
@@ -95,50 +105,58 @@ impl ChatService {
             return Ok(Outcome::new(views.message(stored).await?, Vec::new()));
         }
 
-        let (from, to) = (stored.from.clone(), stored.to.clone());
-        let announced = views.message(stored.clone()).await?;
+        let (id, from, to) = (stored.id.clone(), stored.from.clone(), stored.to.clone());
+        let (announced, sent) = if sent_by_insert {
+            let sent = views.message(stored).await?;
+            let announced = Message {
+                status: MessageStatus::NotSent,
+                ..sent.clone()
+            };
+            (announced, Some(sent))
+        } else {
+            (views.message(stored).await?, None)
+        };
         // The typer's message arrives: it has stopped typing.
         let mut deliveries: Vec<Delivery> = self.stopped_typing(&from, &to).into_iter().collect();
-        deliveries.extend([
-            Delivery::new(
-                Audience::User(from.clone()),
+        for user in [&from, &to] {
+            deliveries.push(Delivery::new(
+                Audience::User(user.clone()),
                 ServerEvent::NewMessage(announced.clone()),
-            ),
-            Delivery::new(
-                Audience::User(to.clone()),
-                ServerEvent::NewMessage(announced.clone()),
-            ),
-        ]);
-        if !deliverable {
-            return Ok(Outcome::new(announced, deliveries).with_facts(facts));
+            ));
         }
-        // The message is stored and will be announced: a failure to record delivery must
-        // not turn into an error the client would retry. It stays `not_sent` and is
-        // handed over again on the recipient's next connect or history read.
-        let reply = match self.store.mark_sent(std::slice::from_ref(&stored.id)).await {
-            Ok(moved) => match moved.into_iter().next() {
-                Some(sent) => {
-                    facts.messages_delivered = 1;
-                    let sent = views.message(sent).await?;
-                    for user in [from, to] {
-                        deliveries.push(Delivery::new(
-                            Audience::User(user),
-                            ServerEvent::MessageStatusChanged(sent.clone()),
-                        ));
-                    }
-                    sent
-                }
-                // Someone else delivered it first (the recipient's connect, say).
-                None => match self.store.find_message(&stored.id).await {
-                    Ok(Some(current)) => views.message(current).await?,
-                    _ => announced,
-                },
-            },
-            Err(err) => {
-                tracing::warn!(message = %stored.id, error = %err, "could not mark message sent");
-                announced
+        let sent = match sent {
+            Some(sent) => sent,
+            None if !deliverable => {
+                return Ok(Outcome::new(announced, deliveries).with_facts(facts));
             }
+            // The message is stored and will be announced: a failure to record delivery
+            // must not turn into an error the client would retry. It stays `not_sent` and
+            // is handed over again on the recipient's next connect or history read.
+            None => match self.store.mark_sent(std::slice::from_ref(&id)).await {
+                Ok(moved) => match moved.into_iter().next() {
+                    Some(sent) => views.message(sent).await?,
+                    // Someone else delivered it first (the recipient's connect, say).
+                    None => {
+                        let reply = match self.store.find_message(&id).await {
+                            Ok(Some(current)) => views.message(current).await?,
+                            _ => announced,
+                        };
+                        return Ok(Outcome::new(reply, deliveries).with_facts(facts));
+                    }
+                },
+                Err(err) => {
+                    tracing::warn!(message = %id, error = %err, "could not mark message sent");
+                    return Ok(Outcome::new(announced, deliveries).with_facts(facts));
+                }
+            },
         };
-        Ok(Outcome::new(reply, deliveries).with_facts(facts))
+        facts.messages_delivered = 1;
+        for user in [from, to] {
+            deliveries.push(Delivery::new(
+                Audience::User(user),
+                ServerEvent::MessageStatusChanged(sent.clone()),
+            ));
+        }
+        Ok(Outcome::new(sent, deliveries).with_facts(facts))
     }
 }

@@ -54,6 +54,7 @@ macro_rules! chat_store_conformance {
             concurrent_inserts_with_one_client_message_id_store_one,
             concurrent_inserts_keep_a_catching_up_reader_complete,
             mark_sent_moves_only_not_sent_messages,
+            a_message_inserted_as_sent_is_delivered_already,
             read_up_to_is_compare_and_set,
             read_up_to_marks_every_earlier_message_to_the_reader_at_once,
             read_position_only_moves_forward,
@@ -142,6 +143,7 @@ fn new_message(
         created_at: at(millis),
         client_message_id: None,
         notify: false,
+        sent: false,
     }
 }
 
@@ -557,6 +559,57 @@ pub async fn mark_sent_moves_only_not_sent_messages(store: &impl ChatStore) {
         Some(MessageStatus::NotSent),
         "unasked stays"
     );
+}
+
+pub async fn a_message_inserted_as_sent_is_delivered_already(store: &impl ChatStore) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let room = linked(store, &alice, &bob).await;
+    let waiting = insert(store, new_message(&room, &alice, &bob, "later", 1_000)).await;
+    let handed = insert(
+        store,
+        NewMessage {
+            sent: true,
+            ..new_message(&room, &alice, &bob, "now", 2_000)
+        },
+    )
+    .await;
+    assert_eq!(handed.status, MessageStatus::Sent, "as inserted");
+    assert_eq!(handed.read_at, None);
+    assert!(handed.id > waiting.id);
+    let found = expect(store.find_message(&handed.id).await, "find_message");
+    assert_eq!(
+        found.map(|m| m.status),
+        Some(MessageStatus::Sent),
+        "as stored"
+    );
+    let undelivered = expect(store.undelivered(&bob, 10, 10).await, "undelivered");
+    assert_eq!(
+        ids(&undelivered),
+        vec![waiting.id.clone()],
+        "only the other"
+    );
+    let moved = expect(
+        store
+            .mark_sent(&[waiting.id.clone(), handed.id.clone()])
+            .await,
+        "mark_sent",
+    );
+    assert_eq!(
+        ids(&moved),
+        vec![waiting.id.clone()],
+        "it has nothing to move"
+    );
+    // Unread until read, like any delivered message.
+    let contacts = expect(store.contacts(&bob).await, "contacts");
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(contacts[0].unread, 2);
+    let read = expect(
+        store.read_up_to(&bob, &room, &handed.id, at(3_000)).await,
+        "read_up_to",
+    );
+    assert_eq!(read, 2);
+    let found = expect(store.find_message(&handed.id).await, "find_message");
+    assert_eq!(found.map(|m| m.status), Some(MessageStatus::Read));
 }
 
 pub async fn read_up_to_is_compare_and_set(store: &impl ChatStore) {

@@ -345,6 +345,7 @@ async fn a_version_1_database_keeps_everything_and_takes_the_new_operations() {
             created_at: millis(2_000_000_000_000),
             client_message_id: first.client_message_id.clone(),
             notify: false,
+            sent: false,
         };
         let again = ok(store.insert_message(retry.clone()).await, "insert_message");
         assert!(!again.created, "{case}");
@@ -448,6 +449,7 @@ async fn a_version_1_database_keeps_everything_and_takes_the_new_operations() {
                     created_at: millis(2_000_000_000_450),
                     client_message_id: None,
                     notify: true,
+                    sent: false,
                 })
                 .await,
             "insert_message",
@@ -634,6 +636,7 @@ async fn a_version_2_database_owes_no_notification_and_keeps_everything() {
                     created_at: millis(2_000_000_000_000),
                     client_message_id: None,
                     notify: true,
+                    sent: false,
                 })
                 .await,
             "insert_message",
@@ -663,6 +666,7 @@ async fn a_version_2_database_owes_no_notification_and_keeps_everything() {
                     created_at: millis(2_000_000_000_100),
                     client_message_id: deleted.client_message_id.clone(),
                     notify: true,
+                    sent: false,
                 })
                 .await,
             "insert_message",

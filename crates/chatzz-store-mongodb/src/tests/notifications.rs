@@ -48,6 +48,7 @@ async fn an_owed_notification_lives_on_its_message_and_leaves_no_trace() {
         );
         let keyed = || NewMessage {
             notify: true,
+            sent: false,
             client_message_id: Some(ok(ClientMessageId::parse("c-9"), "client id")),
             created_at: millis(2_000),
             ..message(&room, &alice, &bob, "owed")

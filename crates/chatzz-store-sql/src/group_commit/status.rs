@@ -119,6 +119,7 @@ mod tests {
                 created_at: Timestamp::from_millis(0).expect("time"),
                 client_message_id: None,
                 notify: false,
+                sent: false,
             },
         }
     }

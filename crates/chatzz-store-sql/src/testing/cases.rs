@@ -29,6 +29,7 @@ pub fn message(room: &ChatRoomId, from: &UserId, to: &UserId, text: &str) -> New
         created_at: Timestamp::from_millis(1_000).expect("time"),
         client_message_id: None,
         notify: false,
+        sent: false,
     }
 }
 

@@ -321,6 +321,7 @@ pub async fn data_is_kept_and_works(store: &impl ChatStore, summary: &str, by: W
             created_at: at(4_000_000_000_003),
             client_message_id: keyed.client_id.clone(),
             notify: false,
+            sent: false,
         })
         .await
         .expect("insert");
@@ -338,6 +339,7 @@ pub async fn data_is_kept_and_works(store: &impl ChatStore, summary: &str, by: W
             created_at: at(4_000_000_000_004),
             client_message_id: None,
             notify: false,
+            sent: false,
         })
         .await
         .expect("insert")

@@ -66,6 +66,7 @@ pub async fn new_sends_are_owed(store: &impl ChatStore, summary: &str) {
             created_at: sent,
             client_message_id: None,
             notify: true,
+            sent: false,
         })
         .await
         .expect("insert");

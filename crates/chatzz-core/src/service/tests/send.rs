@@ -2,6 +2,7 @@
 
 use crate::service::SendRequest;
 use futures_executor::block_on;
+use futures_util::FutureExt;
 use mockall::Sequence;
 use mockall::predicate::eq;
 use serde_json::json;
@@ -9,7 +10,9 @@ use serde_json::json;
 use crate::error::ErrorCode;
 use crate::id::{MessageId, UserId};
 use crate::message::{Inserted, MessageStatus, NewMessage};
-use crate::ports::MockUserDirectory;
+use crate::ports::{MockUserDirectory, PresenceRegistry};
+use crate::presence::LocalPresence;
+use std::sync::Arc;
 
 use super::support::*;
 
@@ -127,7 +130,86 @@ fn send_when_the_store_fails_to_insert_is_unavailable_and_emits_nothing() {
 }
 
 #[test]
-fn send_to_an_online_recipient_stores_first_then_announces_then_marks_sent() {
+fn send_to_an_online_recipient_stores_it_sent_in_one_write_and_announces_both_steps() {
+    let sent = stored("m1", "alice", "bob", Sent);
+
+    let mut store = unblocked_store();
+    store
+        .expect_find_room()
+        .withf(|a: &UserId, b: &UserId| same_pair(a, b, "alice", "bob"))
+        .times(1)
+        .returning(|_, _| Ok(Some(room_of("alice", "bob"))));
+    let inserted = sent.clone();
+    store
+        .expect_insert_message()
+        .withf(|new: &NewMessage| {
+            new.room == room_of("alice", "bob")
+                && new.text.as_str() == "hello"
+                && new.client_message_id == Some(client_id("c1"))
+                && new.sent
+                && !new.notify
+        })
+        .times(1)
+        .returning(move |_| {
+            Ok(Inserted {
+                message: inserted.clone(),
+                created: true,
+            })
+        });
+    store.expect_mark_sent().never();
+    store.expect_find_message().never();
+    let service = service(store, clock_at(NOW));
+    online(&service, &[("alice", "a1"), ("bob", "b1")]);
+
+    let out = send(&service, "hello", Some("c1")).unwrap();
+
+    // Clients see what they saw when delivery was a second write.
+    let delivered = wire(&sent);
+    let announced = wire(&stored("m1", "alice", "bob", NotSent));
+    assert_eq!(out.reply, delivered);
+    assert_eq!(
+        out.deliveries,
+        vec![
+            new_message("alice", &announced),
+            new_message("bob", &announced),
+            status_changed("alice", &delivered),
+            status_changed("bob", &delivered),
+        ]
+    );
+    assert_eq!(out.facts.messages_stored, 1);
+    assert_eq!(out.facts.messages_delivered, 1);
+}
+
+#[test]
+fn send_to_an_offline_recipient_stores_it_not_sent() {
+    let mut store = unblocked_store();
+    store
+        .expect_find_room()
+        .returning(|_, _| Ok(Some(room_of("alice", "bob"))));
+    store
+        .expect_insert_message()
+        .withf(|new: &NewMessage| !new.sent && !new.notify)
+        .times(1)
+        .returning(|_| {
+            Ok(Inserted {
+                message: stored("m1", "alice", "bob", NotSent),
+                created: true,
+            })
+        });
+    store.expect_mark_sent().never();
+    let service = service(store, clock_at(NOW));
+    online(&service, &[("alice", "a1")]);
+
+    let out = send(&service, "hello", None).unwrap();
+    assert_eq!(out.reply.status, NotSent);
+    assert_eq!(out.facts.messages_delivered, 0);
+}
+
+/// A recipient that connects after the first presence answer, while the insert runs,
+/// may have looked for undelivered messages before this one was stored: the send hands
+/// it over itself, with a second write.
+#[test]
+fn a_message_stored_not_sent_to_a_recipient_online_after_the_write_is_marked_sent() {
     let message = stored("m1", "alice", "bob", NotSent);
     let sent = moved(&message, Sent);
 
@@ -140,6 +222,9 @@ fn send_to_an_online_recipient_stores_first_then_announces_then_marks_sent() {
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(Some(room_of("alice", "bob"))));
     let inserted = message.clone();
+    // Bob's first socket arrives while the message is being stored.
+    let presence = Arc::new(LocalPresence::new());
+    let arriving = presence.clone();
     store
         .expect_insert_message()
         .withf(|new: &NewMessage| {
@@ -149,10 +234,18 @@ fn send_to_an_online_recipient_stores_first_then_announces_then_marks_sent() {
                 && new.text.as_str() == "hello"
                 && new.created_at == at(NOW)
                 && new.client_message_id == Some(client_id("c1"))
+                && !new.sent
         })
         .times(1)
         .in_sequence(&mut seq)
         .returning(move |_| {
+            // Local presence answers at once (and a nested executor is not allowed).
+            arriving
+                .add_within(&user("bob"), &socket("b1"), usize::MAX)
+                .now_or_never()
+                .expect("local presence is ready at once")
+                .unwrap()
+                .unwrap();
             Ok(Inserted {
                 message: inserted.clone(),
                 created: true,
@@ -165,8 +258,8 @@ fn send_to_an_online_recipient_stores_first_then_announces_then_marks_sent() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(move |_| Ok(vec![marked.clone()]));
-    let service = service(store, clock_at(NOW));
-    online(&service, &[("alice", "a1"), ("bob", "b1")]);
+    let service = service(store, clock_at(NOW)).with_presence(presence);
+    online(&service, &[("alice", "a1")]);
 
     let out = send(&service, "hello", Some("c1")).unwrap();
 

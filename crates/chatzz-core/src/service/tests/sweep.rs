@@ -8,7 +8,7 @@ use futures_executor::block_on;
 use mockall::predicate::eq;
 
 use crate::error::ErrorCode;
-use crate::message::{Inserted, MessageStatus};
+use crate::message::{Inserted, MessageStatus, NewMessage};
 use crate::ports::{MockPresenceRegistry, PresenceError, StoreError, Sweep};
 use crate::user::{PresenceStatus, UserDetails};
 
@@ -189,9 +189,10 @@ fn a_presence_outage_fails_connect_with_unavailable_and_counts_no_socket() {
 #[test]
 fn a_presence_outage_after_storing_a_message_still_acks_it_as_not_sent() {
     let mut presence = MockPresenceRegistry::new();
+    // Asked before the write (to store it `sent` or not) and after it.
     presence
         .expect_is_online()
-        .times(1)
+        .times(2)
         .returning(|_| Err(PresenceError("redis down".into())));
     let mut store = unblocked_store();
     store
@@ -199,12 +200,16 @@ fn a_presence_outage_after_storing_a_message_still_acks_it_as_not_sent() {
         .returning(|a, b| Ok(Some(room_of(a.as_str(), b.as_str()))));
     let stored_message = stored("m1", "alice", "bob", NotSent);
     let inserted = stored_message.clone();
-    store.expect_insert_message().times(1).returning(move |_| {
-        Ok(Inserted {
-            message: inserted.clone(),
-            created: true,
-        })
-    });
+    store
+        .expect_insert_message()
+        .withf(|new: &NewMessage| !new.sent)
+        .times(1)
+        .returning(move |_| {
+            Ok(Inserted {
+                message: inserted.clone(),
+                created: true,
+            })
+        });
     store.expect_mark_sent().never();
     let service = service(store, clock_at(NOW)).with_presence(Arc::new(presence));
 

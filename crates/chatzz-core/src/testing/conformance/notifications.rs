@@ -82,6 +82,7 @@ pub async fn a_retried_insert_owes_one_notification(store: &impl ChatStore) {
     let room = linked(store, &alice, &bob).await;
     let keyed = || NewMessage {
         notify: true,
+        sent: false,
         client_message_id: Some(expect(ClientMessageId::parse("c-1"), "client id")),
         ..new_message(&room, &alice, &bob, "once", 1_000)
     };

@@ -25,6 +25,7 @@ fn new_message() -> NewMessage {
         created_at: Timestamp::from_millis(0).unwrap(),
         client_message_id: Some(ClientMessageId::parse("c1").unwrap()),
         notify: false,
+        sent: false,
     }
 }
 
