@@ -2,13 +2,17 @@
 //! between the two either way, the blocker's presence hidden from the blocked, and
 //! nothing emitted at the moment of blocking.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use futures_executor::block_on;
 use mockall::predicate::eq;
 
 use crate::error::ErrorCode;
 use crate::event::ServerEvent;
 use crate::id::UserId;
-use crate::ports::MockChatStore;
+use crate::message::{Inserted, MessageStatus};
+use crate::ports::{MockChatStore, MockClusterNews};
 use crate::service::{BlockState, SendRequest};
 use crate::user::{Blocks, ContactRecord, PresenceStatus};
 
@@ -244,4 +248,75 @@ fn the_blocked_hear_nothing_when_the_blocker_goes_offline() {
         })
         .collect();
     assert_eq!(told, vec![user("carol")]);
+}
+
+/// A store where alice and bob share a room, that counts how often it is asked about
+/// blocks and answers what `alice_blocks_bob` holds (set by its `block`).
+fn send_store_counting_blocks() -> (MockChatStore, Arc<AtomicUsize>) {
+    let asked = Arc::new(AtomicUsize::new(0));
+    let alice_blocks_bob = Arc::new(AtomicBool::new(false));
+    let mut store = MockChatStore::new();
+    let (count, blocked) = (Arc::clone(&asked), Arc::clone(&alice_blocks_bob));
+    store.expect_blocks_between().returning(move |a, _| {
+        count.fetch_add(1, Ordering::SeqCst);
+        let ab = blocked.load(Ordering::SeqCst);
+        Ok(Blocks {
+            a_blocks_b: ab && a.as_str() == "alice",
+            b_blocks_a: ab && a.as_str() == "bob",
+        })
+    });
+    store
+        .expect_block()
+        .returning(move |_, _, _| Ok(!alice_blocks_bob.swap(true, Ordering::SeqCst)));
+    store
+        .expect_find_user()
+        .returning(|u| Ok(Some(chat_user(u.as_str(), None))));
+    store
+        .expect_find_room()
+        .returning(|_, _| Ok(Some(room_of("alice", "bob"))));
+    store.expect_insert_message().returning(|_| {
+        Ok(Inserted {
+            message: stored("m1", "alice", "bob", MessageStatus::NotSent),
+            created: true,
+        })
+    });
+    (store, asked)
+}
+
+#[test]
+fn a_single_server_asks_the_store_about_blocks_once_per_pair_until_one_changes() {
+    let (store, asked) = send_store_counting_blocks();
+    let service = service(store, clock_at(NOW));
+    let alice = session("alice", "a1");
+    for text in ["one", "two", "three"] {
+        block_on(service.send(&alice, SendRequest::new(&user("bob"), text, None))).unwrap();
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "then it knows");
+
+    block_on(service.set_blocked(&alice, &user("bob"), true)).unwrap();
+    let bob = session("bob", "b1");
+    let send = block_on(service.send(&bob, SendRequest::new(&user("alice"), "hi", None)));
+    assert_eq!(code(send), ErrorCode::Forbidden, "the block holds at once");
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        2,
+        "read again after the change"
+    );
+}
+
+#[test]
+fn a_server_of_a_cluster_asks_the_store_about_blocks_on_every_send() {
+    let (store, asked) = send_store_counting_blocks();
+    let mut news = MockClusterNews::new();
+    news.expect_blocks_changed().returning(|_, _| Ok(()));
+    let service = service(store, clock_at(NOW)).with_cluster_news(Arc::new(news));
+    let alice = session("alice", "a1");
+    for text in ["one", "two", "three"] {
+        block_on(service.send(&alice, SendRequest::new(&user("bob"), text, None))).unwrap();
+    }
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        3,
+        "a block made through another server must hold at once"
+    );
 }
