@@ -83,12 +83,16 @@ impl ChatService {
         // then `sent`, as when the two were separate writes (nothing was emitted
         // between them).
         let sent_by_insert = created && stored.status == MessageStatus::Sent;
-        // Otherwise it is `not_sent` (or, for a retry, whatever it became). Asked again
-        // after the write: a recipient who connected since the first answer may have
-        // looked for undelivered messages before this one was stored, so it is handed
-        // over here. If presence cannot tell, it waits for the recipient's next connect
-        // or history read rather than failing the send.
-        let deliverable = stored.status == MessageStatus::NotSent
+        // Otherwise asked again after the write: a recipient who connected since the
+        // first answer may have looked for undelivered messages before this one was
+        // stored, so it is handed over here. A retry finds the message as the first
+        // attempt stored it: `not_sent`, it is handed over now if the recipient is
+        // online; `sent`, it may have been stored without being announced (the first
+        // attempt failed after its write), so it is announced again as stored (clients
+        // dedupe by id). If presence cannot tell, a `not_sent` message waits for the
+        // recipient's next connect or history read rather than failing the send.
+        let recipient_online = !sent_by_insert
+            && stored.status != MessageStatus::Read
             && self
                 .presence
                 .is_online(&stored.to)
@@ -97,11 +101,12 @@ impl ChatService {
                     tracing::warn!(error = %err, "presence unknown; the message waits");
                     false
                 });
+        let deliverable = recipient_online && stored.status == MessageStatus::NotSent;
         let mut facts = Facts {
             messages_stored: usize::from(created),
             ..Facts::default()
         };
-        if !created && !deliverable {
+        if !created && !recipient_online {
             return Ok(Outcome::new(views.message(stored).await?, Vec::new()));
         }
 

@@ -53,13 +53,57 @@ async fn an_insert_that_happened_but_failed_is_stored_once_and_delivered_on_retr
     let stored = room_messages(&w, "alice", "bob").await;
     assert_eq!(stored.len(), before + 1, "the insert happened");
     let pending = stored.last().unwrap();
-    assert_eq!(pending.status, MessageStatus::NotSent);
+    // bob was online: stored as delivered, in the one write, but nothing was announced.
+    assert_eq!(pending.status, MessageStatus::Sent);
 
     let retry = w.message(Case::SendOnline).await.unwrap();
     assert_eq!(
         retry.reply.id, pending.id,
         "the retry finds the first insert"
     );
+    assert_eq!(retry.reply.status, MessageStatus::Sent);
+    assert_eq!(
+        retry.deliveries,
+        vec![
+            new_message("alice", &retry.reply),
+            new_message("bob", &retry.reply),
+        ],
+        "announced now, as stored"
+    );
+    let stored = room_messages(&w, "alice", "bob").await;
+    assert_eq!(stored.len(), before + 1, "stored exactly once");
+    assert_eq!(stored.last().unwrap().status, MessageStatus::Sent);
+
+    // Retrying again stores nothing; it announces the message again (clients dedupe by
+    // id), since the server cannot tell a lost announcement from a lost ack.
+    let again = w.message(Case::SendOnline).await.unwrap();
+    assert_eq!(again.reply, retry.reply);
+    assert_eq!(again.deliveries, retry.deliveries);
+    assert_eq!(room_messages(&w, "alice", "bob").await.len(), before + 1);
+}
+
+/// Stored `not_sent` while bob was offline, the insert's reply lost; bob's socket is
+/// back (without a connect that would hand it over) when alice retries.
+#[tokio::test]
+async fn an_insert_that_happened_while_the_recipient_was_offline_is_marked_sent_on_retry() {
+    let w = World::new().await;
+    ok(
+        w.service.disconnect(&session("bob", "b1")).await,
+        "disconnect",
+    );
+    w.plan.lose_reply_next(Method::InsertMessage, 1);
+    assert_eq!(w.run(Case::SendOnline).await, Err(ErrorCode::Unavailable));
+    let pending = room_messages(&w, "alice", "bob").await.pop().unwrap();
+    assert_eq!(pending.status, MessageStatus::NotSent);
+    w.service
+        .presence()
+        .add_within(&uid("bob"), &SocketId::new("b1"), usize::MAX)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let retry = w.message(Case::SendOnline).await.unwrap();
+    assert_eq!(retry.reply.id, pending.id);
     assert_eq!(retry.reply.status, MessageStatus::Sent);
     let mut announced = retry.reply.clone();
     announced.status = MessageStatus::NotSent;
@@ -72,15 +116,6 @@ async fn an_insert_that_happened_but_failed_is_stored_once_and_delivered_on_retr
             status_changed("bob", &retry.reply),
         ]
     );
-    let stored = room_messages(&w, "alice", "bob").await;
-    assert_eq!(stored.len(), before + 1, "stored exactly once");
-    assert_eq!(stored.last().unwrap().status, MessageStatus::Sent);
-
-    // Retrying again changes and announces nothing.
-    let again = w.message(Case::SendOnline).await.unwrap();
-    assert_eq!(again.reply, retry.reply);
-    assert!(again.deliveries.is_empty());
-    assert_eq!(room_messages(&w, "alice", "bob").await.len(), before + 1);
 }
 
 #[tokio::test]
@@ -111,9 +146,23 @@ async fn a_lost_insert_retried_while_the_recipient_is_offline_waits_for_their_co
     assert_eq!(stored.len(), 1);
 }
 
+/// `mark_sent` runs when the recipient came online after the message was stored
+/// `not_sent`: here bob's socket is back (without a connect) when alice retries.
 #[tokio::test]
 async fn a_failed_mark_sent_acks_not_sent_and_the_recipient_gets_it_on_next_connect() {
     let w = World::new().await;
+    ok(
+        w.service.disconnect(&session("bob", "b1")).await,
+        "disconnect",
+    );
+    w.plan.lose_reply_next(Method::InsertMessage, 1);
+    assert_eq!(w.run(Case::SendOnline).await, Err(ErrorCode::Unavailable));
+    w.service
+        .presence()
+        .add_within(&uid("bob"), &SocketId::new("b1"), usize::MAX)
+        .await
+        .unwrap()
+        .unwrap();
     w.plan.fail_next_of(Method::MarkSent, 1);
     let sent = w.message(Case::SendOnline).await.unwrap();
     assert_eq!(sent.reply.status, MessageStatus::NotSent);

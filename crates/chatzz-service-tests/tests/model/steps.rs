@@ -511,11 +511,13 @@ impl Model {
         let known = cid.and_then(|c| self.cids.get(&(u, c)).cloned());
         let (announce, id) = match known {
             Some(id) => {
-                // A retry: the first message, announced again only if it is still
-                // waiting for a recipient who is online now.
+                // A retry: the first message, announced again if its recipient is online
+                // now and has not read it: still waiting, it is delivered now; `sent`, it
+                // is announced again as stored (the first attempt may have stored it
+                // without announcing it).
                 let first = self.messages.iter().find(|m| m.id == id).cloned().unwrap();
-                let deliverable = first.status == MessageStatus::NotSent && self.online(first.to);
-                (deliverable, id)
+                let again = first.status != MessageStatus::Read && self.online(first.to);
+                (again, id)
             }
             None => {
                 ensure!(
@@ -554,7 +556,7 @@ impl Model {
             let m = self.messages.iter().find(|m| m.id == id).cloned().unwrap();
             expected.push((Aud::User(m.from), Ev::New(m.clone())));
             expected.push((Aud::User(m.to), Ev::New(m.clone())));
-            if self.online(m.to) {
+            if self.online(m.to) && m.status == MessageStatus::NotSent {
                 let m = {
                     let stored = self.message_mut(&id);
                     stored.status = MessageStatus::Sent;

@@ -252,7 +252,7 @@ async fn writer_plans_made_on_empty_tables_use_keys() {
     for (statement, args) in [
         (
             &sql.dialect.batch_without_reads,
-            "('{1}', '{a}', '{b}', '{x}', '{1}', '{NULL}', '{1,2}', '{NULL}')",
+            "('{1}', '{a}', '{b}', '{x}', '{1}', '{NULL}', '{1,2}', '{NULL}', '{1}')",
         ),
         (&sql.dialect.mark_sent, "('{1}')"),
         (&sql.read_position, "(1, 'b', 5)"),

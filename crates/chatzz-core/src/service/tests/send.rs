@@ -300,13 +300,35 @@ fn send_to_an_offline_recipient_announces_new_message_only_and_never_marks_sent(
     );
 }
 
+/// The first attempt may have stored the message `sent` and failed before announcing
+/// it (its reply lost, say): the retry announces it again, as stored.
 #[test]
-fn send_retry_of_an_already_sent_message_returns_it_and_emits_nothing() {
+fn send_retry_of_a_sent_message_announces_it_again_as_stored() {
     let message = stored("m1", "alice", "bob", Sent);
     let mut store = send_store(message.clone(), false);
     store.expect_mark_sent().never();
     let service = service(store, clock_at(NOW));
     online(&service, &[("alice", "a1"), ("bob", "b1")]);
+
+    let out = send(&service, "hello", Some("c1")).unwrap();
+
+    let again = wire(&message);
+    assert_eq!(out.reply, again);
+    assert_eq!(
+        out.deliveries,
+        vec![new_message("alice", &again), new_message("bob", &again)]
+    );
+    assert_eq!(out.facts.messages_stored, 0);
+    assert_eq!(out.facts.messages_delivered, 0);
+}
+
+#[test]
+fn send_retry_of_a_sent_message_while_the_recipient_is_offline_emits_nothing() {
+    let message = stored("m1", "alice", "bob", Sent);
+    let mut store = send_store(message.clone(), false);
+    store.expect_mark_sent().never();
+    let service = service(store, clock_at(NOW));
+    online(&service, &[("alice", "a1")]);
 
     let out = send(&service, "hello", Some("c1")).unwrap();
 
