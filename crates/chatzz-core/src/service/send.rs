@@ -87,12 +87,15 @@ impl ChatService {
         // first answer may have looked for undelivered messages before this one was
         // stored, so it is handed over here. A retry finds the message as the first
         // attempt stored it: `not_sent`, it is handed over now if the recipient is
-        // online; `sent`, it may have been stored without being announced (the first
-        // attempt failed after its write), so it is announced again as stored (clients
-        // dedupe by id). If presence cannot tell, a `not_sent` message waits for the
-        // recipient's next connect or history read rather than failing the send.
+        // online; `sent` and untouched since, it may have been stored without being
+        // announced (the first attempt failed after its write), so it is announced
+        // again as stored (clients dedupe by id). Once read, edited or deleted, both
+        // sides have had it. If presence cannot tell, a `not_sent` message waits for
+        // the recipient's next connect or history read rather than failing the send.
+        let untouched = stored.edited_at.is_none() && stored.deleted_at.is_none();
         let recipient_online = !sent_by_insert
-            && stored.status != MessageStatus::Read
+            && (stored.status == MessageStatus::NotSent
+                || (stored.status == MessageStatus::Sent && untouched))
             && self
                 .presence
                 .is_online(&stored.to)

@@ -512,11 +512,14 @@ impl Model {
         let (announce, id) = match known {
             Some(id) => {
                 // A retry: the first message, announced again if its recipient is online
-                // now and has not read it: still waiting, it is delivered now; `sent`, it
-                // is announced again as stored (the first attempt may have stored it
-                // without announcing it).
+                // now: still waiting, it is delivered now; `sent` and neither edited nor
+                // deleted, it is announced again as stored (the first attempt may have
+                // stored it without announcing it).
                 let first = self.messages.iter().find(|m| m.id == id).cloned().unwrap();
-                let again = first.status != MessageStatus::Read && self.online(first.to);
+                let untouched = first.edited_at.is_none() && first.deleted_at.is_none();
+                let again = (first.status == MessageStatus::NotSent
+                    || (first.status == MessageStatus::Sent && untouched))
+                    && self.online(first.to);
                 (again, id)
             }
             None => {

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::error::ErrorCode;
 use crate::id::{MessageId, UserId};
-use crate::message::{Inserted, MessageStatus, NewMessage};
+use crate::message::{Inserted, MessageStatus, NewMessage, StoredMessage};
 use crate::ports::{MockUserDirectory, PresenceRegistry};
 use crate::presence::LocalPresence;
 use std::sync::Arc;
@@ -471,4 +471,29 @@ fn send_with_a_directory_shows_both_users_details() {
 
     assert_eq!(out.reply.from, details("alice", json!({ "name": "Alice" })));
     assert_eq!(out.reply.to, details("bob", json!({ "name": "Bob" })));
+}
+
+#[test]
+fn send_retry_of_an_edited_or_deleted_message_emits_nothing() {
+    for touched in [
+        StoredMessage {
+            edited_at: Some(at(NOW)),
+            ..stored("m1", "alice", "bob", Sent)
+        },
+        StoredMessage {
+            deleted_at: Some(at(NOW)),
+            text: String::new(),
+            ..stored("m1", "alice", "bob", Sent)
+        },
+    ] {
+        let mut store = send_store(touched.clone(), false);
+        store.expect_mark_sent().never();
+        let service = service(store, clock_at(NOW));
+        online(&service, &[("alice", "a1"), ("bob", "b1")]);
+
+        let out = send(&service, "hello", Some("c1")).unwrap();
+
+        assert_eq!(out.reply, wire(&touched));
+        assert!(out.deliveries.is_empty(), "both sides have had it");
+    }
 }
