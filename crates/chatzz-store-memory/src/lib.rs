@@ -24,7 +24,8 @@ struct State {
     rooms: HashMap<(UserId, UserId), ChatRoomId>,
     /// Each user's contacts in room creation order.
     contacts: HashMap<UserId, Vec<(UserId, ChatRoomId)>>,
-    messages: BTreeMap<MessageId, StoredMessage>,
+    /// Looked up by id only (rooms and indexes below keep the orders).
+    messages: HashMap<MessageId, StoredMessage>,
     by_room: HashMap<ChatRoomId, Vec<MessageId>>,
     by_client_id: HashMap<(UserId, ClientMessageId), MessageId>,
     /// Each recipient's `not_sent` messages, so a connect does not scan all messages.
