@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use chatzz_core::{ChatStore, StoreNames, UserId};
 use chatzz_store_sql::testing::linked_at;
 
-use super::SqliteStore;
+use super::{MAX_CONNECTIONS, SqliteStore};
 
 /// A fresh database file under the system's temp directory.
 pub(crate) fn fresh_path() -> PathBuf {
@@ -123,4 +123,26 @@ async fn undelivered_walks_the_partial_index_and_reads_rows_by_key() {
     );
     assert!(plan.contains("INTEGER PRIMARY KEY"), "{plan}");
     assert!(!plan.contains("SCAN chatzz_messages"), "{plan}");
+}
+
+/// Every connection of the pool, the writer's too, runs with the page cache and the
+/// checkpoint interval the writer's throughput depends on (docs/benchmarks.md).
+#[tokio::test]
+async fn connections_keep_a_large_page_cache_and_checkpoint_every_ten_thousand_pages() {
+    let store = fresh_store().await;
+    let mut held = Vec::new();
+    for _ in 0..MAX_CONNECTIONS {
+        let mut conn = store.pool().acquire().await.expect("connection");
+        let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("cache_size");
+        assert_eq!(cache, -65_536, "KiB");
+        let checkpoint: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("wal_autocheckpoint");
+        assert_eq!(checkpoint, 10_000, "pages");
+        held.push(conn);
+    }
 }
