@@ -174,6 +174,7 @@ pub struct Queries {
     lock_rooms: String,
     lock_messages: String,
     positions: String,
+    reads: String,
     batch_without_reads: String,
     mark_sent: String,
 }
@@ -375,6 +376,22 @@ fn statements(names: &StoreNames) -> Statements<Queries> {
                  SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[]) \
                  ON CONFLICT (reader, room_id) \
                  DO UPDATE SET up_to = GREATEST({read_positions}.up_to, EXCLUDED.up_to)"
+            ),
+            // A run of consecutive reads of a batch as one statement (their messages
+            // are locked already): each message goes to the first read in queue order
+            // that reaches it, with that read's time; the answer is how many each
+            // read (by its 1-based place in the arrays) moved.
+            reads: format!(
+                "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], \
+                   $4::bigint[]) WITH ORDINALITY AS r (room_id, reader, up_to, at_ms, n)), \
+                 pick AS (SELECT DISTINCT ON (u.id) u.id, r.n, r.at_ms FROM r \
+                   CROSS JOIN LATERAL (SELECT m.id FROM {messages} AS m \
+                     WHERE m.room_id = r.room_id AND m.recipient = r.reader \
+                     AND m.id <= r.up_to AND m.status <> 2 OFFSET 0) AS u \
+                   ORDER BY u.id, r.n), \
+                 moved AS (UPDATE {messages} AS m SET status = 2, read_at_ms = pick.at_ms \
+                   FROM pick WHERE m.id = pick.id RETURNING pick.n) \
+                 SELECT n, COUNT(*) AS moved FROM moved GROUP BY n"
             ),
             // One statement for a whole batch without reads (see `writer.rs`), every
             // send's: first the marks, then the inserts, each row locking its room

@@ -49,7 +49,7 @@ use chatzz_core::{NewMessage, StoreError, StoredMessage};
 use chatzz_store_sql::batch::{self, Inserted, Inserts, settled};
 use chatzz_store_sql::rows::{message_from, messages_from, row_id};
 use chatzz_store_sql::{
-    Answer, Batches, Done, Failed, Op, Statements, StatusChanges, Writer, Writers, sql,
+    Answer, Batches, Done, Failed, Op, Run, Statements, StatusChanges, Writer, Writers, sql,
 };
 use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::{Connection, Row};
@@ -246,8 +246,88 @@ async fn ordered_in(conn: &mut PgConnection, q: &Q, ops: &[&Op]) -> Result<Vec<A
             answers[i] = Some(answer);
         }
     }
-    batch::status_in_order::<PostgresDialect>(conn, q, ops, &mut answers, true).await?;
+    status_in_order(conn, q, ops, &mut answers).await?;
     Ok(answers.into_iter().map(settled).collect())
+}
+
+/// The status changes of a batch with reads, in queue order (its positions moved
+/// already): each run of `mark_sent`s as one mark, each run of reads as one statement
+/// (`reads`), which gives every message to the first read in queue order that reaches
+/// it, as reads one after another would. Fills in those entries' answers.
+async fn status_in_order(
+    conn: &mut PgConnection,
+    q: &Q,
+    ops: &[&Op],
+    answers: &mut [Option<Answer>],
+) -> Result<(), Failed> {
+    let mut reads: Vec<usize> = Vec::new();
+    for run in StatusChanges::runs(ops) {
+        match run {
+            Run::Read(i) => reads.push(i),
+            Run::Sent { entries, ids } => {
+                read_run(conn, q, ops, &std::mem::take(&mut reads), answers).await?;
+                batch::marks::<PostgresDialect>(conn, q, ops, &entries, &ids, answers).await?;
+            }
+        }
+    }
+    read_run(conn, q, ops, &reads, answers).await
+}
+
+/// Consecutive reads of `ops` (`entries`) as one statement.
+async fn read_run(
+    conn: &mut PgConnection,
+    q: &Q,
+    ops: &[&Op],
+    entries: &[usize],
+    answers: &mut [Option<Answer>],
+) -> Result<(), Failed> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let (mut rooms, mut readers, mut up_tos, mut ats) = (
+        Vec::with_capacity(entries.len()),
+        Vec::with_capacity(entries.len()),
+        Vec::with_capacity(entries.len()),
+        Vec::with_capacity(entries.len()),
+    );
+    for &i in entries {
+        let Op::ReadUpTo {
+            room,
+            reader,
+            up_to,
+            at,
+        } = ops[i]
+        else {
+            return Err(StoreError::Internal("a read that is not one".into()).into());
+        };
+        rooms.push(*room);
+        readers.push(reader.as_str());
+        up_tos.push(*up_to);
+        ats.push(*at);
+    }
+    let rows = sqlx::query(sql(&q.dialect.reads))
+        .bind(rooms)
+        .bind(readers)
+        .bind(up_tos)
+        .bind(ats)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(failed)?;
+    let mut moved = vec![0_usize; entries.len()];
+    for row in &rows {
+        let n: i64 = row.try_get("n").map_err(failed)?;
+        let count: i64 = row.try_get("moved").map_err(failed)?;
+        let slot = usize::try_from(n - 1)
+            .ok()
+            .and_then(|k| moved.get_mut(k))
+            .ok_or_else(|| StoreError::Internal(format!("a read numbered {n} came back")))?;
+        *slot = usize::try_from(count)
+            .map_err(|_| StoreError::Internal("a read moved too many rows".into()))?;
+    }
+    for (&i, count) in entries.iter().zip(moved) {
+        answers[i] = Some(Ok(Done::ReadUpTo(count)));
+    }
+    Ok(())
 }
 
 fn unknown_room(message: &NewMessage) -> StoreError {

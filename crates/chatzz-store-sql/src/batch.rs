@@ -341,18 +341,7 @@ where
     for run in StatusChanges::runs(ops) {
         match run {
             Run::Sent { entries, ids } => {
-                let mut moved: HashMap<i64, StoredMessage> = HashMap::new();
-                for row in D::mark_sent(conn, q, &ids).await? {
-                    let id = row_id(row.id.as_str()).ok_or_else(|| {
-                        StoreError::Internal(format!("bad id {} from the database", row.id))
-                    })?;
-                    moved.insert(id, row);
-                }
-                for i in entries {
-                    if let Some(done) = StatusChanges::answer(ops[i], &mut moved) {
-                        answers[i] = Some(Ok(done));
-                    }
-                }
+                marks::<D>(conn, q, ops, &entries, &ids, answers).await?;
             }
             Run::Read(i) => {
                 let Op::ReadUpTo {
@@ -371,6 +360,39 @@ where
                 };
                 answers[i] = Some(Ok(Done::ReadUpTo(moved)));
             }
+        }
+    }
+    Ok(())
+}
+
+/// One run of consecutive `mark_sent` entries of `ops` (`entries`, their ids merged in
+/// `ids`) as one mark; fills in their answers (each moved message goes to the first
+/// entry that asked for it).
+pub async fn marks<D: Dialect>(
+    conn: &mut <D::Db as Database>::Connection,
+    q: &Statements<D::Extra>,
+    ops: &[&Op],
+    entries: &[usize],
+    ids: &[i64],
+    answers: &mut [Option<Answer>],
+) -> Result<(), Failed>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db> + ColumnIndex<<D::Db as Database>::Row>,
+    for<'r> String: Decode<'r, D::Db> + Type<D::Db>,
+    for<'q> Option<&'q str>: Encode<'q, D::Db> + Type<D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
+{
+    let mut moved: HashMap<i64, StoredMessage> = HashMap::new();
+    for row in D::mark_sent(conn, q, ids).await? {
+        let id = row_id(row.id.as_str())
+            .ok_or_else(|| StoreError::Internal(format!("bad id {} from the database", row.id)))?;
+        moved.insert(id, row);
+    }
+    for &i in entries {
+        if let Some(done) = StatusChanges::answer(ops[i], &mut moved) {
+            answers[i] = Some(Ok(done));
         }
     }
     Ok(())

@@ -258,6 +258,7 @@ async fn writer_plans_made_on_empty_tables_use_keys() {
         (&sql.read_position, "(1, 'b', 5)"),
         (&sql.read_up_to, "(1, 'b', 5, 9)"),
         (&sql.dialect.positions, "('{1}', '{b}', '{5}')"),
+        (&sql.dialect.reads, "('{1}', '{b}', '{5}', '{9}')"),
         (&sql.dialect.lock_rooms, "('{1}')"),
         (&sql.dialect.lock_messages, "('{1}', '{1}', '{b}', '{5}')"),
         (&sql.find_by_client_id, "('a', 'b')"),
