@@ -82,18 +82,16 @@ async fn an_insert_that_happened_but_failed_is_stored_once_and_delivered_on_retr
     assert_eq!(room_messages(&w, "alice", "bob").await.len(), before + 1);
 }
 
-/// Stored `not_sent` while bob was offline, the insert's reply lost; bob's socket is
-/// back (without a connect that would hand it over) when alice retries.
-#[tokio::test]
-async fn an_insert_that_happened_while_the_recipient_was_offline_is_marked_sent_on_retry() {
-    let w = World::new().await;
+/// alice's send to bob, stored `not_sent` while bob was offline, its reply lost; then
+/// bob's socket is back (without a connect that would hand the message over).
+async fn stored_while_bob_was_away(w: &World) -> StoredMessage {
     ok(
         w.service.disconnect(&session("bob", "b1")).await,
         "disconnect",
     );
     w.plan.lose_reply_next(Method::InsertMessage, 1);
     assert_eq!(w.run(Case::SendOnline).await, Err(ErrorCode::Unavailable));
-    let pending = room_messages(&w, "alice", "bob").await.pop().unwrap();
+    let pending = room_messages(w, "alice", "bob").await.pop().unwrap();
     assert_eq!(pending.status, MessageStatus::NotSent);
     w.service
         .presence()
@@ -101,6 +99,15 @@ async fn an_insert_that_happened_while_the_recipient_was_offline_is_marked_sent_
         .await
         .unwrap()
         .unwrap();
+    pending
+}
+
+/// Stored `not_sent` while bob was offline, the insert's reply lost; bob's socket is
+/// back (without a connect that would hand it over) when alice retries.
+#[tokio::test]
+async fn an_insert_that_happened_while_the_recipient_was_offline_is_marked_sent_on_retry() {
+    let w = World::new().await;
+    let pending = stored_while_bob_was_away(&w).await;
 
     let retry = w.message(Case::SendOnline).await.unwrap();
     assert_eq!(retry.reply.id, pending.id);
@@ -151,18 +158,7 @@ async fn a_lost_insert_retried_while_the_recipient_is_offline_waits_for_their_co
 #[tokio::test]
 async fn a_failed_mark_sent_acks_not_sent_and_the_recipient_gets_it_on_next_connect() {
     let w = World::new().await;
-    ok(
-        w.service.disconnect(&session("bob", "b1")).await,
-        "disconnect",
-    );
-    w.plan.lose_reply_next(Method::InsertMessage, 1);
-    assert_eq!(w.run(Case::SendOnline).await, Err(ErrorCode::Unavailable));
-    w.service
-        .presence()
-        .add_within(&uid("bob"), &SocketId::new("b1"), usize::MAX)
-        .await
-        .unwrap()
-        .unwrap();
+    stored_while_bob_was_away(&w).await;
     w.plan.fail_next_of(Method::MarkSent, 1);
     let sent = w.message(Case::SendOnline).await.unwrap();
     assert_eq!(sent.reply.status, MessageStatus::NotSent);
