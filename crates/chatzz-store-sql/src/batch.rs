@@ -320,15 +320,13 @@ where
 
 /// The status changes of `ops` (a batch inside one transaction, its inserts done) in
 /// queue order: each run of `mark_sent`s as one merged mark, each read on its own (one
-/// statement each, whatever its backlog), moving its position too unless
-/// `positions_moved` (the caller moved every read's position in this transaction).
-/// Fills in the answers of those entries.
+/// statement each, whatever its backlog) with its position. Fills in the answers of
+/// those entries.
 pub async fn status_in_order<D: Dialect>(
     conn: &mut <D::Db as Database>::Connection,
     q: &Statements<D::Extra>,
     ops: &[&Op],
     answers: &mut [Option<Answer>],
-    positions_moved: bool,
 ) -> Result<(), Failed>
 where
     for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
@@ -353,11 +351,7 @@ where
                 else {
                     return Err(StoreError::Internal("a read that is not one".into()).into());
                 };
-                let moved = if positions_moved {
-                    read_messages::<D>(conn, q, *room, reader.as_str(), *up_to, *at).await?
-                } else {
-                    read_up_to::<D>(conn, q, *room, reader.as_str(), *up_to, *at).await?
-                };
+                let moved = read_up_to::<D>(conn, q, *room, reader.as_str(), *up_to, *at).await?;
                 answers[i] = Some(Ok(Done::ReadUpTo(moved)));
             }
         }

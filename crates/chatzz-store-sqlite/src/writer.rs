@@ -174,7 +174,7 @@ async fn fast(conn: &mut SqliteConnection, q: &Q, ops: &[&Op]) -> Result<Vec<Ans
     }
 
     // Status changes, in queue order.
-    batch::status_in_order::<SqliteDialect>(conn, q, ops, &mut answers, false).await?;
+    batch::status_in_order::<SqliteDialect>(conn, q, ops, &mut answers).await?;
 
     answers
         .into_iter()
