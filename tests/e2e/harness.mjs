@@ -190,7 +190,7 @@ export class Server {
    * `const s = io(url); s.emit(...)`; socket.io-client buffers the emits until connected).
    */
   socketNow({ transport = 'websocket' } = {}) {
-    const s = io(this.url, { transports: [transport], forceNew: true, reconnection: false });
+    const s = io(this.url, { transports: transportsFor(transport), forceNew: true, reconnection: false });
     attachRecorder(s);
     this.sockets.add(s);
     s.once('disconnect', () => this.sockets.delete(s));
@@ -242,8 +242,16 @@ function attachRecorder(socket) {
   socket[REC] = rec;
 }
 
+/**
+ * The client's transport list for `transport`: 'websocket' or 'polling' alone, or
+ * 'upgrade' for the client's default (long-polling first, then upgraded to WebSocket).
+ */
+function transportsFor(transport) {
+  return transport === 'upgrade' ? ['polling', 'websocket'] : [transport];
+}
+
 export function openSocket(url, { transport = 'websocket', auth } = {}) {
-  const socket = io(url, { transports: [transport], forceNew: true, reconnection: false, ...(auth ? { auth } : {}) });
+  const socket = io(url, { transports: transportsFor(transport), forceNew: true, reconnection: false, ...(auth ? { auth } : {}) });
   attachRecorder(socket);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -92,3 +92,30 @@ test('polling and websocket: protocol 1.1 events (get-contacts, read-up-to, edit
   await ackError(sb2, 'delete-message', { messageId: m1._id }, 'not-found');
   assert.deepEqual(await ackOk(sb2, 'get-old-messages', { userId: a }), [{ ...edited }, tomb]);
 });
+
+/** Resolves once the client's connection has been upgraded to WebSocket. */
+async function upgraded(s) {
+  const deadline = Date.now() + 5000;
+  while (s.io.engine.transport.name !== 'websocket') {
+    if (Date.now() > deadline) throw new Error('no upgrade to websocket within 5000 ms');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test('a client that starts on polling is upgraded to websocket and keeps its session', async () => {
+  const { a, b, sa, sb, room } = await makeContacts(server, { transportA: 'upgrade', transportB: 'upgrade', prefix: 'up' });
+  await upgraded(sa);
+  await upgraded(sb);
+  const m1 = await send(sa, b, 'after the upgrade');
+  assertMessage(m1, { from: a, to: b, text: 'after the upgrade', status: 'sent', chatRoomId: room });
+  assertMessage(await nextChatzz(sb, 'new-message', (d) => d._id === m1._id), { text: 'after the upgrade', from: a });
+  const m2 = await send(sb, a, 'and back');
+  assertMessage(await nextChatzz(sa, 'new-message', (d) => d._id === m2._id), { text: 'and back', from: b });
+  // Still the session of the connect-user made over polling: no second registration.
+  const r = await ackOk(sb, 'message-read', { messageId: m1._id });
+  assert.equal(r.status, 'read');
+  await nextChatzz(sa, 'message-status-changed', (d) => d._id === m1._id && d.status === 'read');
+  assert.equal(sa.io.engine.transport.name, 'websocket');
+  assert.equal(sb.io.engine.transport.name, 'websocket');
+});
+

@@ -1,4 +1,5 @@
-//! One handler per client event: decode, run the use case in order, emit.
+//! One function per client event, reached through one socket handler: decode, run the
+//! use case in order, emit.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -9,12 +10,13 @@ use chatzz_core::{
     Timestamp, UserId, identify,
 };
 use serde_json::Value;
-use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, SocketRef, TryData};
+use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
+use socketioxide::{ParserError, SocketIo};
 use socketioxide_core::adapter::DefinedAdapter;
 
+use crate::client_event::ClientEvent;
 use crate::connection::{Arrival, Connection, Place, Turn};
 use crate::handshake::{HandshakeCounts, Slot};
 use crate::outbound::json_len;
@@ -154,74 +156,27 @@ fn register_handlers<A: Adapter>(
     tracing::debug!(socket = %socket.id, "socket connected");
     metrics::gauge!("chatzz_sockets").increment(1.0);
 
-    macro_rules! on {
-        ($event:literal, $handler:ident) => {{
-            let service = service.clone();
-            socket.on(
-                $event,
-                move |socket: SocketRef<A>,
-                      arrival: Arrival,
-                      TryData(payload): TryData<Value>,
-                      ack: AckSender<A>| {
-                    let service = service.clone();
-                    async move {
-                        let ticket = match arrival.place {
-                            Place::Queued(ticket) => ticket,
-                            Place::Full => {
-                                drop(payload);
-                                metrics::counter!(
-                                    "chatzz_errors_total",
-                                    "event" => $event,
-                                    "code" => ErrorCode::RateLimited.as_str()
-                                )
-                                .increment(1);
-                                Responder::new(socket.clone(), $event, ack, arrival.wants_ack).fail(
-                                    ChatError::new(
-                                        ErrorCode::RateLimited,
-                                        "too many events waiting on this connection; wait for replies before sending more",
-                                    ),
-                                );
-                                return;
-                            }
-                            Place::Unknown => {
-                                tracing::error!(socket = %socket.id, event = $event, "event on a socket chatzz never registered");
-                                return;
-                            }
-                        };
-                        tracing::trace!(socket = %socket.id, event = $event, "event queued");
-                        let turn = ticket.turn().await;
-                        tracing::trace!(socket = %socket.id, event = $event, "event runs");
-                        let payload = payload.unwrap_or(Value::Null);
-                        let mut responder =
-                            Responder::new(socket.clone(), $event, ack, arrival.wants_ack);
-                        metrics::counter!("chatzz_events_total", "event" => $event).increment(1);
-                        if let Err(error) =
-                            $handler(&socket, &service, &turn, payload, &mut responder).await
-                        {
-                            metrics::counter!(
-                                "chatzz_errors_total",
-                                "event" => $event,
-                                "code" => error.code.as_str()
-                            )
-                            .increment(1);
-                            responder.fail(error);
-                        }
-                    }
-                },
-            );
-        }};
-    }
-    on!("connect-user", connect_user);
-    on!("add-chat-user", add_chat_user);
-    on!("get-old-messages", get_old_messages);
-    on!("send-message", send_message);
-    on!("message-read", message_read);
-    on!("get-contacts", get_contacts);
-    on!("edit-message", edit_message);
-    on!("delete-message", delete_message);
-    on!("typing", typing);
-    on!("block-user", block_user);
-    on!("unblock-user", unblock_user);
+    // One fallback handler for every client event rather than one handler each: a
+    // socket's handler map and its eleven boxed closures cost about 1 KiB per
+    // connection, idle or not (docs/benchmarks.md, "Idle connections").
+    let events = service.clone();
+    socket.on_fallback(
+        move |socket: SocketRef<A>,
+              Event(name): Event,
+              arrival: Arrival,
+              TryData(payload): TryData<Value>,
+              ack: AckSender<A>| {
+            let service = events.clone();
+            async move {
+                // Unknown events are ignored, as without a handler for them.
+                let Some(event) = ClientEvent::named(&name) else {
+                    return;
+                };
+                drop(name);
+                run_event(event, socket, service, arrival, payload, ack).await;
+            }
+        },
+    );
 
     let service = service.clone();
     socket.on_disconnect(move |socket: SocketRef<A>| async move {
@@ -251,6 +206,68 @@ fn register_handlers<A: Adapter>(
         service.abandon(&session).await;
     });
     connection
+}
+
+/// Runs one client event in its socket's order and answers it.
+async fn run_event<A: Adapter>(
+    event: ClientEvent,
+    socket: SocketRef<A>,
+    service: Arc<ChatService>,
+    arrival: Arrival,
+    payload: Result<Value, ParserError>,
+    ack: AckSender<A>,
+) {
+    let name = event.name();
+    let ticket = match arrival.place {
+        Place::Queued(ticket) => ticket,
+        Place::Full => {
+            drop(payload);
+            metrics::counter!(
+                "chatzz_errors_total",
+                "event" => name,
+                "code" => ErrorCode::RateLimited.as_str()
+            )
+            .increment(1);
+            Responder::new(socket.clone(), name, ack, arrival.wants_ack).fail(ChatError::new(
+                ErrorCode::RateLimited,
+                "too many events waiting on this connection; wait for replies before sending more",
+            ));
+            return;
+        }
+        Place::Unknown => {
+            tracing::error!(socket = %socket.id, event = name, "event on a socket chatzz never registered");
+            return;
+        }
+    };
+    tracing::trace!(socket = %socket.id, event = name, "event queued");
+    let turn = ticket.turn().await;
+    tracing::trace!(socket = %socket.id, event = name, "event runs");
+    let payload = payload.unwrap_or(Value::Null);
+    let mut responder = Responder::new(socket.clone(), name, ack, arrival.wants_ack);
+    metrics::counter!("chatzz_events_total", "event" => name).increment(1);
+    let (socket, service, turn, r) = (&socket, &*service, &turn, &mut responder);
+    let result = match event {
+        ClientEvent::ConnectUser => connect_user(socket, service, turn, payload, r).await,
+        ClientEvent::AddChatUser => add_chat_user(socket, service, turn, payload, r).await,
+        ClientEvent::GetOldMessages => get_old_messages(socket, service, turn, payload, r).await,
+        ClientEvent::SendMessage => send_message(socket, service, turn, payload, r).await,
+        ClientEvent::MessageRead => message_read(socket, service, turn, payload, r).await,
+        ClientEvent::GetContacts => get_contacts(socket, service, turn, payload, r).await,
+        ClientEvent::EditMessage => edit_message(socket, service, turn, payload, r).await,
+        ClientEvent::DeleteMessage => delete_message(socket, service, turn, payload, r).await,
+        ClientEvent::Typing => typing(socket, service, turn, payload, r).await,
+        ClientEvent::BlockUser => block_user(socket, service, turn, payload, r).await,
+        ClientEvent::UnblockUser => unblock_user(socket, service, turn, payload, r).await,
+    };
+    if let Err(error) = result {
+        metrics::counter!(
+            "chatzz_errors_total",
+            "event" => name,
+            "code" => error.code.as_str()
+        )
+        .increment(1);
+        responder.fail(error);
+    }
 }
 
 /// Waits between attempts to record a departure: about five minutes in all.

@@ -5,6 +5,7 @@
 //! nothing itself. Generic over the socketioxide adapter, so several nodes can share
 //! rooms through one.
 
+mod client_event;
 mod connection;
 mod handlers;
 mod handshake;

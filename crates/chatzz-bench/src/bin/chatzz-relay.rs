@@ -226,7 +226,7 @@ async fn main() -> std::io::Result<()> {
     });
     // The transport settings chatzz ships with that change per-message work.
     let (layer, io) = SocketIo::builder()
-        .ws_read_buffer_size(1024)
+        .ws_read_buffer_size(512)
         .max_buffer_size(1024)
         .build_layer();
     io.ns("/", on_connect);

@@ -56,22 +56,36 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
     sid: Option<Sid>,
     req: Request<R>,
 ) -> Result<Response<ResponseBody<B>>, Error> {
-    let (parts, body) = req.into_parts();
-    let req = Request::from_parts(parts.clone(), body);
+    // The upgrade is taken from the request itself, so its head need not be cloned
+    // (a clone turns every header value into a shared one, an allocation each).
+    let mut req = req;
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let (parts, _body) = req.into_parts();
 
-    let ws_key = parts
-        .headers
-        .get("Sec-WebSocket-Key")
-        .ok_or(Error::InvalidWebSocketKey)?
-        .clone();
+    // Borrowed, not cloned: a clone would make the header value shared (an allocation
+    // the session's head keeps).
+    let response = ws_response(
+        parts
+            .headers
+            .get("Sec-WebSocket-Key")
+            .ok_or(Error::InvalidWebSocketKey)?,
+    );
 
+    // The head is boxed so that the task (which lives as long as the connection) does
+    // not keep its space for its whole life.
+    let parts = Box::new(parts);
     tokio::spawn(async move {
-        let conn = hyper::upgrade::on(req)
-            .await
-            .map(hyper_util::rt::TokioIo::new);
+        let conn = on_upgrade.await.map(hyper_util::rt::TokioIo::new);
 
         let res = match conn {
-            Ok(conn) => on_init(engine.clone(), conn, protocol, sid, parts).await,
+            Ok(conn) => {
+                // Out of its box here, which frees the box before the long await.
+                let parts = {
+                    let boxed = parts;
+                    *boxed
+                };
+                on_init(engine.clone(), conn, protocol, sid, parts).await
+            }
             Err(_e) => {
                 #[cfg(feature = "tracing")]
                 tracing::debug!("ws upgrade error: {}", _e);
@@ -95,7 +109,7 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
         }
     });
 
-    Ok(ws_response(&ws_key))
+    Ok(response)
 }
 
 /// Handle a websocket connection upgrade
@@ -103,17 +117,44 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
 /// Sends an open packet if it is not an upgrade from a polling request
 ///
 /// Read packets from the websocket and handle them, it will block until the connection is closed
-#[cfg_attr(
-    feature = "tracing",
-    tracing::instrument(level = "trace", name = "init_websocket", skip(engine, conn, req_data))
-)]
-pub async fn on_init<H: EngineIoHandler, S>(
+pub fn on_init<H: EngineIoHandler, S>(
     engine: Arc<EngineIo<H>>,
     conn: S,
     protocol: ProtocolVersion,
     sid: Option<Sid>,
     req_data: Parts,
-) -> Result<(), Error>
+) -> impl Future<Output = Result<(), Error>> + Send + 'static
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // Boxed: opening a session (the WebSocket handshake, or an upgrade from polling with
+    // its timeout) takes a far larger future than forwarding packets afterwards, and a
+    // task keeps the size of its largest state for as long as its connection lives.
+    let opening = Box::pin(open_session::<H, S>(
+        engine.clone(),
+        conn,
+        protocol,
+        sid,
+        req_data,
+    ));
+    async move {
+        let (socket, ws) = opening.await?;
+        forward(engine, socket, ws).await
+    }
+}
+
+/// Opens a new session over the websocket, or upgrades an existing one to it.
+#[cfg_attr(
+    feature = "tracing",
+    tracing::instrument(level = "trace", name = "init_websocket", skip(engine, conn, req_data))
+)]
+async fn open_session<H: EngineIoHandler, S>(
+    engine: Arc<EngineIo<H>>,
+    conn: S,
+    protocol: ProtocolVersion,
+    sid: Option<Sid>,
+    req_data: Parts,
+) -> Result<(Arc<Socket<H::Data>>, WebSocketStream<S>), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -164,6 +205,18 @@ where
             .spawn_heartbeat(engine.config.ping_interval, engine.config.ping_timeout);
         (socket, ws)
     };
+    Ok((socket, ws))
+}
+
+/// Forwards packets both ways until the session or the connection ends.
+async fn forward<H: EngineIoHandler, S>(
+    engine: Arc<EngineIo<H>>,
+    socket: Arc<Socket<H::Data>>,
+    ws: WebSocketStream<S>,
+) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (tx, rx) = ws.split();
 
     // Pipe between websocket and internal socket channel.
@@ -274,10 +327,12 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
     } = &mut *internal_rx;
 
     // map a packet to a websocket message
-    // It is declared as a macro rather than a closure to avoid ownership issues
+    // It is declared as a macro rather than a closure to avoid ownership issues.
+    // The message is built before the one await: the task keeps a slot for every local
+    // that lives across an await, and it lives as long as the connection.
     macro_rules! map_fn {
             ($item:ident) => {
-                let res = match $item {
+                let msg = match $item {
                     Packet::Binary(bin) | Packet::BinaryV3(bin) => {
                         if socket.protocol == ProtocolVersion::V3 {
                             // v3 protocol requires packet type as the first byte.
@@ -285,23 +340,25 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
                             let mut buff = Vec::with_capacity(bin.len() + 1);
                             buff.push(0x04);
                             buff.extend(bin);
-                            tx.feed(Message::Binary(buff.into())).await
+                            Some(Message::Binary(buff.into()))
                         } else {
-                            tx.feed(Message::Binary(bin)).await
+                            Some(Message::Binary(bin))
                         }
                     }
                     // A Noop Packet maybe sent by the server to upgrade from a polling connection
                     // In the case that the packet was not poll in time it will remain in the buffer and therefore
                     // it should be discarded here
-                    Packet::Noop => Ok(()),
+                    Packet::Noop => None,
                     _ => {
                         let packet: String = $item.try_into().unwrap();
-                        tx.feed(Message::Text(packet.into())).await
+                        Some(Message::Text(packet.into()))
                     }
                 };
-                if let Err(_e) = res {
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!("[sid={}] error sending packet: {}", socket.id, _e);
+                if let Some(msg) = msg {
+                    if let Err(_e) = tx.feed(msg).await {
+                        #[cfg(feature = "tracing")]
+                        tracing::debug!("[sid={}] error sending packet: {}", socket.id, _e);
+                    }
                 }
             };
         }
@@ -313,11 +370,11 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
             items = buffered_rx.recv() => {
                 match items {
                     Some(packets) => {
-                        for item in packets {
+                        for item in *packets {
                             map_fn!(item);
                         }
                         while let Ok(packets) = buffered_rx.try_recv() {
-                            for item in packets {
+                            for item in *packets {
                                 map_fn!(item);
                             }
                         }
@@ -327,11 +384,13 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
             }
             _ = socket.cancellation_token.cancelled() => break,
             Ok(()) = volatile_rx.changed() => {
-                let val = volatile_rx.borrow_and_update().clone();
+                // Boxed, as the buffered packets are: the task keeps a slot for each
+                // local it holds across an await, for as long as the connection lives.
+                let val = volatile_rx.borrow_and_update().clone().map(Box::new);
                 if let Some(packets) = val {
                     #[cfg(feature = "tracing")]
                     tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
-                    for item in packets {
+                    for item in *packets {
                         map_fn!(item);
                     }
                 }
@@ -408,7 +467,7 @@ where
     // We send a last Noop request to close a potential waiting polling request.
     socket
         .internal_tx
-        .send(smallvec![Packet::Noop])
+        .send(Box::new(smallvec![Packet::Noop]))
         .await
         .map_err(|_| Error::Upgrade)?;
 
