@@ -1,5 +1,7 @@
 //! Chat users, their details as the host application describes them, and contacts.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -8,10 +10,12 @@ use crate::message::{Message, StoredMessage};
 use crate::time::Timestamp;
 
 /// What the host application says about a user: a JSON object whose `_id` is always
-/// the user id.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(transparent)]
-pub struct UserDetails(Map<String, Value>);
+/// the user id. Shared, not copied, by every message that names the user: a message
+/// is cloned for each event that carries it, and copying two JSON objects each time
+/// was a tenth of the server's work per message (docs/benchmarks.md, "How this
+/// compares").
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserDetails(Arc<Map<String, Value>>);
 
 impl UserDetails {
     /// The details of a user the directory says nothing more about: `{ "_id": id }`.
@@ -22,11 +26,17 @@ impl UserDetails {
     /// Takes the directory's fields and sets `_id` to the user id, whatever they said.
     pub fn from_fields(id: &UserId, mut fields: Map<String, Value>) -> Self {
         fields.insert("_id".to_owned(), Value::String(id.as_str().to_owned()));
-        Self(fields)
+        Self(Arc::new(fields))
     }
 
     pub fn fields(&self) -> &Map<String, Value> {
         &self.0
+    }
+}
+
+impl Serialize for UserDetails {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
     }
 }
 

@@ -11,12 +11,12 @@ use chatzz_core::{
 };
 use serde_json::Value;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
+use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::{ParserError, SocketIo};
 use socketioxide_core::adapter::DefinedAdapter;
 
-use crate::client_event::ClientEvent;
+use crate::client_event::{ClientEvent, Named};
 use crate::connection::{Arrival, Connection, Place, Turn};
 use crate::handshake::{HandshakeCounts, Slot};
 use crate::outbound::json_len;
@@ -162,17 +162,16 @@ fn register_handlers<A: Adapter>(
     let events = service.clone();
     socket.on_fallback(
         move |socket: SocketRef<A>,
-              Event(name): Event,
+              Named(event): Named,
               arrival: Arrival,
               TryData(payload): TryData<Value>,
               ack: AckSender<A>| {
             let service = events.clone();
             async move {
                 // Unknown events are ignored, as without a handler for them.
-                let Some(event) = ClientEvent::named(&name) else {
+                let Some(event) = event else {
                     return;
                 };
-                drop(name);
                 run_event(event, socket, service, arrival, payload, ack).await;
             }
         },
